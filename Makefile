@@ -1,0 +1,147 @@
+# graft: build, test, bench, install. `make` builds build/libgraft.{a,so} and build/graft.
+# `make test` and `make demo` first install the Debian packages they need when missing.
+
+BUILD   ?= build
+PREFIX  ?= /usr/local
+CROSS   ?=
+CC      := $(CROSS)gcc
+AR      := $(CROSS)ar
+ARCH    := $(shell $(CC) -dumpmachine | cut -d- -f1)
+
+CFLAGS_BASE := -std=gnu11 -O2 -g -fPIC -Wall -Wextra -Wshadow -Wno-unused-parameter \
+               -Iinclude -Ikernels -pthread
+CFLAGS  ?=
+LDLIBS  := -lm -pthread
+ifeq ($(SAN),1)
+  BUILD := build-san
+  CFLAGS_BASE += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+  LDFLAGS += -fsanitize=address,undefined
+endif
+ALL_CFLAGS = $(CFLAGS_BASE) $(CFLAGS)
+
+# Micro-kernels get their ISA's flags and nothing else does, so one binary runs on any CPU of
+# the architecture and dispatches at run time.
+ISA_FLAGS_avx2   := -O3 -mavx2 -mfma
+ISA_FLAGS_avx512 := -O3 -mavx512f -mavx512vl -mavx512dq -mavx512bw -mfma
+ISA_FLAGS_neon   := -O3
+
+KERNEL_SRC := $(wildcard kernels/*.c)
+ifeq ($(ARCH),x86_64)
+  KERNEL_SRC := $(filter-out %_neon.c,$(KERNEL_SRC))
+else
+  KERNEL_SRC := $(filter-out %_avx2.c %_avx512.c,$(KERNEL_SRC))
+endif
+PIPE_SRC := $(filter-out pipeline/cli/%,$(wildcard pipeline/*/*.c))
+LIB_SRC  := $(KERNEL_SRC) $(PIPE_SRC)
+CLI_SRC  := $(wildcard pipeline/cli/*.c)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
+
+# Tests: the checks live in plain C (tests/**/check_*.c) so the aarch64 build can run them
+# under qemu without Criterion; test_*.c are the Criterion suites around them.
+CHECK_SRC := $(wildcard tests/*/check_*.c)
+CRIT_SRC  := $(wildcard tests/*/test_*.c)
+CHECK_OBJ := $(CHECK_SRC:%.c=$(BUILD)/%.o)
+CRIT_OBJ  := $(CRIT_SRC:%.c=$(BUILD)/%.o)
+
+VERSION := $(shell sed -n 's/^\#define GRAFT_VERSION_STRING "\(.*\)"/\1/p' include/graft/graft.h)
+
+.PHONY: all lib test test-neon demo bench bench-gemm install deps deps-test deps-bench \
+        clean check-san fuzz
+all: $(BUILD)/libgraft.a $(BUILD)/libgraft.so $(BUILD)/graft $(BUILD)/graft.pc
+
+$(BUILD)/%.o: %.c $(wildcard include/graft/*.h) $(wildcard kernels/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -c $< -o $@
+
+$(BUILD)/kernels/%_avx2.o: kernels/%_avx2.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ISA_FLAGS_avx2) -MMD -c $< -o $@
+$(BUILD)/kernels/%_avx512.o: kernels/%_avx512.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ISA_FLAGS_avx512) -MMD -c $< -o $@
+$(BUILD)/kernels/%_neon.o: kernels/%_neon.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ISA_FLAGS_neon) -MMD -c $< -o $@
+
+$(BUILD)/libgraft.a: $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+$(BUILD)/libgraft.so: $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libgraft.so.0 $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/graft: $(CLI_OBJ) $(BUILD)/libgraft.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/graft.pc: graft.pc.in include/graft/graft.h
+	@mkdir -p $(BUILD)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+# ---- Debian packages ----------------------------------------------------------------------
+# Installed only when missing, and only as root; otherwise the missing names are printed.
+DEPS_BUILD := gcc make pkg-config
+DEPS_TEST  := libcriterion-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static
+DEPS_BENCH := libopenblas-dev
+define apt_ensure
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then echo "installing:$$missing"; \
+	    (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing) \
+	      >$(BUILD)/apt.log 2>&1 || { cat $(BUILD)/apt.log; exit 1; }; \
+	  else echo "missing Debian packages:$$missing (run as root to install)"; exit 1; fi; fi
+endef
+deps:
+	@mkdir -p $(BUILD)
+	$(call apt_ensure,$(DEPS_BUILD))
+deps-test: deps
+	$(call apt_ensure,$(DEPS_TEST))
+deps-bench: deps
+	$(call apt_ensure,$(DEPS_BENCH))
+
+# ---- tests --------------------------------------------------------------------------------
+$(BUILD)/tests/run_tests: $(CRIT_OBJ) $(CHECK_OBJ) $(BUILD)/libgraft.a
+	$(CC) $(LDFLAGS) -o $@ $^ -lcriterion $(LDLIBS)
+
+test: deps-test
+	$(MAKE) --no-print-directory all $(BUILD)/tests/run_tests
+	$(BUILD)/tests/run_tests $(TEST_ARGS)
+
+# The same suite under AddressSanitizer + UndefinedBehaviorSanitizer.
+check-san: deps-test
+	$(MAKE) --no-print-directory SAN=1 all build-san/tests/run_tests
+	ASAN_OPTIONS=detect_leaks=1 build-san/tests/run_tests $(TEST_ARGS)
+
+# NEON: the library and the plain-C checks cross-compiled for aarch64, run under qemu-user.
+test-neon: deps-test
+	$(MAKE) --no-print-directory CROSS=aarch64-linux-gnu- BUILD=build-aarch64 \
+	  build-aarch64/tests/run_checks
+	qemu-aarch64-static build-aarch64/tests/run_checks
+$(BUILD)/tests/run_checks: tests/run_checks.c $(CHECK_OBJ) $(BUILD)/libgraft.a
+	$(CC) $(ALL_CFLAGS) -Itests -static $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# ---- demo, bench, install -----------------------------------------------------------------
+demo: deps
+	$(MAKE) --no-print-directory all
+	$(BUILD)/graft cpu
+	$(BUILD)/graft selftest
+
+$(BUILD)/bench/bench_gemm: bench/bench_gemm.c $(BUILD)/libgraft.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -O3 -o $@ $^ -lopenblas $(LDLIBS)
+bench-gemm: deps-bench
+	$(MAKE) --no-print-directory all $(BUILD)/bench/bench_gemm
+	BUILD=$(BUILD) bash bench/run_gemm.sh
+bench: bench-gemm
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/graft \
+	  $(DESTDIR)$(PREFIX)/bin
+	install -m 644 $(BUILD)/libgraft.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libgraft.so $(DESTDIR)$(PREFIX)/lib/libgraft.so.0
+	ln -sf libgraft.so.0 $(DESTDIR)$(PREFIX)/lib/libgraft.so
+	install -m 644 include/graft/*.h $(DESTDIR)$(PREFIX)/include/graft/
+	install -m 644 $(BUILD)/graft.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	install -m 755 $(BUILD)/graft $(DESTDIR)$(PREFIX)/bin/
+
+clean:
+	rm -rf build build-san build-aarch64
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

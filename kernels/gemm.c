@@ -1,0 +1,299 @@
+/*
+ * kernels/gemm.c: the portable SGEMM driver. It validates the call, splits C among the kernel
+ * pool's threads, and runs the BLIS loop nest around the current ISA's micro-kernel:
+ *
+ *   for ic in M step MC        pack an MC x KC block of op(A)          (lives in L3)
+ *     for pc in K step KC
+ *       for jc in N step NC    pack a KC x NC block of op(B)           (lives in L2)
+ *         for jr in MC step MR     an MR x KC micro-panel of A         (lives in L1)
+ *           for ir in NC step NR   micro-kernel on one MR x NR tile of C
+ *
+ * The roles are BLIS's transposed, because our C is row-major and the micro-kernels load B's
+ * rows as vectors and broadcast A's elements. Pre-packed B (weights) skips the B packing.
+ *
+ * Threads own disjoint rectangles of C and run the whole nest on it with their own packing
+ * buffers, so no barrier is needed, and the K blocking is the same for every rectangle: each
+ * element of C sees the same sequence of operations for any thread count (bit-identical).
+ * What this file does not do: any arithmetic of its own beyond the K == 0 case.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "kernels.h"
+
+struct graft_packed_b {
+    graft_isa isa; /* the variant whose MR/NR/KC shaped the layout */
+    long K, N;
+    int kcb;       /* depth of every K block but the last */
+    long panels;   /* ceil(N / NR) */
+    size_t bytes;
+    float *data;   /* block at pc: data + pc * panels * NR; panel j of it: + j * kc * NR */
+};
+
+typedef struct gemm_job {
+    const graft__sgemm_kernel *kr;
+    graft_trans ta, tb;
+    long M, N, K;
+    float alpha, beta;
+    const float *A;
+    long lda;
+    const float *B;
+    long ldb;
+    const graft_packed_b *pb;
+    float *C;
+    long ldc;
+    graft_epilogue epi;
+    int kcb;          /* K block depth, a function of K and the variant only */
+    int tm, tn;       /* thread grid over C */
+    long mpan, npan;  /* C's rows in MR panels, columns in NR panels */
+    size_t a_floats;  /* per-thread packing space for A, then for B */
+} gemm_job;
+
+static long ceil_div(long a, long b) { return (a + b - 1) / b; }
+static long min_l(long a, long b) { return a < b ? a : b; }
+
+/* Equal blocks of at most KC, so that K = KC + 1 does not cost a nearly empty second pass. */
+static int k_block(const graft__sgemm_kernel *kr, long K) {
+    long nb = ceil_div(K, kr->KC);
+    return (int)ceil_div(K, nb ? nb : 1);
+}
+
+static void gemm_task(void *vjob, int task, int thread) {
+    const gemm_job *J = vjob;
+    const graft__sgemm_kernel *kr = J->kr;
+    const int MR = kr->MR, NR = kr->NR;
+    long ti = task / J->tn, tj = task % J->tn;
+    long m0 = min_l(J->M, ti * J->mpan / J->tm * MR);
+    long m1 = min_l(J->M, (ti + 1) * J->mpan / J->tm * MR);
+    long n0 = min_l(J->N, tj * J->npan / J->tn * NR);
+    long n1 = min_l(J->N, (tj + 1) * J->npan / J->tn * NR);
+    if (m0 >= m1 || n0 >= n1) return;
+
+    float *abuf = graft__pool_scratch(thread);
+    float *bbuf = abuf + J->a_floats;
+    long nmb = ceil_div(m1 - m0, kr->MC);
+    long mcb = ceil_div(ceil_div(m1 - m0, nmb), MR) * MR;
+    graft__sgemm_ukr_fn ukr = kr->ukr;
+
+    for (long ic = m0; ic < m1; ic += mcb) {
+        int mc = (int)min_l(mcb, m1 - ic);
+        for (long pc = 0; pc < J->K; pc += J->kcb) {
+            int kc = (int)min_l(J->kcb, J->K - pc);
+            int last = pc + kc >= J->K;
+            graft__pack_a(J->ta, J->A, J->lda, ic, pc, mc, kc, MR, abuf);
+            graft__ukr_epi e = {J->alpha, pc == 0 ? J->beta : 1.0f, NULL, NULL,
+                                last ? J->epi.act : GRAFT_ACT_NONE};
+            for (long jc = n0; jc < n1; jc += kr->NC) {
+                int nc = (int)min_l(kr->NC, n1 - jc);
+                const float *bp;
+                if (J->pb) {
+                    bp = J->pb->data + (size_t)pc * J->pb->panels * NR + (size_t)(jc / NR) * kc * NR;
+                } else {
+                    graft__pack_b(J->tb, J->B, J->ldb, pc, jc, kc, nc, NR, bbuf);
+                    bp = bbuf;
+                }
+                for (int jr = 0; jr < mc; jr += MR) {
+                    int mr = mc - jr < MR ? mc - jr : MR;
+                    const float *ap = abuf + (size_t)jr * kc;
+                    float *crow = J->C + (size_t)(ic + jr) * J->ldc + jc;
+                    if (last && J->epi.bias_row) e.bias_row = J->epi.bias_row + ic + jr;
+                    for (int ir = 0; ir < nc; ir += NR) {
+                        if (last && J->epi.bias_col) e.bias_col = J->epi.bias_col + jc + ir;
+                        ukr((size_t)kc, ap, bp + (size_t)ir * kc, crow + ir, (size_t)J->ldc, mr,
+                            nc - ir < NR ? nc - ir : NR, &e);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/*
+ * Chooses the thread grid tm x tn over C. Per thread it weighs the multiply-adds of its
+ * rectangle against the elements it must pack (A rows once, B columns once per MC block),
+ * a packed element costing about as much as 32 flops here; tiny products stay on one thread.
+ */
+static void choose_grid(gemm_job *J, int threads) {
+    const graft__sgemm_kernel *kr = J->kr;
+    J->tm = J->tn = 1;
+    if ((double)J->M * J->N * J->K < 262144.0) return;
+    double best = -1;
+    for (int tm = 1; tm <= threads; tm++) {
+        if (threads % tm) continue;
+        int tn = threads / tm;
+        if ((tm > 1 && tm > J->mpan) || (tn > 1 && tn > J->npan)) continue;
+        double rows = (double)ceil_div(J->mpan, tm) * kr->MR;
+        double cols = (double)ceil_div(J->npan, tn) * kr->NR;
+        double packs = rows * J->K;
+        if (!J->pb) packs += cols * J->K * (double)ceil_div((long)rows, kr->MC);
+        double cost = 2.0 * rows * cols * J->K + 32.0 * packs;
+        if (best < 0 || cost < best) {
+            best = cost;
+            J->tm = tm;
+            J->tn = tn;
+        }
+    }
+}
+
+/* K == 0 or alpha == 0: no product, only beta * C and the epilogue (BLAS semantics). */
+static void scale_only(const gemm_job *J) {
+    graft__ukr_epi e = {0.0f, J->beta, J->epi.bias_row, J->epi.bias_col, J->epi.act};
+    for (long i = 0; i < J->M; i++) {
+        float *c = J->C + (size_t)i * J->ldc;
+        for (long j = 0; j < J->N; j++) c[j] = graft__epi_apply(&e, 0.0f, &c[j], (int)i, (int)j);
+    }
+}
+
+static int run(gemm_job *J) {
+    if (J->M == 0 || J->N == 0) return GRAFT_OK;
+    if (J->K == 0 || J->alpha == 0.0f) {
+        scale_only(J);
+        return GRAFT_OK;
+    }
+    const graft__sgemm_kernel *kr = J->kr;
+    J->mpan = ceil_div(J->M, kr->MR);
+    J->npan = ceil_div(J->N, kr->NR);
+    J->kcb = k_block(kr, J->K);
+    size_t mc_max = (size_t)ceil_div(min_l(kr->MC, J->M), kr->MR) * kr->MR;
+    /* Keep B's buffer 64-byte aligned: round A's part up to 16 floats. */
+    J->a_floats = (mc_max * (size_t)J->kcb + 15) & ~(size_t)15;
+    size_t b_floats = J->pb ? 0 : (size_t)J->kcb * kr->NC;
+    int threads;
+    int err = graft__pool_begin((J->a_floats + b_floats) * sizeof(float), &threads);
+    if (err) return err;
+    choose_grid(J, threads);
+    graft__pool_run(J->tm * J->tn, gemm_task, J);
+    graft__pool_end();
+    return GRAFT_OK;
+}
+
+/* Checks sizes, leading dimensions, pointers and enums; the message names what is wrong. */
+static int check_common(const char *fn, graft_trans ta, long M, long N, long K, const float *A,
+                        long lda, long ldc, const float *C, const graft_epilogue *epi) {
+    if (ta != GRAFT_TRANS_NO && ta != GRAFT_TRANS_YES)
+        return graft__fail(GRAFT_EINVAL, "%s: trans_a = %d is not a graft_trans", fn, (int)ta);
+    if (M < 0 || N < 0 || K < 0)
+        return graft__fail(GRAFT_EINVAL, "%s: negative size (M = %ld, N = %ld, K = %ld)", fn, M,
+                           N, K);
+    if (M > INT32_MAX || N > INT32_MAX || K > INT32_MAX)
+        return graft__fail(GRAFT_ERANGE, "%s: size over 2^31-1 (M = %ld, N = %ld, K = %ld)", fn,
+                           M, N, K);
+    long need_a = ta == GRAFT_TRANS_NO ? K : M;
+    if (lda < (need_a > 1 ? need_a : 1))
+        return graft__fail(GRAFT_EINVAL, "%s: lda = %ld is smaller than %s = %ld (A %s)", fn,
+                           lda, ta == GRAFT_TRANS_NO ? "K" : "M", need_a,
+                           ta == GRAFT_TRANS_NO ? "not transposed" : "transposed");
+    if (ldc < (N > 1 ? N : 1))
+        return graft__fail(GRAFT_EINVAL, "%s: ldc = %ld is smaller than N = %ld", fn, ldc, N);
+    long a_rows = ta == GRAFT_TRANS_NO ? M : K;
+    if ((a_rows && (size_t)a_rows > SIZE_MAX / sizeof(float) / (size_t)lda) ||
+        (M && (size_t)M > SIZE_MAX / sizeof(float) / (size_t)ldc))
+        return graft__fail(GRAFT_ERANGE, "%s: matrices too large to address", fn);
+    if ((M && K && !A) || (M && N && !C))
+        return graft__fail(GRAFT_EINVAL, "%s: %s is NULL with non-zero size", fn,
+                           (M && K && !A) ? "A" : "C");
+    if (epi && (unsigned)epi->act > GRAFT_ACT_RELU6)
+        return graft__fail(GRAFT_EINVAL, "%s: epilogue act = %d is not a graft_act", fn,
+                           (int)epi->act);
+    return GRAFT_OK;
+}
+
+static int check_b(const char *fn, graft_trans tb, long K, long N, const float *B, long ldb) {
+    if (tb != GRAFT_TRANS_NO && tb != GRAFT_TRANS_YES)
+        return graft__fail(GRAFT_EINVAL, "%s: trans_b = %d is not a graft_trans", fn, (int)tb);
+    long need_b = tb == GRAFT_TRANS_NO ? N : K;
+    if (ldb < (need_b > 1 ? need_b : 1))
+        return graft__fail(GRAFT_EINVAL, "%s: ldb = %ld is smaller than %s = %ld (B %s)", fn,
+                           ldb, tb == GRAFT_TRANS_NO ? "N" : "K", need_b,
+                           tb == GRAFT_TRANS_NO ? "not transposed" : "transposed");
+    long b_rows = tb == GRAFT_TRANS_NO ? K : N;
+    if (b_rows && (size_t)b_rows > SIZE_MAX / sizeof(float) / (size_t)ldb)
+        return graft__fail(GRAFT_ERANGE, "%s: B too large to address", fn);
+    if (K && N && !B) return graft__fail(GRAFT_EINVAL, "%s: B is NULL with non-zero size", fn);
+    return GRAFT_OK;
+}
+
+int graft_sgemm(graft_trans trans_a, graft_trans trans_b, long M, long N, long K, float alpha,
+                const float *A, long lda, const float *B, long ldb, float beta, float *C,
+                long ldc, const graft_epilogue *epi) {
+    int err = check_common("sgemm", trans_a, M, N, K, A, lda, ldc, C, epi);
+    if (!err) err = check_b("sgemm", trans_b, K, N, B, ldb);
+    const graft__sgemm_kernel *kr = NULL;
+    if (!err) err = graft__sgemm_kernel_current(&kr);
+    if (err) return err;
+    gemm_job J = {.kr = kr, .ta = trans_a, .tb = trans_b, .M = M, .N = N, .K = K,
+                  .alpha = alpha, .beta = beta, .A = A, .lda = lda, .B = B, .ldb = ldb,
+                  .C = C, .ldc = ldc};
+    if (epi) J.epi = *epi;
+    return run(&J);
+}
+
+int graft_sgemm_packed(graft_trans trans_a, long M, float alpha, const float *A, long lda,
+                       const graft_packed_b *pb, float beta, float *C, long ldc,
+                       const graft_epilogue *epi) {
+    if (!pb) return graft__fail(GRAFT_EINVAL, "sgemm_packed: packed B is NULL");
+    int err = check_common("sgemm_packed", trans_a, M, pb->N, pb->K, A, lda, ldc, C, epi);
+    const graft__sgemm_kernel *kr = NULL;
+    if (!err) err = graft__sgemm_kernel_current(&kr);
+    if (err) return err;
+    if (kr->isa != pb->isa)
+        return graft__fail(GRAFT_EINVAL, "sgemm_packed: B was packed for %s but the current ISA"
+                           " is %s; pack it again", graft_isa_name(pb->isa),
+                           graft_isa_name(kr->isa));
+    gemm_job J = {.kr = kr, .ta = trans_a, .M = M, .N = pb->N, .K = pb->K, .alpha = alpha,
+                  .beta = beta, .A = A, .lda = lda, .pb = pb, .C = C, .ldc = ldc};
+    if (epi) J.epi = *epi;
+    return run(&J);
+}
+
+int graft_sgemm_pack_b(graft_trans trans_b, long K, long N, const float *B, long ldb,
+                       graft_packed_b **out) {
+    int err = GRAFT_OK;
+    if (K < 0 || N < 0)
+        err = graft__fail(GRAFT_EINVAL, "sgemm_pack_b: negative size (K = %ld, N = %ld)", K, N);
+    else if (K > INT32_MAX || N > INT32_MAX)
+        err = graft__fail(GRAFT_ERANGE, "sgemm_pack_b: size over 2^31-1");
+    if (!err) err = check_b("sgemm_pack_b", trans_b, K, N, B, ldb);
+    const graft__sgemm_kernel *kr = NULL;
+    if (!err) err = graft__sgemm_kernel_current(&kr);
+    if (err) return err;
+    graft_packed_b *pb = calloc(1, sizeof *pb);
+    if (!pb) return graft__fail(GRAFT_ENOMEM, "sgemm_pack_b: out of memory");
+    pb->isa = kr->isa;
+    pb->K = K;
+    pb->N = N;
+    pb->kcb = K ? k_block(kr, K) : 0;
+    pb->panels = ceil_div(N, kr->NR);
+    size_t floats = (size_t)K * pb->panels * kr->NR;
+    pb->bytes = (floats * sizeof(float) + 63) & ~(size_t)63;
+    if (floats) {
+        pb->data = aligned_alloc(64, pb->bytes);
+        if (!pb->data) {
+            size_t bytes = pb->bytes;
+            free(pb);
+            return graft__fail(GRAFT_ENOMEM, "sgemm_pack_b: cannot allocate %zu bytes", bytes);
+        }
+        if (pb->bytes >= (4u << 20)) madvise(pb->data, pb->bytes, MADV_HUGEPAGE);
+        for (long pc = 0; pc < K; pc += pb->kcb) {
+            int kc = (int)min_l(pb->kcb, K - pc);
+            graft__pack_b(trans_b, B, ldb, pc, 0, kc, (int)N, kr->NR,
+                          pb->data + (size_t)pc * pb->panels * kr->NR);
+        }
+    }
+    *out = pb;
+    return GRAFT_OK;
+}
+
+void graft_packed_b_destroy(graft_packed_b *pb) {
+    if (!pb) return;
+    free(pb->data);
+    free(pb);
+}
+
+void graft_packed_b_shape(const graft_packed_b *pb, long *K, long *N, size_t *bytes) {
+    if (K) *K = pb->K;
+    if (N) *N = pb->N;
+    if (bytes) *bytes = pb->bytes + sizeof *pb;
+}

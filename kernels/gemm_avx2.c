@@ -1,0 +1,93 @@
+/*
+ * kernels/gemm_avx2.c: the AVX2+FMA SGEMM micro-kernel, a 6 x 16 tile of C in 12 ymm
+ * accumulators; with two vectors of B and one broadcast of A that is 15 of the 16 ymm
+ * registers, the largest tile that does not spill. Same partial-tile scheme as the AVX-512
+ * kernel: one inlined body per row count, columns past n handled with masked loads/stores.
+ */
+#include <assert.h>
+#include <immintrin.h>
+
+#include "kernels.h"
+
+#define MR 6
+#define NR 16
+
+static inline __attribute__((always_inline)) __m256 epi_row(const graft__ukr_epi *e, __m256 acc,
+                                                             const float *c, __m256i mask,
+                                                             float brow, const float *bcol) {
+    __m256 x = _mm256_mul_ps(_mm256_set1_ps(e->alpha), acc);
+    if (e->beta != 0.0f)
+        x = _mm256_fmadd_ps(_mm256_set1_ps(e->beta), _mm256_maskload_ps(c, mask), x);
+    if (e->bias_row) x = _mm256_add_ps(x, _mm256_set1_ps(brow));
+    if (bcol) x = _mm256_add_ps(x, _mm256_maskload_ps(bcol, mask));
+    if (e->act != GRAFT_ACT_NONE) {
+        x = _mm256_max_ps(x, _mm256_setzero_ps());
+        if (e->act == GRAFT_ACT_RELU6) x = _mm256_min_ps(x, _mm256_set1_ps(6.0f));
+    }
+    return x;
+}
+
+/* Lane j is on when j < valid (valid may be <= 0 or >= 8). */
+static inline __m256i lane_mask(int valid) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(valid), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+static inline __attribute__((always_inline)) void tile(const int M, size_t kc,
+                                                        const float *restrict a,
+                                                        const float *restrict b,
+                                                        float *restrict c, size_t ldc, int n,
+                                                        const graft__ukr_epi *e) {
+    __m256 acc0[MR], acc1[MR];
+#pragma GCC unroll 6
+    for (int i = 0; i < M; i++) acc0[i] = acc1[i] = _mm256_setzero_ps();
+
+#pragma GCC unroll 4
+    for (size_t k = 0; k < kc; k++) {
+        __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+#pragma GCC unroll 6
+        for (int i = 0; i < M; i++) {
+            __m256 ai = _mm256_broadcast_ss(a + i);
+            acc0[i] = _mm256_fmadd_ps(ai, b0, acc0[i]);
+            acc1[i] = _mm256_fmadd_ps(ai, b1, acc1[i]);
+        }
+        a += MR;
+        b += NR;
+    }
+
+    const float *bc = e->bias_col;
+    if (n == NR) {
+        __m256i all = _mm256_set1_epi32(-1);
+#pragma GCC unroll 6
+        for (int i = 0; i < M; i++) {
+            float *ci = c + (size_t)i * ldc;
+            float brow = e->bias_row ? e->bias_row[i] : 0.0f;
+            _mm256_storeu_ps(ci, epi_row(e, acc0[i], ci, all, brow, bc));
+            _mm256_storeu_ps(ci + 8, epi_row(e, acc1[i], ci + 8, all, brow, bc ? bc + 8 : NULL));
+        }
+        return;
+    }
+    __m256i m0 = lane_mask(n), m1 = lane_mask(n - 8);
+#pragma GCC unroll 6
+    for (int i = 0; i < M; i++) {
+        float *ci = c + (size_t)i * ldc;
+        float brow = e->bias_row ? e->bias_row[i] : 0.0f;
+        _mm256_maskstore_ps(ci, m0, epi_row(e, acc0[i], ci, m0, brow, bc));
+        if (n > 8)
+            _mm256_maskstore_ps(ci + 8, m1,
+                                epi_row(e, acc1[i], ci + 8, m1, brow, bc ? bc + 8 : NULL));
+    }
+}
+
+void graft_sgemm_ukr_6x16_avx2(size_t kc, const float *restrict a, const float *restrict b,
+                               float *restrict c, size_t ldc, int m, int n,
+                               const graft__ukr_epi *epi) {
+    assert(m >= 1 && m <= MR && n >= 1 && n <= NR);
+    switch (m) {
+    case 1: tile(1, kc, a, b, c, ldc, n, epi); break;
+    case 2: tile(2, kc, a, b, c, ldc, n, epi); break;
+    case 3: tile(3, kc, a, b, c, ldc, n, epi); break;
+    case 4: tile(4, kc, a, b, c, ldc, n, epi); break;
+    case 5: tile(5, kc, a, b, c, ldc, n, epi); break;
+    case 6: tile(6, kc, a, b, c, ldc, n, epi); break;
+    }
+}

@@ -1,0 +1,146 @@
+/*
+ * kernels/kernels.h: what the portable drivers and the per-ISA micro-kernels share. Internal to
+ * libgraft (prefix graft__ for cross-file internals, graft_*_ukr_* for micro-kernels).
+ *
+ * The split follows BLIS: drivers (gemm.c, pack.c) own blocking, packing and threading in
+ * portable C; the _<isa>.c files hold only register-blocked micro-kernels compiled with their
+ * own -m flags, so the rest of the binary runs on any CPU of the architecture.
+ */
+#ifndef GRAFT_KERNELS_INTERNAL_H
+#define GRAFT_KERNELS_INTERNAL_H
+
+#include <stddef.h>
+#include "graft/graft.h"
+#include "graft/kernels.h"
+
+/* ---- errors ---------------------------------------------------------------------------- */
+
+/* Records a detailed message for graft_last_error() on this thread and returns `err`. */
+int graft__fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- GEMM micro-kernels ---------------------------------------------------------------- */
+
+/*
+ * The epilogue one micro-kernel call applies to its tile (m x n, at most MR x NR):
+ *   c[i][j] = act(alpha * acc[i][j] + beta * c[i][j] + bias_row[i] + bias_col[j])
+ * beta == 0 means c is not read. Biases are already offset to the tile; NULL is zero. The
+ * driver passes bias and act only with the last block of K, and beta = 1 after the first.
+ */
+typedef struct graft__ukr_epi {
+    float alpha, beta;
+    const float *bias_row; /* (m) */
+    const float *bias_col; /* (n) */
+    graft_act act;
+} graft__ukr_epi;
+
+/*
+ * A micro-kernel: acc = a * b over kc steps, then the epilogue into c.
+ *   a: packed A micro-panel, (kc, MR) k-major: a[k * MR + i]; rows i >= m are never read.
+ *   b: packed B micro-panel, (kc, NR) k-major, 64-byte aligned, columns j >= n hold zeros.
+ *   c: (m, n) tile of C with row stride ldc; only the m x n part is read or written.
+ * Preconditions (asserted, never input-dependent): 1 <= m <= MR, 1 <= n <= NR.
+ * Every element is computed as a sequence of multiply-adds in increasing k, so a tile's
+ * result does not depend on its position: this is what makes GEMM bit-identical for any
+ * thread count.
+ */
+typedef void (*graft__sgemm_ukr_fn)(size_t kc, const float *restrict a, const float *restrict b,
+                                    float *restrict c, size_t ldc, int m, int n,
+                                    const graft__ukr_epi *epi);
+
+/* A variant with its register tile and cache blocking (elements, not bytes). */
+typedef struct graft__sgemm_kernel {
+    graft_isa isa;
+    int MR, NR; /* register tile */
+    int KC;     /* depth of a packed block: an MR x KC A micro-panel stays in L1 */
+    int NC;     /* columns of packed B per block: a KC x NC block of B stays in L2 */
+    int MC;     /* rows of packed A per block: an MC x KC block of A stays in L3 */
+    graft__sgemm_ukr_fn ukr;
+} graft__sgemm_kernel;
+
+void graft_sgemm_ukr_ref(size_t kc, const float *restrict a, const float *restrict b,
+                         float *restrict c, size_t ldc, int m, int n, const graft__ukr_epi *epi);
+#define GRAFT__REF_MR 4
+#define GRAFT__REF_NR 8
+#if defined(__x86_64__)
+void graft_sgemm_ukr_6x16_avx2(size_t kc, const float *restrict a, const float *restrict b,
+                               float *restrict c, size_t ldc, int m, int n,
+                               const graft__ukr_epi *epi);
+void graft_sgemm_ukr_14x32_avx512(size_t kc, const float *restrict a, const float *restrict b,
+                                  float *restrict c, size_t ldc, int m, int n,
+                                  const graft__ukr_epi *epi);
+#endif
+#if defined(__aarch64__)
+void graft_sgemm_ukr_8x12_neon(size_t kc, const float *restrict a, const float *restrict b,
+                               float *restrict c, size_t ldc, int m, int n,
+                               const graft__ukr_epi *epi);
+#endif
+
+/* The scalar epilogue of one element, shared by the reference kernel and tile edges. */
+static inline float graft__epi_apply(const graft__ukr_epi *e, float acc, const float *c, int i,
+                                     int j) {
+    float x = e->alpha * acc;
+    if (e->beta != 0.0f) x += e->beta * *c;
+    if (e->bias_row) x += e->bias_row[i];
+    if (e->bias_col) x += e->bias_col[j];
+    if (e->act != GRAFT_ACT_NONE) {
+        x = x > 0.0f ? x : 0.0f;
+        if (e->act == GRAFT_ACT_RELU6) x = x < 6.0f ? x : 6.0f;
+    }
+    return x;
+}
+
+/*
+ * The GEMM variant for `isa` (must be available; GRAFT_ISA_AUTO is not accepted), or NULL
+ * when this build has no kernel for it.
+ */
+const graft__sgemm_kernel *graft__sgemm_kernel_for(graft_isa isa);
+/* The variant of graft_isa_current(); on error returns it with the message already set. */
+int graft__sgemm_kernel_current(const graft__sgemm_kernel **out);
+
+/* ---- packing (pack.c) ------------------------------------------------------------------ */
+
+/*
+ * Packs op(A)[i0 : i0+mc, p0 : p0+kc] into micro-panels of MR rows:
+ * dst[(i / MR) * kc * MR + k * MR + i % MR]; rows past mc in the last panel are zeroed.
+ * dst holds ceil(mc / MR) * MR * kc floats.
+ */
+void graft__pack_a(graft_trans trans_a, const float *A, long lda, long i0, long p0, int mc,
+                   int kc, int MR, float *restrict dst);
+/*
+ * Packs op(B)[p0 : p0+kc, j0 : j0+nc] into micro-panels of NR columns:
+ * dst[(j / NR) * kc * NR + k * NR + j % NR]; columns past nc are zeroed.
+ * dst holds ceil(nc / NR) * NR * kc floats.
+ */
+void graft__pack_b(graft_trans trans_b, const float *B, long ldb, long p0, long j0, int kc,
+                   int nc, int NR, float *restrict dst);
+
+/* ---- CPU probe ------------------------------------------------------------------------- */
+
+/* The probed facts, computed once (cpu.c). */
+const graft_cpu_info *graft__cpu(void);
+
+/* ---- kernel thread pool ---------------------------------------------------------------- */
+
+/* One task of a parallel region: `task` in [0, ntasks), run by pool thread `thread`. */
+typedef void (*graft__task_fn)(void *ctx, int task, int thread);
+
+/*
+ * Starts a parallel region: takes the pool (regions from different user threads take turns)
+ * and makes sure every pool thread owns a scratch buffer of at least `scratch_bytes` (64-byte
+ * aligned, reused across calls, pre-faulted once since first touch is expensive here).
+ * On success writes the thread count and must be paired with graft__pool_end().
+ * GRAFT_ENOMEM when a scratch buffer cannot grow (the region is not started).
+ */
+int graft__pool_begin(size_t scratch_bytes, int *threads);
+/* Scratch buffer of pool thread `thread` inside a region. Owned by the pool. */
+void *graft__pool_scratch(int thread);
+/*
+ * Runs fn(ctx, t, thread) for t in [0, ntasks) on the pool's threads, the caller included;
+ * returns when all are done. Which thread runs which task varies; results must not depend on it.
+ */
+void graft__pool_run(int ntasks, graft__task_fn fn, void *ctx);
+void graft__pool_end(void);
+/* Why GRAFT_THREADS was ignored ("" when it was not); for `graft cpu`. */
+const char *graft__pool_env_note(void);
+
+#endif

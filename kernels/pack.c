@@ -1,0 +1,56 @@
+/*
+ * kernels/pack.c: copies blocks of GEMM operands into the layout the micro-kernels stream:
+ * A in micro-panels of MR rows, B in micro-panels of NR columns, both k-major, so that the
+ * inner loop reads consecutive addresses whatever the transposes and leading dimensions were.
+ * Portable C: the packing is memory-bound and runs once per block, not per micro-tile.
+ */
+#include <string.h>
+
+#include "kernels.h"
+
+void graft__pack_a(graft_trans trans_a, const float *A, long lda, long i0, long p0, int mc,
+                   int kc, int MR, float *restrict dst) {
+    for (int ip = 0; ip < mc; ip += MR, dst += (size_t)kc * MR) {
+        int mr = mc - ip < MR ? mc - ip : MR;
+        if (trans_a == GRAFT_TRANS_NO) {
+            /* Row by row: each source row is read sequentially, rows interleave in dst. */
+            for (int i = 0; i < mr; i++) {
+                const float *src = A + (size_t)(i0 + ip + i) * lda + p0;
+                for (int k = 0; k < kc; k++) dst[(size_t)k * MR + i] = src[k];
+            }
+        } else {
+            /* op(A) = A^T: the MR values of one k are adjacent in the source already. */
+            for (int k = 0; k < kc; k++) {
+                const float *src = A + (size_t)(p0 + k) * lda + i0 + ip;
+                for (int i = 0; i < mr; i++) dst[(size_t)k * MR + i] = src[i];
+            }
+        }
+        if (mr < MR)
+            for (int k = 0; k < kc; k++)
+                memset(dst + (size_t)k * MR + mr, 0, sizeof(float) * (MR - mr));
+    }
+}
+
+void graft__pack_b(graft_trans trans_b, const float *B, long ldb, long p0, long j0, int kc,
+                   int nc, int NR, float *restrict dst) {
+    for (int jp = 0; jp < nc; jp += NR, dst += (size_t)kc * NR) {
+        int nr = nc - jp < NR ? nc - jp : NR;
+        if (trans_b == GRAFT_TRANS_NO) {
+            for (int k = 0; k < kc; k++) {
+                const float *src = B + (size_t)(p0 + k) * ldb + j0 + jp;
+                float *d = dst + (size_t)k * NR;
+                for (int j = 0; j < nr; j++) d[j] = src[j];
+                for (int j = nr; j < NR; j++) d[j] = 0.0f;
+            }
+        } else {
+            /* op(B) = B^T: column j of op(B) is row j of B, read sequentially. */
+            for (int j = 0; j < nr; j++) {
+                const float *src = B + (size_t)(j0 + jp + j) * ldb + p0;
+                for (int k = 0; k < kc; k++) dst[(size_t)k * NR + j] = src[k];
+            }
+            if (nr < NR)
+                for (int k = 0; k < kc; k++)
+                    memset(dst + (size_t)k * NR + nr, 0, sizeof(float) * (NR - nr));
+        }
+    }
+}

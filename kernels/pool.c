@@ -1,0 +1,214 @@
+/*
+ * kernels/pool.c: the kernel thread pool. Every parallel kernel (GEMM today, convolutions and
+ * backprop later) runs its tasks here, so the number of compute threads stays GRAFT_THREADS
+ * however many kernels a network calls. The pipeline's decode workers live in libuv's own pool;
+ * the two never share threads.
+ *
+ * A region (graft__pool_begin .. end) owns the whole pool; regions from different user threads
+ * take turns. Each pool thread owns a scratch buffer (GEMM packing space) that only grows and
+ * is faulted in once, because first-touch page faults cost ~11 us per 4 KiB page here.
+ *
+ * Idle workers spin briefly before sleeping on a condition variable: a network calls many
+ * small kernels back to back and a futex wake per call would cost more than some of them.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "kernels.h"
+
+#define POOL_MAX_THREADS 256
+#define SPIN_ITERS 20000
+
+typedef struct pool_thread {
+    pthread_t tid;
+    unsigned start_generation; /* the job generation already past when the worker started */
+    void *scratch;
+    size_t scratch_bytes;
+} pool_thread;
+
+static struct {
+    pthread_mutex_t region; /* held from begin to end */
+    pthread_mutex_t mu;     /* guards the condition variables' predicates */
+    pthread_cond_t wake, done;
+    int threads;            /* pool threads including the caller (index 0) */
+    pool_thread th[POOL_MAX_THREADS];
+    /* the current job */
+    graft__task_fn fn;
+    void *ctx;
+    int ntasks;
+    atomic_int next_task;
+    atomic_int busy_workers;
+    atomic_uint generation;
+    atomic_int shutdown;
+} pool = {.region = PTHREAD_MUTEX_INITIALIZER,
+          .mu = PTHREAD_MUTEX_INITIALIZER,
+          .wake = PTHREAD_COND_INITIALIZER,
+          .done = PTHREAD_COND_INITIALIZER};
+
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+
+static void run_tasks(int thread) {
+    int t;
+    while ((t = atomic_fetch_add_explicit(&pool.next_task, 1, memory_order_relaxed)) <
+           pool.ntasks)
+        pool.fn(pool.ctx, t, thread);
+}
+
+static void *worker_main(void *arg) {
+    int self = (int)(size_t)arg;
+    unsigned seen = pool.th[self].start_generation;
+    for (;;) {
+        unsigned gen;
+        int spins = 0;
+        while ((gen = atomic_load_explicit(&pool.generation, memory_order_acquire)) == seen &&
+               !atomic_load(&pool.shutdown) && spins < SPIN_ITERS) {
+            spins++;
+            __asm__ volatile("" ::: "memory");
+        }
+        if (gen == seen && !atomic_load(&pool.shutdown)) {
+            pthread_mutex_lock(&pool.mu);
+            while ((gen = atomic_load(&pool.generation)) == seen && !atomic_load(&pool.shutdown))
+                pthread_cond_wait(&pool.wake, &pool.mu);
+            pthread_mutex_unlock(&pool.mu);
+        }
+        if (atomic_load(&pool.shutdown)) return NULL;
+        seen = gen;
+        run_tasks(self);
+        if (atomic_fetch_sub_explicit(&pool.busy_workers, 1, memory_order_acq_rel) == 1) {
+            pthread_mutex_lock(&pool.mu);
+            pthread_cond_signal(&pool.done);
+            pthread_mutex_unlock(&pool.mu);
+        }
+    }
+}
+
+static void stop_workers(void) {
+    pthread_mutex_lock(&pool.mu);
+    atomic_store(&pool.shutdown, 1);
+    pthread_cond_broadcast(&pool.wake);
+    pthread_mutex_unlock(&pool.mu);
+    for (int i = 1; i < pool.threads; i++) pthread_join(pool.th[i].tid, NULL);
+    atomic_store(&pool.shutdown, 0);
+    pool.threads = 1;
+}
+
+/* Starts workers 1..want-1; a thread that cannot be created just leaves the pool smaller. */
+static void start_workers(int want) {
+    pool.threads = 1;
+    for (int i = 1; i < want; i++) {
+        pool.th[i].start_generation = atomic_load(&pool.generation);
+        if (pthread_create(&pool.th[i].tid, NULL, worker_main, (void *)(size_t)i) != 0) break;
+        pool.threads = i + 1;
+    }
+}
+
+static char threads_env_note[128];
+
+static void pool_init(void) {
+    int n = graft__cpu()->cores;
+    const char *env = getenv("GRAFT_THREADS");
+    if (env && *env) {
+        char *end;
+        long v = strtol(env, &end, 10);
+        if (*end == '\0' && v >= 1 && v <= POOL_MAX_THREADS)
+            n = (int)v;
+        else
+            snprintf(threads_env_note, sizeof threads_env_note,
+                     "GRAFT_THREADS=%s ignored (expected 1..%d); using %d", env,
+                     POOL_MAX_THREADS, n);
+    }
+    if (n > POOL_MAX_THREADS) n = POOL_MAX_THREADS;
+    start_workers(n);
+}
+
+/* A note about an ignored GRAFT_THREADS, "" when none; for `graft cpu`. */
+const char *graft__pool_env_note(void) {
+    pthread_once(&pool_once, pool_init);
+    return threads_env_note;
+}
+
+int graft_threads_get(void) {
+    pthread_once(&pool_once, pool_init);
+    return pool.threads;
+}
+
+int graft_threads_set(int threads) {
+    pthread_once(&pool_once, pool_init);
+    if (threads < 1 || threads > POOL_MAX_THREADS)
+        return graft__fail(GRAFT_EINVAL, "threads = %d is outside 1..%d", threads,
+                           POOL_MAX_THREADS);
+    pthread_mutex_lock(&pool.region);
+    if (threads != pool.threads) {
+        stop_workers();
+        start_workers(threads);
+    }
+    pthread_mutex_unlock(&pool.region);
+    return GRAFT_OK;
+}
+
+/* Grows one thread's scratch; huge pages where the kernel gives them, faulted in now. */
+static int grow_scratch(pool_thread *t, size_t bytes) {
+    const size_t huge = 2u << 20;
+    size_t size = (bytes + huge - 1) & ~(huge - 1);
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return -1;
+    madvise(p, size, MADV_HUGEPAGE);
+    memset(p, 0, size);
+    if (t->scratch) munmap(t->scratch, t->scratch_bytes);
+    t->scratch = p;
+    t->scratch_bytes = size;
+    return 0;
+}
+
+int graft__pool_begin(size_t scratch_bytes, int *threads) {
+    pthread_once(&pool_once, pool_init);
+    pthread_mutex_lock(&pool.region);
+    for (int i = 0; i < pool.threads; i++) {
+        if (pool.th[i].scratch_bytes >= scratch_bytes) continue;
+        if (grow_scratch(&pool.th[i], scratch_bytes) != 0) {
+            pthread_mutex_unlock(&pool.region);
+            return graft__fail(GRAFT_ENOMEM, "kernel pool: cannot map %zu bytes of scratch: %s",
+                               scratch_bytes, strerror(errno));
+        }
+    }
+    *threads = pool.threads;
+    return GRAFT_OK;
+}
+
+void *graft__pool_scratch(int thread) { return pool.th[thread].scratch; }
+
+void graft__pool_run(int ntasks, graft__task_fn fn, void *ctx) {
+    if (ntasks <= 0) return;
+    if (ntasks == 1 || pool.threads == 1) {
+        for (int t = 0; t < ntasks; t++) fn(ctx, t, 0);
+        return;
+    }
+    pool.fn = fn;
+    pool.ctx = ctx;
+    pool.ntasks = ntasks;
+    atomic_store(&pool.next_task, 0);
+    atomic_store(&pool.busy_workers, pool.threads - 1);
+    pthread_mutex_lock(&pool.mu);
+    atomic_fetch_add_explicit(&pool.generation, 1, memory_order_release);
+    pthread_cond_broadcast(&pool.wake);
+    pthread_mutex_unlock(&pool.mu);
+
+    run_tasks(0);
+
+    int spins = 0;
+    while (atomic_load_explicit(&pool.busy_workers, memory_order_acquire) > 0 &&
+           spins++ < SPIN_ITERS)
+        __asm__ volatile("" ::: "memory");
+    if (atomic_load(&pool.busy_workers) > 0) {
+        pthread_mutex_lock(&pool.mu);
+        while (atomic_load(&pool.busy_workers) > 0) pthread_cond_wait(&pool.done, &pool.mu);
+        pthread_mutex_unlock(&pool.mu);
+    }
+}
+
+void graft__pool_end(void) { pthread_mutex_unlock(&pool.region); }

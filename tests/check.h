@@ -1,0 +1,27 @@
+/*
+ * tests/check.h: checks written as plain C functions, so that the same checks run inside the
+ * Criterion suites (the test_*.c files) and in the plain runner (tests/run_checks.c) used for the
+ * aarch64 build under qemu-user, where Criterion is not available.
+ */
+#ifndef GRAFT_TESTS_CHECK_H
+#define GRAFT_TESTS_CHECK_H
+
+#include <stddef.h>
+
+#define GRAFT_CHECK_PASS 0
+#define GRAFT_CHECK_FAIL 1
+#define GRAFT_CHECK_SKIP 2
+
+/* A check returns one of the codes above and, on FAIL or SKIP, says why in msg. */
+typedef int (*graft_check_fn)(char *msg, size_t msglen);
+
+typedef struct graft_check {
+    const char *suite;
+    const char *name;
+    graft_check_fn fn;
+} graft_check;
+
+/* Each check_*.c exports one table ending with a {NULL, NULL, NULL} entry. */
+extern const graft_check graft_checks_gemm[];
+
+#endif
