@@ -97,6 +97,7 @@ deps-bench: deps
 	$(call apt_ensure,$(DEPS_BENCH))
 
 # ---- tests --------------------------------------------------------------------------------
+$(CRIT_OBJ): ALL_CFLAGS += -DGRAFT_BUILD_DIR='"$(BUILD)"'
 $(BUILD)/tests/run_tests: $(CRIT_OBJ) $(CHECK_OBJ) $(BUILD)/libgraft.a
 	$(CC) $(LDFLAGS) -o $@ $^ -lcriterion $(LDLIBS)
 

@@ -12,7 +12,7 @@
  * which bench/run_gemm.sh does through OPENBLAS_CORETYPE.
  *
  * The machine we run on is small and shared, so: matrices are allocated and touched once (page
- * faults are slow here), each side gets at least ~0.25 s (0.05 s with --quick) of repetitions,
+ * faults are slow here), each side gets at least ~0.5 s (0.05 s with --quick) of repetitions,
  * and medians, not means, are reported.
  */
 #include <cblas.h>
@@ -62,7 +62,7 @@ typedef struct bench_budget {
     double peak_seconds; /* total time of the FMA peak measurement */
 } bench_budget;
 
-static const bench_budget budget_full = {0.25, 5, 0.3};
+static const bench_budget budget_full = {0.5, 5, 0.3};
 static const bench_budget budget_quick = {0.05, 3, 0.1};
 
 static double now_seconds(void)
@@ -458,7 +458,7 @@ static void usage(FILE *to)
             "                  picks its own core (see OPENBLAS_CORETYPE), not this option.\n"
             "  --threads LIST  comma-separated thread counts for both libraries (default 1,2)\n"
             "  --cases LIST    comma-separated case names MxNxK (default: all of them)\n"
-            "  --quick         ~0.05 s per side per case instead of ~0.25 s; also BENCH_QUICK=1\n"
+            "  --quick         ~0.05 s per side per case instead of ~0.5 s; also BENCH_QUICK=1\n"
             "  -h, --help      this text\n"
             "\n"
             "\"peak\" is the single-thread GFLOP/s of an FMA loop of the ISA that ran; the\n"

@@ -82,7 +82,7 @@ static void gemm_task(void *vjob, int task, int thread) {
         for (long pc = 0; pc < J->K; pc += J->kcb) {
             int kc = (int)min_l(J->kcb, J->K - pc);
             int last = pc + kc >= J->K;
-            graft__pack_a(J->ta, J->A, J->lda, ic, pc, mc, kc, MR, abuf);
+            graft__pack_a(kr, J->ta, J->A, J->lda, ic, pc, mc, kc, abuf);
             graft__ukr_epi e = {J->alpha, pc == 0 ? J->beta : 1.0f, NULL, NULL,
                                 last ? J->epi.act : GRAFT_ACT_NONE};
             for (long jc = n0; jc < n1; jc += kr->NC) {

@@ -91,3 +91,38 @@ void graft_sgemm_ukr_6x16_avx2(size_t kc, const float *restrict a, const float *
     case 6: tile(6, kc, a, b, c, ldc, n, epi); break;
     }
 }
+
+/*
+ * Packs one micro-panel of non-transposed A into dst[k * 6 + i], zeroing rows >= m: eight k
+ * at a time through an 8 x 8 register transpose (rows 6 and 7 zero), for the same reason as
+ * the AVX-512 packer.
+ */
+void graft_sgemm_pack_a_6_avx2(const float *restrict a, size_t lda, int m, int kc,
+                               float *restrict dst) {
+    assert(m >= 1 && m <= MR);
+    const __m256i six = lane_mask(MR);
+    int k = 0;
+    for (; k + 8 <= kc; k += 8) {
+        __m256 r[8], t[8], u[8];
+        for (int i = 0; i < 8; i++)
+            r[i] = i < m ? _mm256_loadu_ps(a + (size_t)i * lda + k) : _mm256_setzero_ps();
+        for (int i = 0; i < 8; i += 2) {
+            t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+            t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+        }
+        for (int i = 0; i < 8; i += 4) {
+            u[i + 0] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+            u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+            u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+            u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+        }
+        for (int j = 0; j < 4; j++) {
+            _mm256_maskstore_ps(dst + (size_t)(k + j) * MR, six,
+                                _mm256_permute2f128_ps(u[j], u[4 + j], 0x20));
+            _mm256_maskstore_ps(dst + (size_t)(k + 4 + j) * MR, six,
+                                _mm256_permute2f128_ps(u[j], u[4 + j], 0x31));
+        }
+    }
+    for (; k < kc; k++)
+        for (int i = 0; i < MR; i++) dst[(size_t)k * MR + i] = i < m ? a[(size_t)i * lda + k] : 0;
+}

@@ -82,3 +82,45 @@ void graft_sgemm_ukr_14x32_avx512(size_t kc, const float *restrict a, const floa
 #undef CASE
     }
 }
+
+/*
+ * Packs one micro-panel of non-transposed A (rows at a + i * lda, k contiguous) into
+ * dst[k * 14 + i], zeroing rows >= m. Sixteen k at a time, the 14 rows (and two zero rows) go
+ * through a 16 x 16 register transpose, so the copy costs a few shuffles per element instead
+ * of one scattered scalar store each: A is packed for every block, and for skinny products
+ * and convolutions (activations are A) this packing rivals the arithmetic.
+ */
+void graft_sgemm_pack_a_14_avx512(const float *restrict a, size_t lda, int m, int kc,
+                                  float *restrict dst) {
+    assert(m >= 1 && m <= MR);
+    int k = 0;
+    for (; k + 16 <= kc; k += 16) {
+        __m512 r[16], t[16], u[16], v[16];
+        for (int i = 0; i < 16; i++)
+            r[i] = i < m ? _mm512_loadu_ps(a + (size_t)i * lda + k) : _mm512_setzero_ps();
+        for (int i = 0; i < 16; i += 2) {
+            t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+            t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+        }
+        for (int i = 0; i < 16; i += 4) {
+            u[i + 0] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+            u[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+            u[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+            u[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+        }
+        for (int h = 0; h < 16; h += 8)
+            for (int j = 0; j < 4; j++) {
+                v[h + j] = _mm512_shuffle_f32x4(u[h + j], u[h + 4 + j], 0x88);
+                v[h + 4 + j] = _mm512_shuffle_f32x4(u[h + j], u[h + 4 + j], 0xDD);
+            }
+        /* Column c of the 16 x 16 block: c = j (0x88) or j + 8 (0xDD), j = v's index mod 8. */
+        for (int j = 0; j < 8; j++) {
+            _mm512_mask_storeu_ps(dst + (size_t)(k + j) * MR, 0x3fff,
+                                  _mm512_shuffle_f32x4(v[j], v[8 + j], 0x88));
+            _mm512_mask_storeu_ps(dst + (size_t)(k + 8 + j) * MR, 0x3fff,
+                                  _mm512_shuffle_f32x4(v[j], v[8 + j], 0xDD));
+        }
+    }
+    for (; k < kc; k++)
+        for (int i = 0; i < MR; i++) dst[(size_t)k * MR + i] = i < m ? a[(size_t)i * lda + k] : 0;
+}

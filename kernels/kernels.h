@@ -47,6 +47,13 @@ typedef void (*graft__sgemm_ukr_fn)(size_t kc, const float *restrict a, const fl
                                     float *restrict c, size_t ldc, int m, int n,
                                     const graft__ukr_epi *epi);
 
+/*
+ * Packs one micro-panel of non-transposed A (row i at a + i * lda) into dst[k * MR + i],
+ * zeroing rows m..MR-1. Optional per variant; the portable packer is used without one.
+ */
+typedef void (*graft__pack_a_fn)(const float *restrict a, size_t lda, int m, int kc,
+                                 float *restrict dst);
+
 /* A variant with its register tile and cache blocking (elements, not bytes). */
 typedef struct graft__sgemm_kernel {
     graft_isa isa;
@@ -55,6 +62,7 @@ typedef struct graft__sgemm_kernel {
     int NC;     /* columns of packed B per block: a KC x NC block of B stays in L2 */
     int MC;     /* rows of packed A per block: an MC x KC block of A stays in L3 */
     graft__sgemm_ukr_fn ukr;
+    graft__pack_a_fn pack_a; /* NULL: portable packing */
 } graft__sgemm_kernel;
 
 void graft_sgemm_ukr_ref(size_t kc, const float *restrict a, const float *restrict b,
@@ -68,6 +76,10 @@ void graft_sgemm_ukr_6x16_avx2(size_t kc, const float *restrict a, const float *
 void graft_sgemm_ukr_14x32_avx512(size_t kc, const float *restrict a, const float *restrict b,
                                   float *restrict c, size_t ldc, int m, int n,
                                   const graft__ukr_epi *epi);
+void graft_sgemm_pack_a_6_avx2(const float *restrict a, size_t lda, int m, int kc,
+                               float *restrict dst);
+void graft_sgemm_pack_a_14_avx512(const float *restrict a, size_t lda, int m, int kc,
+                                  float *restrict dst);
 #endif
 #if defined(__aarch64__)
 void graft_sgemm_ukr_8x12_neon(size_t kc, const float *restrict a, const float *restrict b,
@@ -104,8 +116,8 @@ int graft__sgemm_kernel_current(const graft__sgemm_kernel **out);
  * dst[(i / MR) * kc * MR + k * MR + i % MR]; rows past mc in the last panel are zeroed.
  * dst holds ceil(mc / MR) * MR * kc floats.
  */
-void graft__pack_a(graft_trans trans_a, const float *A, long lda, long i0, long p0, int mc,
-                   int kc, int MR, float *restrict dst);
+void graft__pack_a(const graft__sgemm_kernel *kr, graft_trans trans_a, const float *A,
+                   long lda, long i0, long p0, int mc, int kc, float *restrict dst);
 /*
  * Packs op(B)[p0 : p0+kc, j0 : j0+nc] into micro-panels of NR columns:
  * dst[(j / NR) * kc * NR + k * NR + j % NR]; columns past nc are zeroed.

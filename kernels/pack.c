@@ -8,11 +8,15 @@
 
 #include "kernels.h"
 
-void graft__pack_a(graft_trans trans_a, const float *A, long lda, long i0, long p0, int mc,
-                   int kc, int MR, float *restrict dst) {
+void graft__pack_a(const graft__sgemm_kernel *kr, graft_trans trans_a, const float *A,
+                   long lda, long i0, long p0, int mc, int kc, float *restrict dst) {
+    const int MR = kr->MR;
     for (int ip = 0; ip < mc; ip += MR, dst += (size_t)kc * MR) {
         int mr = mc - ip < MR ? mc - ip : MR;
-        if (trans_a == GRAFT_TRANS_NO) {
+        if (trans_a == GRAFT_TRANS_NO && kr->pack_a) {
+            kr->pack_a(A + (size_t)(i0 + ip) * lda + p0, (size_t)lda, mr, kc, dst);
+            continue;
+        } else if (trans_a == GRAFT_TRANS_NO) {
             /* Row by row: each source row is read sequentially, rows interleave in dst. */
             for (int i = 0; i < mr; i++) {
                 const float *src = A + (size_t)(i0 + ip + i) * lda + p0;

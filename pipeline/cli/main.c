@@ -121,6 +121,11 @@ static int cmd_selftest(int argc, char **argv) {
         }
         return 2;
     }
+    graft_isa current;
+    if (graft_isa_current(&current) != GRAFT_OK) {
+        fprintf(stderr, "graft selftest: %s\n", graft_last_error());
+        return 1;
+    }
     static const long shapes[][3] = {{1, 1, 1},     {7, 3, 17},    {17, 100, 64},
                                      {64, 255, 7},  {100, 64, 255}, {255, 17, 100},
                                      {128, 96, 1000}, {333, 257, 129}};
