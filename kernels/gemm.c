@@ -146,12 +146,97 @@ static void scale_only(const gemm_job *J) {
     }
 }
 
+/*
+ * M == 1 or N == 1: a matrix-vector product. It reads its matrix once, so packing would only
+ * add a second pass over memory; the vector is gathered into contiguous scratch (v), the
+ * products land in y, and the epilogue is applied on the way into C.
+ */
+typedef struct gemv_job {
+    const gemm_job *J;
+    const float *x; /* the matrix operand as stored */
+    size_t ldx;
+    int dot;        /* dot products over x's rows, else axpy along x's rows */
+    long len;       /* outputs: rows of x (dot) or columns (axpy) */
+    const float *v; /* (K) */
+    float *y;       /* (len) */
+    int tasks;
+} gemv_job;
+
+static void gemv_task(void *vjob, int task, int thread) {
+    const gemv_job *G = vjob;
+    const gemm_job *J = G->J;
+    const graft__sgemm_kernel *kr = J->kr;
+    /* Split outputs in multiples of 128, so no task boundary falls inside a vector chunk. */
+    long chunks = ceil_div(G->len, 128);
+    long o0 = min_l(G->len, task * chunks / G->tasks * 128);
+    long o1 = min_l(G->len, (task + 1) * chunks / G->tasks * 128);
+    if (o0 >= o1) return;
+    if (G->dot) {
+        kr->gemv_dot(G->x + o0 * G->ldx, G->ldx, (int)(o1 - o0), (int)J->K, G->v, G->y + o0);
+    } else if (J->pb && J->M == 1) {
+        /* Packed B: walk its NR-wide panels, block by block of K in increasing order. */
+        const int NR = kr->NR;
+        for (long jp = o0 / NR; jp < ceil_div(o1, NR); jp++) {
+            int cols = (int)min_l(NR, J->N - jp * NR);
+            for (long pc = 0; pc < J->K; pc += J->pb->kcb) {
+                int kc = (int)min_l(J->pb->kcb, J->K - pc);
+                const float *panel = J->pb->data + (size_t)pc * J->pb->panels * NR +
+                                     (size_t)jp * kc * NR;
+                kr->gemv_axpy(panel, (size_t)NR, kc, cols, G->v + pc, G->y + jp * NR);
+            }
+        }
+    } else {
+        kr->gemv_axpy(G->x + o0, G->ldx, (int)J->K, (int)(o1 - o0), G->v, G->y + o0);
+    }
+}
+
+static int run_gemv(const gemm_job *J) {
+    const int NR = J->kr->NR;
+    gemv_job G = {.J = J};
+    G.len = J->N == 1 ? J->M : J->N;
+    if (J->pb && J->M == 1 && J->N > 1) G.len = ceil_div(J->N, NR) * NR; /* whole panels */
+    size_t v_floats = ((size_t)J->K + 15) & ~(size_t)15;
+    int threads;
+    int err = graft__pool_begin((v_floats + (size_t)G.len) * sizeof(float), &threads);
+    if (err) return err;
+    float *v = graft__pool_scratch(0);
+    G.y = v + v_floats;
+    G.v = v;
+    if (J->N == 1) {
+        for (long k = 0; k < J->K; k++)
+            v[k] = J->pb ? J->pb->data[(size_t)k * NR]
+                         : J->tb == GRAFT_TRANS_NO ? J->B[(size_t)k * J->ldb] : J->B[k];
+        G.x = J->A;
+        G.ldx = (size_t)J->lda;
+        G.dot = J->ta == GRAFT_TRANS_NO;
+    } else {
+        for (long k = 0; k < J->K; k++)
+            v[k] = J->ta == GRAFT_TRANS_NO ? J->A[k] : J->A[(size_t)k * J->lda];
+        G.x = J->B;
+        G.ldx = (size_t)J->ldb;
+        G.dot = !J->pb && J->tb == GRAFT_TRANS_YES;
+    }
+    if (!G.dot) memset(G.y, 0, sizeof(float) * G.len);
+    G.tasks = (double)G.len * J->K < 65536.0 ? 1 : threads;
+    graft__pool_run(G.tasks, gemv_task, &G);
+
+    graft__ukr_epi e = {J->alpha, J->beta, J->epi.bias_row, J->epi.bias_col, J->epi.act};
+    for (long i = 0; i < J->M; i++)
+        for (long j = 0; j < J->N; j++) {
+            float *c = J->C + (size_t)i * J->ldc + j;
+            *c = graft__epi_apply(&e, G.y[i + j], c, (int)i, (int)j);
+        }
+    graft__pool_end();
+    return GRAFT_OK;
+}
+
 static int run(gemm_job *J) {
     if (J->M == 0 || J->N == 0) return GRAFT_OK;
     if (J->K == 0 || J->alpha == 0.0f) {
         scale_only(J);
         return GRAFT_OK;
     }
+    if (J->M == 1 || J->N == 1) return run_gemv(J);
     const graft__sgemm_kernel *kr = J->kr;
     J->mpan = ceil_div(J->M, kr->MR);
     J->npan = ceil_div(J->N, kr->NR);

@@ -126,3 +126,62 @@ void graft_sgemm_pack_a_6_avx2(const float *restrict a, size_t lda, int m, int k
     for (; k < kc; k++)
         for (int i = 0; i < MR; i++) dst[(size_t)k * MR + i] = i < m ? a[(size_t)i * lda + k] : 0;
 }
+
+/* Matrix-vector products for M or N equal to 1; see gemm_avx512.c for the scheme. */
+static inline __attribute__((always_inline)) void dot_rows(const int R, const float *restrict x,
+                                                           size_t ldx, int K,
+                                                           const float *restrict v,
+                                                           float *restrict y) {
+    __m256 acc0[4], acc1[4];
+    for (int r = 0; r < R; r++) acc0[r] = acc1[r] = _mm256_setzero_ps();
+    int k = 0;
+    for (; k + 16 <= K; k += 16) {
+        __m256 v0 = _mm256_loadu_ps(v + k), v1 = _mm256_loadu_ps(v + k + 8);
+        for (int r = 0; r < R; r++) {
+            acc0[r] = _mm256_fmadd_ps(_mm256_loadu_ps(x + r * ldx + k), v0, acc0[r]);
+            acc1[r] = _mm256_fmadd_ps(_mm256_loadu_ps(x + r * ldx + k + 8), v1, acc1[r]);
+        }
+    }
+    for (; k < K; k += 8) {
+        __m256i m = lane_mask(K - k);
+        __m256 v0 = _mm256_maskload_ps(v + k, m);
+        for (int r = 0; r < R; r++)
+            acc0[r] = _mm256_fmadd_ps(_mm256_maskload_ps(x + r * ldx + k, m), v0, acc0[r]);
+    }
+    for (int r = 0; r < R; r++) {
+        __m256 s = _mm256_add_ps(acc0[r], acc1[r]);
+        __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+        h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_add_ss(h, _mm_movehdup_ps(h));
+        y[r] = _mm_cvtss_f32(h);
+    }
+}
+
+void graft_sgemv_dot_avx2(const float *restrict x, size_t ldx, int rows, int K,
+                          const float *restrict v, float *restrict y) {
+    int r = 0;
+    for (; r + 4 <= rows; r += 4) dot_rows(4, x + (size_t)r * ldx, ldx, K, v, y + r);
+    for (; r < rows; r++) dot_rows(1, x + (size_t)r * ldx, ldx, K, v, y + r);
+}
+
+void graft_sgemv_axpy_avx2(const float *restrict x, size_t ldx, int K, int cols,
+                           const float *restrict v, float *restrict y) {
+    for (int j0 = 0; j0 < cols; j0 += 64) {
+        __m256i m[8];
+        __m256 acc[8];
+        for (int q = 0; q < 8; q++) {
+            m[q] = lane_mask(cols - j0 - 8 * q);
+            acc[q] = _mm256_maskload_ps(y + j0 + 8 * q, m[q]);
+        }
+        int full = cols - j0 >= 64;
+        for (int k = 0; k < K; k++) {
+            __m256 vk = _mm256_broadcast_ss(v + k);
+            const float *xk = x + (size_t)k * ldx + j0;
+            for (int q = 0; q < 8; q++)
+                acc[q] = _mm256_fmadd_ps(vk, full ? _mm256_loadu_ps(xk + 8 * q)
+                                                  : _mm256_maskload_ps(xk + 8 * q, m[q]),
+                                         acc[q]);
+        }
+        for (int q = 0; q < 8; q++) _mm256_maskstore_ps(y + j0 + 8 * q, m[q], acc[q]);
+    }
+}

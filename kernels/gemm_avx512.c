@@ -124,3 +124,77 @@ void graft_sgemm_pack_a_14_avx512(const float *restrict a, size_t lda, int m, in
     for (; k < kc; k++)
         for (int i = 0; i < MR; i++) dst[(size_t)k * MR + i] = i < m ? a[(size_t)i * lda + k] : 0;
 }
+
+/*
+ * Matrix-vector products, for GEMMs with M or N equal to 1 (a single image through a
+ * classifier, a GEMV-shaped layer). They are bound by reading x once, so they skip packing
+ * altogether and stream x's rows as they are stored.
+ *
+ * dot: y[r] = sum_k x[r * ldx + k] * v[k]. Each row keeps two vector accumulators over k in
+ * steps of 32, whether it is processed in a group of four rows or alone, so its result does
+ * not depend on how rows are grouped or split among threads.
+ */
+static inline __attribute__((always_inline)) void dot_rows(const int R, const float *restrict x,
+                                                           size_t ldx, int K,
+                                                           const float *restrict v,
+                                                           float *restrict y) {
+    __m512 acc0[4], acc1[4];
+    for (int r = 0; r < R; r++) acc0[r] = acc1[r] = _mm512_setzero_ps();
+    int k = 0;
+    for (; k + 32 <= K; k += 32) {
+        __m512 v0 = _mm512_loadu_ps(v + k), v1 = _mm512_loadu_ps(v + k + 16);
+        for (int r = 0; r < R; r++) {
+            acc0[r] = _mm512_fmadd_ps(_mm512_loadu_ps(x + r * ldx + k), v0, acc0[r]);
+            acc1[r] = _mm512_fmadd_ps(_mm512_loadu_ps(x + r * ldx + k + 16), v1, acc1[r]);
+        }
+    }
+    for (; k < K; k += 16) {
+        __mmask16 m = K - k >= 16 ? 0xffff : (__mmask16)((1u << (K - k)) - 1);
+        __m512 v0 = _mm512_maskz_loadu_ps(m, v + k);
+        for (int r = 0; r < R; r++)
+            acc0[r] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x + r * ldx + k), v0, acc0[r]);
+    }
+    for (int r = 0; r < R; r++) y[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0[r], acc1[r]));
+}
+
+void graft_sgemv_dot_avx512(const float *restrict x, size_t ldx, int rows, int K,
+                            const float *restrict v, float *restrict y) {
+    int r = 0;
+    for (; r + 4 <= rows; r += 4) dot_rows(4, x + (size_t)r * ldx, ldx, K, v, y + r);
+    for (; r < rows; r++) dot_rows(1, x + (size_t)r * ldx, ldx, K, v, y + r);
+}
+
+/*
+ * axpy: y[j] += sum_k v[k] * x[k * ldx + j]. 128 columns at a time live in eight registers
+ * while every row of x streams past, so each y[j] is one chain of FMAs in increasing k.
+ */
+void graft_sgemv_axpy_avx512(const float *restrict x, size_t ldx, int K, int cols,
+                             const float *restrict v, float *restrict y) {
+    for (int j0 = 0; j0 < cols; j0 += 128) {
+        __mmask16 m[8];
+        __m512 acc[8];
+        for (int q = 0; q < 8; q++) {
+            int left = cols - j0 - 16 * q;
+            m[q] = left >= 16 ? 0xffff : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+            acc[q] = _mm512_maskz_loadu_ps(m[q], y + j0 + 16 * q);
+        }
+        if (cols - j0 >= 128) {
+            for (int k = 0; k < K; k++) {
+                __m512 vk = _mm512_set1_ps(v[k]);
+                const float *xk = x + (size_t)k * ldx + j0;
+                for (int q = 0; q < 8; q++)
+                    acc[q] = _mm512_fmadd_ps(vk, _mm512_loadu_ps(xk + 16 * q), acc[q]);
+            }
+        } else {
+            for (int k = 0; k < K; k++) {
+                __m512 vk = _mm512_set1_ps(v[k]);
+                const float *xk = x + (size_t)k * ldx + j0;
+                for (int q = 0; q < 8; q++)
+                    if (m[q])
+                        acc[q] = _mm512_fmadd_ps(vk, _mm512_maskz_loadu_ps(m[q], xk + 16 * q),
+                                                 acc[q]);
+            }
+        }
+        for (int q = 0; q < 8; q++) _mm512_mask_storeu_ps(y + j0 + 16 * q, m[q], acc[q]);
+    }
+}

@@ -21,3 +21,23 @@ void graft_sgemm_ukr_ref(size_t kc, const float *restrict a, const float *restri
             *cij = graft__epi_apply(epi, acc[i][j], cij, i, j);
         }
 }
+
+/* y[r] = sum_k x[r * ldx + k] * v[k] for r < rows: one accumulator per row, increasing k. */
+void graft_sgemv_dot_ref(const float *restrict x, size_t ldx, int rows, int K,
+                         const float *restrict v, float *restrict y) {
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + (size_t)r * ldx;
+        float acc = 0.0f;
+        for (int k = 0; k < K; k++) acc += xr[k] * v[k];
+        y[r] = acc;
+    }
+}
+
+/* y[j] += sum_k v[k] * x[k * ldx + j] for j < cols, accumulating in increasing k. */
+void graft_sgemv_axpy_ref(const float *restrict x, size_t ldx, int K, int cols,
+                          const float *restrict v, float *restrict y) {
+    for (int k = 0; k < K; k++) {
+        const float *xk = x + (size_t)k * ldx;
+        for (int j = 0; j < cols; j++) y[j] += v[k] * xk[j];
+    }
+}

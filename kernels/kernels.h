@@ -54,6 +54,18 @@ typedef void (*graft__sgemm_ukr_fn)(size_t kc, const float *restrict a, const fl
 typedef void (*graft__pack_a_fn)(const float *restrict a, size_t lda, int m, int kc,
                                  float *restrict dst);
 
+/*
+ * Matrix-vector kernels for products with M or N equal to 1, which gain nothing from packing:
+ *   dot:  y[r] = sum_k x[r * ldx + k] * v[k]             for r < rows
+ *   axpy: y[j] += sum_k v[k] * x[k * ldx + j]            for j < cols (accumulates into y)
+ * Each output's arithmetic is independent of rows/cols, so any split gives identical bits, and
+ * axpy over consecutive K ranges equals axpy over their union.
+ */
+typedef void (*graft__gemv_dot_fn)(const float *restrict x, size_t ldx, int rows, int K,
+                                   const float *restrict v, float *restrict y);
+typedef void (*graft__gemv_axpy_fn)(const float *restrict x, size_t ldx, int K, int cols,
+                                    const float *restrict v, float *restrict y);
+
 /* A variant with its register tile and cache blocking (elements, not bytes). */
 typedef struct graft__sgemm_kernel {
     graft_isa isa;
@@ -63,10 +75,16 @@ typedef struct graft__sgemm_kernel {
     int MC;     /* rows of packed A per block: an MC x KC block of A stays in L3 */
     graft__sgemm_ukr_fn ukr;
     graft__pack_a_fn pack_a; /* NULL: portable packing */
+    graft__gemv_dot_fn gemv_dot;
+    graft__gemv_axpy_fn gemv_axpy;
 } graft__sgemm_kernel;
 
 void graft_sgemm_ukr_ref(size_t kc, const float *restrict a, const float *restrict b,
                          float *restrict c, size_t ldc, int m, int n, const graft__ukr_epi *epi);
+void graft_sgemv_dot_ref(const float *restrict x, size_t ldx, int rows, int K,
+                         const float *restrict v, float *restrict y);
+void graft_sgemv_axpy_ref(const float *restrict x, size_t ldx, int K, int cols,
+                          const float *restrict v, float *restrict y);
 #define GRAFT__REF_MR 4
 #define GRAFT__REF_NR 8
 #if defined(__x86_64__)
@@ -76,6 +94,14 @@ void graft_sgemm_ukr_6x16_avx2(size_t kc, const float *restrict a, const float *
 void graft_sgemm_ukr_14x32_avx512(size_t kc, const float *restrict a, const float *restrict b,
                                   float *restrict c, size_t ldc, int m, int n,
                                   const graft__ukr_epi *epi);
+void graft_sgemv_dot_avx2(const float *restrict x, size_t ldx, int rows, int K,
+                          const float *restrict v, float *restrict y);
+void graft_sgemv_axpy_avx2(const float *restrict x, size_t ldx, int K, int cols,
+                           const float *restrict v, float *restrict y);
+void graft_sgemv_dot_avx512(const float *restrict x, size_t ldx, int rows, int K,
+                            const float *restrict v, float *restrict y);
+void graft_sgemv_axpy_avx512(const float *restrict x, size_t ldx, int K, int cols,
+                             const float *restrict v, float *restrict y);
 void graft_sgemm_pack_a_6_avx2(const float *restrict a, size_t lda, int m, int kc,
                                float *restrict dst);
 void graft_sgemm_pack_a_14_avx512(const float *restrict a, size_t lda, int m, int kc,
