@@ -3,8 +3,8 @@
  * runs (square sizes plus the im2col shapes of its convolutions and classifier), in one process,
  * so both libraries see the same machine state.
  *
- * For each case and thread count it checks graft's C against OpenBLAS's once, then alternates
- * graft and OpenBLAS calls and reports the median time of each as one JSON line on stdout, with
+ * For each case and thread count it checks graft's C against OpenBLAS's once, then times
+ * graft and OpenBLAS in alternating blocks and reports the median time of each as one JSON line on stdout, with
  * GFLOP/s and the percentage of this core's FMA peak, which the bench measures itself with a
  * loop of independent vector FMAs for the ISA that ran. Everything else (progress, the check's
  * error) goes to stderr, so stdout is pure JSON lines. It benchmarks NoTrans/NoTrans,
@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -397,10 +398,30 @@ typedef struct case_result {
 } case_result;
 
 /*
- * Warms both up, then alternates them, swapping who goes first every round so that neither
- * always runs right after the other (whose threads may still be spinning down). Enough rounds
- * for the faster side to reach budget->side_seconds, capped so a side that is far slower does
- * not run for much more than 10 times the budget.
+ * OpenBLAS's idle worker threads busy-wait for about 2^28 cycles (~0.1 s here) after each call
+ * before they sleep. Timed right after an OpenBLAS call, a 2-thread graft run would share its
+ * second core with that spinning thread, so the two libraries are timed in alternating blocks
+ * with a pause before each block, long enough for the other side's threads to go idle.
+ */
+#define QUIET_PAUSE_US 150000
+#define ROUNDS 3
+
+static void time_block(void (*run)(const gemm_case *, const bench_mats *), const gemm_case *c,
+                       const bench_mats *m, double *times, int n)
+{
+    usleep(QUIET_PAUSE_US);
+    run(c, m); /* warm: caches, the pool's scratch, OpenBLAS's threads */
+    for (int r = 0; r < n; r++) {
+        double t0 = now_seconds();
+        run(c, m);
+        times[r] = now_seconds() - t0;
+    }
+}
+
+/*
+ * Times ROUNDS blocks of each side, alternating who goes first, with enough repetitions for
+ * the faster side to reach budget->side_seconds in all, capped so a side that is far slower
+ * does not run for much more than 10 times the budget. Reports the medians.
  */
 static case_result time_case(const gemm_case *c, const bench_mats *m, const bench_budget *budget)
 {
@@ -414,7 +435,8 @@ static case_result time_case(const gemm_case *c, const bench_mats *m, const benc
     double fast = fmin(graft_once, ref_once), slow = fmax(graft_once, ref_once);
     double want = ceil(budget->side_seconds / fmax(fast, 1e-7));
     double cap = floor(10.0 * budget->side_seconds / fmax(slow, 1e-7));
-    int reps = (int)fmax((double)budget->min_reps, fmin(fmin(want, cap), 1e6));
+    int per_block = (int)ceil(fmax((double)budget->min_reps, fmin(fmin(want, cap), 1e6)) / ROUNDS);
+    int reps = per_block * ROUNDS;
 
     double *graft_times = malloc(2 * (size_t)reps * sizeof(double));
     if (!graft_times) {
@@ -422,15 +444,14 @@ static case_result time_case(const gemm_case *c, const bench_mats *m, const benc
         exit(EXIT_WRONG);
     }
     double *ref_times = graft_times + reps;
-    for (int r = 0; r < reps; r++) {
-        for (int turn = 0; turn < 2; turn++) {
-            int graft_turn = (turn == 0) == (r % 2 == 0);
-            t0 = now_seconds();
-            if (graft_turn) run_graft(c, m);
-            else run_ref(c, m);
-            double dt = now_seconds() - t0;
-            if (graft_turn) graft_times[r] = dt;
-            else ref_times[r] = dt;
+    for (int round = 0; round < ROUNDS; round++) {
+        double *gt = graft_times + round * per_block, *rt = ref_times + round * per_block;
+        if (round % 2 == 0) {
+            time_block(run_graft, c, m, gt, per_block);
+            time_block(run_ref, c, m, rt, per_block);
+        } else {
+            time_block(run_ref, c, m, rt, per_block);
+            time_block(run_graft, c, m, gt, per_block);
         }
     }
     case_result res = {median(graft_times, reps), median(ref_times, reps), reps};

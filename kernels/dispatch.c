@@ -94,17 +94,17 @@ int graft_isa_set(graft_isa isa) {
  * bounds the packed block of A, which streams from L3 or memory once per block of B.
  */
 static const graft__sgemm_kernel sgemm_kernels[] = {
-    {GRAFT_ISA_SCALAR, GRAFT__REF_MR, GRAFT__REF_NR, 256, 512, 256, graft_sgemm_ukr_ref, NULL,
+    {GRAFT_ISA_SCALAR, GRAFT__REF_MR, GRAFT__REF_NR, 256, 512, 256, 0, graft_sgemm_ukr_ref, NULL,
      graft_sgemv_dot_ref, graft_sgemv_axpy_ref},
 #if defined(__x86_64__)
-    {GRAFT_ISA_AVX2, 6, 16, 256, 480, 2400, graft_sgemm_ukr_6x16_avx2,
+    {GRAFT_ISA_AVX2, 6, 16, 256, 4080, 168, 1, graft_sgemm_ukr_6x16_avx2,
      graft_sgemm_pack_a_6_avx2, graft_sgemv_dot_avx2, graft_sgemv_axpy_avx2},
-    {GRAFT_ISA_AVX512, 14, 32, 384, 320, 4032, graft_sgemm_ukr_14x32_avx512,
+    {GRAFT_ISA_AVX512, 14, 32, 384, 320, 4032, 0, graft_sgemm_ukr_14x32_avx512,
      graft_sgemm_pack_a_14_avx512, graft_sgemv_dot_avx512,
      graft_sgemv_axpy_avx512},
 #endif
 #if defined(__aarch64__)
-    {GRAFT_ISA_NEON, 8, 12, 256, 480, 1024, graft_sgemm_ukr_8x12_neon, NULL,
+    {GRAFT_ISA_NEON, 8, 12, 256, 480, 1024, 0, graft_sgemm_ukr_8x12_neon, NULL,
      graft_sgemv_dot_ref, graft_sgemv_axpy_ref},
 #endif
 };

@@ -60,6 +60,44 @@ static int k_block(const graft__sgemm_kernel *kr, long K) {
     return (int)ceil_div(K, nb ? nb : 1);
 }
 
+/*
+ * The two innermost loops over one packed block of A (mc x kc) and one of B (kc x nc): every
+ * MR x NR tile once. With b_in_l1 the B micro-panel is the outer loop (it stays in L1 while
+ * the A micro-panels stream from L2), otherwise the A micro-panel is.
+ */
+static void macro_kernel(const gemm_job *J, const float *abuf, long ic, int mc, const float *bp,
+                         long jc, int nc, int kc, int last, graft__ukr_epi *e) {
+    const graft__sgemm_kernel *kr = J->kr;
+    const int MR = kr->MR, NR = kr->NR;
+    const int npanels = (mc + MR - 1) / MR;
+    const int outer = kr->b_in_l1 ? (nc + NR - 1) / NR : npanels;
+    const int inner = kr->b_in_l1 ? npanels : (nc + NR - 1) / NR;
+    for (int o = 0; o < outer; o++)
+        for (int q = 0; q < inner; q++) {
+            int p = kr->b_in_l1 ? q : o, ir = (kr->b_in_l1 ? o : q) * NR, jr, mr;
+            graft__panel_rows(mc, MR, p, &jr, &mr);
+            if (last && J->epi.bias_row) e->bias_row = J->epi.bias_row + ic + jr;
+            if (last && J->epi.bias_col) e->bias_col = J->epi.bias_col + jc + ir;
+            kr->ukr((size_t)kc, abuf + (size_t)p * MR * kc, bp + (size_t)ir * kc,
+                    J->C + (size_t)(ic + jr) * J->ldc + jc + ir, (size_t)J->ldc, mr,
+                    nc - ir < NR ? nc - ir : NR, e);
+        }
+}
+
+/* Packed B block (pc, jc): a slice of the pre-packed B, or freshly packed into bbuf. */
+static const float *b_block(const gemm_job *J, long pc, int kc, long jc, int nc, float *bbuf) {
+    const int NR = J->kr->NR;
+    if (J->pb)
+        return J->pb->data + (size_t)pc * J->pb->panels * NR + (size_t)(jc / NR) * kc * NR;
+    graft__pack_b(J->tb, J->B, J->ldb, pc, jc, kc, nc, NR, bbuf);
+    return bbuf;
+}
+
+/*
+ * One thread's rectangle of C. The loop nest depends on which micro-panel the variant keeps in
+ * L1 (see kernels.h): with A in L1, A is packed once per K block and B per (MC block, K block);
+ * with B in L1, B is packed once per K block and A per (NC block, K block).
+ */
 static void gemm_task(void *vjob, int task, int thread) {
     const gemm_job *J = vjob;
     const graft__sgemm_kernel *kr = J->kr;
@@ -73,38 +111,37 @@ static void gemm_task(void *vjob, int task, int thread) {
 
     float *abuf = graft__pool_scratch(thread);
     float *bbuf = abuf + J->a_floats;
-    long nmb = ceil_div(m1 - m0, kr->MC);
-    long mcb = ceil_div(ceil_div(m1 - m0, nmb), MR) * MR;
-    graft__sgemm_ukr_fn ukr = kr->ukr;
+    long mcb = ceil_div(ceil_div(m1 - m0, ceil_div(m1 - m0, kr->MC)), MR) * MR;
+    long ncb = ceil_div(ceil_div(n1 - n0, ceil_div(n1 - n0, kr->NC)), NR) * NR;
 
-    for (long ic = m0; ic < m1; ic += mcb) {
-        int mc = (int)min_l(mcb, m1 - ic);
+    if (!kr->b_in_l1) {
+        for (long ic = m0; ic < m1; ic += mcb) {
+            int mc = (int)min_l(mcb, m1 - ic);
+            for (long pc = 0; pc < J->K; pc += J->kcb) {
+                int kc = (int)min_l(J->kcb, J->K - pc), last = pc + kc >= J->K;
+                graft__pack_a(kr, J->ta, J->A, J->lda, ic, pc, mc, kc, abuf);
+                graft__ukr_epi e = {J->alpha, pc == 0 ? J->beta : 1.0f, NULL, NULL,
+                                    last ? J->epi.act : GRAFT_ACT_NONE};
+                for (long jc = n0; jc < n1; jc += ncb) {
+                    int nc = (int)min_l(ncb, n1 - jc);
+                    const float *bp = b_block(J, pc, kc, jc, nc, bbuf);
+                    macro_kernel(J, abuf, ic, mc, bp, jc, nc, kc, last, &e);
+                }
+            }
+        }
+        return;
+    }
+    for (long jc = n0; jc < n1; jc += ncb) {
+        int nc = (int)min_l(ncb, n1 - jc);
         for (long pc = 0; pc < J->K; pc += J->kcb) {
-            int kc = (int)min_l(J->kcb, J->K - pc);
-            int last = pc + kc >= J->K;
-            graft__pack_a(kr, J->ta, J->A, J->lda, ic, pc, mc, kc, abuf);
+            int kc = (int)min_l(J->kcb, J->K - pc), last = pc + kc >= J->K;
+            const float *bp = b_block(J, pc, kc, jc, nc, bbuf);
             graft__ukr_epi e = {J->alpha, pc == 0 ? J->beta : 1.0f, NULL, NULL,
                                 last ? J->epi.act : GRAFT_ACT_NONE};
-            for (long jc = n0; jc < n1; jc += kr->NC) {
-                int nc = (int)min_l(kr->NC, n1 - jc);
-                const float *bp;
-                if (J->pb) {
-                    bp = J->pb->data + (size_t)pc * J->pb->panels * NR + (size_t)(jc / NR) * kc * NR;
-                } else {
-                    graft__pack_b(J->tb, J->B, J->ldb, pc, jc, kc, nc, NR, bbuf);
-                    bp = bbuf;
-                }
-                for (int jr = 0; jr < mc; jr += MR) {
-                    int mr = mc - jr < MR ? mc - jr : MR;
-                    const float *ap = abuf + (size_t)jr * kc;
-                    float *crow = J->C + (size_t)(ic + jr) * J->ldc + jc;
-                    if (last && J->epi.bias_row) e.bias_row = J->epi.bias_row + ic + jr;
-                    for (int ir = 0; ir < nc; ir += NR) {
-                        if (last && J->epi.bias_col) e.bias_col = J->epi.bias_col + jc + ir;
-                        ukr((size_t)kc, ap, bp + (size_t)ir * kc, crow + ir, (size_t)J->ldc, mr,
-                            nc - ir < NR ? nc - ir : NR, &e);
-                    }
-                }
+            for (long ic = m0; ic < m1; ic += mcb) {
+                int mc = (int)min_l(mcb, m1 - ic);
+                graft__pack_a(kr, J->ta, J->A, J->lda, ic, pc, mc, kc, abuf);
+                macro_kernel(J, abuf, ic, mc, bp, jc, nc, kc, last, &e);
             }
         }
     }
@@ -166,10 +203,10 @@ static void gemv_task(void *vjob, int task, int thread) {
     const gemv_job *G = vjob;
     const gemm_job *J = G->J;
     const graft__sgemm_kernel *kr = J->kr;
-    /* Split outputs in multiples of 128, so no task boundary falls inside a vector chunk. */
-    long chunks = ceil_div(G->len, 128);
-    long o0 = min_l(G->len, task * chunks / G->tasks * 128);
-    long o1 = min_l(G->len, (task + 1) * chunks / G->tasks * 128);
+    /* Split outputs in whole packed panels, or else in multiples of 128 (whole vectors). */
+    long unit = J->pb && J->M == 1 ? kr->NR : 128, chunks = ceil_div(G->len, unit);
+    long o0 = min_l(G->len, task * chunks / G->tasks * unit);
+    long o1 = min_l(G->len, (task + 1) * chunks / G->tasks * unit);
     if (o0 >= o1) return;
     if (G->dot) {
         kr->gemv_dot(G->x + o0 * G->ldx, G->ldx, (int)(o1 - o0), (int)J->K, G->v, G->y + o0);
@@ -244,7 +281,7 @@ static int run(gemm_job *J) {
     size_t mc_max = (size_t)ceil_div(min_l(kr->MC, J->M), kr->MR) * kr->MR;
     /* Keep B's buffer 64-byte aligned: round A's part up to 16 floats. */
     J->a_floats = (mc_max * (size_t)J->kcb + 15) & ~(size_t)15;
-    size_t b_floats = J->pb ? 0 : (size_t)J->kcb * kr->NC;
+    size_t b_floats = J->pb ? 0 : (size_t)J->kcb * ceil_div(kr->NC, kr->NR) * kr->NR;
     int threads;
     int err = graft__pool_begin((J->a_floats + b_floats) * sizeof(float), &threads);
     if (err) return err;

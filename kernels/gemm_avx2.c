@@ -32,7 +32,7 @@ static inline __m256i lane_mask(int valid) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(valid), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-static inline __attribute__((always_inline)) void tile(const int M, size_t kc,
+static inline __attribute__((always_inline)) void tile(const int M, const int NV, size_t kc,
                                                         const float *restrict a,
                                                         const float *restrict b,
                                                         float *restrict c, size_t ldc, int n,
@@ -43,12 +43,12 @@ static inline __attribute__((always_inline)) void tile(const int M, size_t kc,
 
 #pragma GCC unroll 4
     for (size_t k = 0; k < kc; k++) {
-        __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+        __m256 b0 = _mm256_load_ps(b), b1 = NV > 1 ? _mm256_load_ps(b + 8) : b0;
 #pragma GCC unroll 6
         for (int i = 0; i < M; i++) {
             __m256 ai = _mm256_broadcast_ss(a + i);
             acc0[i] = _mm256_fmadd_ps(ai, b0, acc0[i]);
-            acc1[i] = _mm256_fmadd_ps(ai, b1, acc1[i]);
+            if (NV > 1) acc1[i] = _mm256_fmadd_ps(ai, b1, acc1[i]);
         }
         a += MR;
         b += NR;
@@ -82,13 +82,20 @@ void graft_sgemm_ukr_6x16_avx2(size_t kc, const float *restrict a, const float *
                                float *restrict c, size_t ldc, int m, int n,
                                const graft__ukr_epi *epi) {
     assert(m >= 1 && m <= MR && n >= 1 && n <= NR);
-    switch (m) {
-    case 1: tile(1, kc, a, b, c, ldc, n, epi); break;
-    case 2: tile(2, kc, a, b, c, ldc, n, epi); break;
-    case 3: tile(3, kc, a, b, c, ldc, n, epi); break;
-    case 4: tile(4, kc, a, b, c, ldc, n, epi); break;
-    case 5: tile(5, kc, a, b, c, ldc, n, epi); break;
-    case 6: tile(6, kc, a, b, c, ldc, n, epi); break;
+    /* A tile of at most 8 columns needs one vector of B per k, not two. */
+    switch (m + (n <= 8 ? 0 : 8)) {
+    case 1: tile(1, 1, kc, a, b, c, ldc, n, epi); break;
+    case 2: tile(2, 1, kc, a, b, c, ldc, n, epi); break;
+    case 3: tile(3, 1, kc, a, b, c, ldc, n, epi); break;
+    case 4: tile(4, 1, kc, a, b, c, ldc, n, epi); break;
+    case 5: tile(5, 1, kc, a, b, c, ldc, n, epi); break;
+    case 6: tile(6, 1, kc, a, b, c, ldc, n, epi); break;
+    case 9: tile(1, 2, kc, a, b, c, ldc, n, epi); break;
+    case 10: tile(2, 2, kc, a, b, c, ldc, n, epi); break;
+    case 11: tile(3, 2, kc, a, b, c, ldc, n, epi); break;
+    case 12: tile(4, 2, kc, a, b, c, ldc, n, epi); break;
+    case 13: tile(5, 2, kc, a, b, c, ldc, n, epi); break;
+    case 14: tile(6, 2, kc, a, b, c, ldc, n, epi); break;
     }
 }
 

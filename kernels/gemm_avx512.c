@@ -5,9 +5,9 @@
  * 2 vector loads and 14 scalar loads: enough independent chains to hide the 4-cycle FMA latency
  * on two FMA pipes, and few enough loads for the load ports.
  *
- * Partial tiles: the row count is a compile-time constant of an inlined body (one copy per
- * m in 1..14), so a short tile does no wasted FMAs and never reads A beyond its rows; columns
- * past n are masked on load and store.
+ * Partial tiles: the row count and the number of B vectors (one for n <= 16) are compile-time
+ * constants of an inlined body (one copy per pair), so a short tile does no wasted FMAs and
+ * never reads A beyond its rows; columns past n are masked on load and store.
  */
 #include <assert.h>
 #include <immintrin.h>
@@ -32,7 +32,7 @@ static inline __attribute__((always_inline)) __m512 epi_row(const graft__ukr_epi
     return x;
 }
 
-static inline __attribute__((always_inline)) void tile(const int M, size_t kc,
+static inline __attribute__((always_inline)) void tile(const int M, const int NV, size_t kc,
                                                         const float *restrict a,
                                                         const float *restrict b,
                                                         float *restrict c, size_t ldc, int n,
@@ -43,12 +43,12 @@ static inline __attribute__((always_inline)) void tile(const int M, size_t kc,
 
 #pragma GCC unroll 4
     for (size_t k = 0; k < kc; k++) {
-        __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+        __m512 b0 = _mm512_load_ps(b), b1 = NV > 1 ? _mm512_load_ps(b + 16) : b0;
 #pragma GCC unroll 14
         for (int i = 0; i < M; i++) {
             __m512 ai = _mm512_set1_ps(a[i]);
             acc0[i] = _mm512_fmadd_ps(ai, b0, acc0[i]);
-            acc1[i] = _mm512_fmadd_ps(ai, b1, acc1[i]);
+            if (NV > 1) acc1[i] = _mm512_fmadd_ps(ai, b1, acc1[i]);
         }
         a += MR;
         b += NR;
@@ -72,10 +72,14 @@ void graft_sgemm_ukr_14x32_avx512(size_t kc, const float *restrict a, const floa
                                   float *restrict c, size_t ldc, int m, int n,
                                   const graft__ukr_epi *epi) {
     assert(m >= 1 && m <= MR && n >= 1 && n <= NR);
-    switch (m) {
-#define CASE(M_) \
-    case M_:     \
-        tile(M_, kc, a, b, c, ldc, n, epi); \
+    /* A tile of at most 16 columns needs one vector of B per k, not two. */
+    switch (m + (n <= 16 ? 0 : 16)) {
+#define CASE(M_)                                    \
+    case M_:                                        \
+        tile(M_, 1, kc, a, b, c, ldc, n, epi);      \
+        break;                                      \
+    case M_ + 16:                                   \
+        tile(M_, 2, kc, a, b, c, ldc, n, epi);      \
         break;
         CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7)
         CASE(8) CASE(9) CASE(10) CASE(11) CASE(12) CASE(13) CASE(14)

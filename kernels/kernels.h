@@ -70,9 +70,14 @@ typedef void (*graft__gemv_axpy_fn)(const float *restrict x, size_t ldx, int K, 
 typedef struct graft__sgemm_kernel {
     graft_isa isa;
     int MR, NR; /* register tile */
-    int KC;     /* depth of a packed block: an MR x KC A micro-panel stays in L1 */
-    int NC;     /* columns of packed B per block: a KC x NC block of B stays in L2 */
-    int MC;     /* rows of packed A per block: an MC x KC block of A stays in L3 */
+    /*
+     * Which micro-panel stays in L1 while the other streams from L2. b_in_l1 == 0: an MR x KC
+     * micro-panel of A in L1, a KC x NC block of B in L2, an MC x KC block of A in L3 (for
+     * tiles whose B micro-panel is too big for L1, like 14 x 32). b_in_l1 == 1: BLIS's order,
+     * a KC x NR micro-panel of B in L1, an MC x KC block of A in L2, KC x NC of B in L3.
+     */
+    int KC, NC, MC;
+    int b_in_l1;
     graft__sgemm_ukr_fn ukr;
     graft__pack_a_fn pack_a; /* NULL: portable packing */
     graft__gemv_dot_fn gemv_dot;
@@ -135,11 +140,29 @@ const graft__sgemm_kernel *graft__sgemm_kernel_for(graft_isa isa);
 /* The variant of graft_isa_current(); on error returns it with the message already set. */
 int graft__sgemm_kernel_current(const graft__sgemm_kernel **out);
 
+/*
+ * Rows of micro-panel p when mc rows are cut into panels of at most MR. Full panels, except
+ * that a last panel of fewer than MR / 2 rows is merged with the one before and the pair split
+ * evenly: a 2-row tile keeps too few accumulators busy to hide the FMA latency, two 8-row
+ * tiles do not. Every panel still occupies kc * MR floats in the packed buffer.
+ */
+static inline void graft__panel_rows(int mc, int MR, int p, int *row0, int *rows) {
+    int full = mc / MR, rest = mc % MR, n = full + (rest > 0);
+    if (rest == 0 || rest * 2 >= MR || full == 0 || p < n - 2) {
+        *row0 = p * MR;
+        *rows = mc - p * MR < MR ? mc - p * MR : MR;
+        return;
+    }
+    int pair = MR + rest, first = (pair + 1) / 2;
+    *row0 = (n - 2) * MR + (p == n - 1 ? first : 0);
+    *rows = p == n - 1 ? pair - first : first;
+}
+
 /* ---- packing (pack.c) ------------------------------------------------------------------ */
 
 /*
- * Packs op(A)[i0 : i0+mc, p0 : p0+kc] into micro-panels of MR rows:
- * dst[(i / MR) * kc * MR + k * MR + i % MR]; rows past mc in the last panel are zeroed.
+ * Packs op(A)[i0 : i0+mc, p0 : p0+kc] into micro-panels cut by graft__panel_rows: panel p
+ * starts at dst + p * kc * MR and holds row0 + i at [k * MR + i]; its unused rows are zeroed.
  * dst holds ceil(mc / MR) * MR * kc floats.
  */
 void graft__pack_a(const graft__sgemm_kernel *kr, graft_trans trans_a, const float *A,

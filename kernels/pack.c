@@ -2,7 +2,8 @@
  * kernels/pack.c: copies blocks of GEMM operands into the layout the micro-kernels stream:
  * A in micro-panels of MR rows, B in micro-panels of NR columns, both k-major, so that the
  * inner loop reads consecutive addresses whatever the transposes and leading dimensions were.
- * Portable C: the packing is memory-bound and runs once per block, not per micro-tile.
+ * Panels follow graft__panel_rows, so a short last panel may share rows with the one before.
+ * Portable C, with an optional per-ISA packer for the common non-transposed A.
  */
 #include <string.h>
 
@@ -11,8 +12,8 @@
 void graft__pack_a(const graft__sgemm_kernel *kr, graft_trans trans_a, const float *A,
                    long lda, long i0, long p0, int mc, int kc, float *restrict dst) {
     const int MR = kr->MR;
-    for (int ip = 0; ip < mc; ip += MR, dst += (size_t)kc * MR) {
-        int mr = mc - ip < MR ? mc - ip : MR;
+    for (int p = 0, ip, mr; p * MR < mc; p++, dst += (size_t)kc * MR) {
+        graft__panel_rows(mc, MR, p, &ip, &mr);
         if (trans_a == GRAFT_TRANS_NO && kr->pack_a) {
             kr->pack_a(A + (size_t)(i0 + ip) * lda + p0, (size_t)lda, mr, kc, dst);
             continue;
@@ -35,11 +36,34 @@ void graft__pack_a(const graft__sgemm_kernel *kr, graft_trans trans_a, const flo
     }
 }
 
+/*
+ * kc rows of `width` floats, from a stride of ld to back to back. The widths micro-kernels use
+ * get a copy of constant size, which the compiler turns into a few vector moves instead of a
+ * call to memcpy per 64 bytes.
+ */
+static void copy_rows(float *restrict dst, const float *restrict src, size_t ld, int kc,
+                      int width) {
+#define COPY_ROWS(W)                                                            \
+    for (int k = 0; k < kc; k++) memcpy(dst + (size_t)k * W, src + k * ld, W * sizeof(float)); \
+    return;
+    switch (width) {
+    case 8: COPY_ROWS(8)
+    case 12: COPY_ROWS(12)
+    case 16: COPY_ROWS(16)
+    case 32: COPY_ROWS(32)
+    }
+    for (int k = 0; k < kc; k++) memcpy(dst + (size_t)k * width, src + k * ld, width * sizeof(float));
+#undef COPY_ROWS
+}
+
 void graft__pack_b(graft_trans trans_b, const float *B, long ldb, long p0, long j0, int kc,
                    int nc, int NR, float *restrict dst) {
     for (int jp = 0; jp < nc; jp += NR, dst += (size_t)kc * NR) {
         int nr = nc - jp < NR ? nc - jp : NR;
-        if (trans_b == GRAFT_TRANS_NO) {
+        if (trans_b == GRAFT_TRANS_NO && nr == NR) {
+            const float *src = B + (size_t)p0 * ldb + j0 + jp;
+            copy_rows(dst, src, (size_t)ldb, kc, NR);
+        } else if (trans_b == GRAFT_TRANS_NO) {
             for (int k = 0; k < kc; k++) {
                 const float *src = B + (size_t)(p0 + k) * ldb + j0 + jp;
                 float *d = dst + (size_t)k * NR;
