@@ -61,11 +61,44 @@ static int k_block(const graft__sgemm_kernel *kr, long K) {
 }
 
 /*
+ * A block of op(B), kc x nc, as the micro-kernels read it: packed NR-wide panels, or (direct)
+ * B's own rows for every full panel with only a ragged last panel packed, which saves a pass
+ * over B when few micro-panels of A will reuse it.
+ */
+typedef struct b_view {
+    const float *packed; /* panels of kc * NR floats, or NULL when direct */
+    const float *direct; /* &op(B)[pc][jc] inside B, rows ldb floats apart */
+    size_t ldb;
+    const float *edge;   /* direct: the packed last panel when nc % NR != 0 */
+} b_view;
+
+static b_view b_block(const gemm_job *J, long pc, int kc, long jc, int nc, int direct,
+                      float *bbuf) {
+    const int NR = J->kr->NR;
+    b_view v = {NULL, NULL, (size_t)NR, NULL};
+    if (J->pb) {
+        v.packed = J->pb->data + (size_t)pc * J->pb->panels * NR + (size_t)(jc / NR) * kc * NR;
+    } else if (direct) {
+        v.direct = J->B + (size_t)pc * J->ldb + jc;
+        v.ldb = (size_t)J->ldb;
+        int full = nc / NR * NR;
+        if (full < nc) {
+            graft__pack_b(J->tb, J->B, J->ldb, pc, jc + full, kc, nc - full, NR, bbuf);
+            v.edge = bbuf;
+        }
+    } else {
+        graft__pack_b(J->tb, J->B, J->ldb, pc, jc, kc, nc, NR, bbuf);
+        v.packed = bbuf;
+    }
+    return v;
+}
+
+/*
  * The two innermost loops over one packed block of A (mc x kc) and one of B (kc x nc): every
  * MR x NR tile once. With b_in_l1 the B micro-panel is the outer loop (it stays in L1 while
  * the A micro-panels stream from L2), otherwise the A micro-panel is.
  */
-static void macro_kernel(const gemm_job *J, const float *abuf, long ic, int mc, const float *bp,
+static void macro_kernel(const gemm_job *J, const float *abuf, long ic, int mc, const b_view *bv,
                          long jc, int nc, int kc, int last, graft__ukr_epi *e) {
     const graft__sgemm_kernel *kr = J->kr;
     const int MR = kr->MR, NR = kr->NR;
@@ -75,22 +108,17 @@ static void macro_kernel(const gemm_job *J, const float *abuf, long ic, int mc, 
     for (int o = 0; o < outer; o++)
         for (int q = 0; q < inner; q++) {
             int p = kr->b_in_l1 ? q : o, ir = (kr->b_in_l1 ? o : q) * NR, jr, mr;
+            int nr = nc - ir < NR ? nc - ir : NR;
             graft__panel_rows(mc, MR, p, &jr, &mr);
+            const float *b = bv->packed ? bv->packed + (size_t)ir * kc
+                             : nr == NR ? bv->direct + ir
+                                        : bv->edge;
             if (last && J->epi.bias_row) e->bias_row = J->epi.bias_row + ic + jr;
             if (last && J->epi.bias_col) e->bias_col = J->epi.bias_col + jc + ir;
-            kr->ukr((size_t)kc, abuf + (size_t)p * MR * kc, bp + (size_t)ir * kc,
-                    J->C + (size_t)(ic + jr) * J->ldc + jc + ir, (size_t)J->ldc, mr,
-                    nc - ir < NR ? nc - ir : NR, e);
+            kr->ukr((size_t)kc, abuf + (size_t)p * MR * kc, b,
+                    bv->packed || nr < NR ? (size_t)NR : bv->ldb,
+                    J->C + (size_t)(ic + jr) * J->ldc + jc + ir, (size_t)J->ldc, mr, nr, e);
         }
-}
-
-/* Packed B block (pc, jc): a slice of the pre-packed B, or freshly packed into bbuf. */
-static const float *b_block(const gemm_job *J, long pc, int kc, long jc, int nc, float *bbuf) {
-    const int NR = J->kr->NR;
-    if (J->pb)
-        return J->pb->data + (size_t)pc * J->pb->panels * NR + (size_t)(jc / NR) * kc * NR;
-    graft__pack_b(J->tb, J->B, J->ldb, pc, jc, kc, nc, NR, bbuf);
-    return bbuf;
 }
 
 /*
@@ -113,6 +141,15 @@ static void gemm_task(void *vjob, int task, int thread) {
     float *bbuf = abuf + J->a_floats;
     long mcb = ceil_div(ceil_div(m1 - m0, ceil_div(m1 - m0, kr->MC)), MR) * MR;
     long ncb = ceil_div(ceil_div(n1 - n0, ceil_div(n1 - n0, kr->NC)), NR) * NR;
+    /*
+     * Read B in place, skipping its packing pass, when few micro-panels of A reuse each block:
+     * with A in L1, up to 512 rows (beyond that the pass is amortised and packed panels are
+     * kinder to the TLB); with B in L1, one block of A rows, unless B's row stride is a
+     * multiple of 512 bytes, which would pile the micro-panel's rows into a few L1 sets.
+     */
+    int direct = !J->pb && J->tb == GRAFT_TRANS_NO &&
+                 (kr->b_in_l1 ? m1 - m0 <= mcb && (size_t)J->ldb * sizeof(float) % 512 != 0
+                              : m1 - m0 <= 512);
 
     if (!kr->b_in_l1) {
         for (long ic = m0; ic < m1; ic += mcb) {
@@ -124,8 +161,8 @@ static void gemm_task(void *vjob, int task, int thread) {
                                     last ? J->epi.act : GRAFT_ACT_NONE};
                 for (long jc = n0; jc < n1; jc += ncb) {
                     int nc = (int)min_l(ncb, n1 - jc);
-                    const float *bp = b_block(J, pc, kc, jc, nc, bbuf);
-                    macro_kernel(J, abuf, ic, mc, bp, jc, nc, kc, last, &e);
+                    b_view bv = b_block(J, pc, kc, jc, nc, direct, bbuf);
+                    macro_kernel(J, abuf, ic, mc, &bv, jc, nc, kc, last, &e);
                 }
             }
         }
@@ -135,13 +172,13 @@ static void gemm_task(void *vjob, int task, int thread) {
         int nc = (int)min_l(ncb, n1 - jc);
         for (long pc = 0; pc < J->K; pc += J->kcb) {
             int kc = (int)min_l(J->kcb, J->K - pc), last = pc + kc >= J->K;
-            const float *bp = b_block(J, pc, kc, jc, nc, bbuf);
+            b_view bv = b_block(J, pc, kc, jc, nc, direct, bbuf);
             graft__ukr_epi e = {J->alpha, pc == 0 ? J->beta : 1.0f, NULL, NULL,
                                 last ? J->epi.act : GRAFT_ACT_NONE};
             for (long ic = m0; ic < m1; ic += mcb) {
                 int mc = (int)min_l(mcb, m1 - ic);
                 graft__pack_a(kr, J->ta, J->A, J->lda, ic, pc, mc, kc, abuf);
-                macro_kernel(J, abuf, ic, mc, bp, jc, nc, kc, last, &e);
+                macro_kernel(J, abuf, ic, mc, &bv, jc, nc, kc, last, &e);
             }
         }
     }

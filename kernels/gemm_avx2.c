@@ -34,7 +34,7 @@ static inline __m256i lane_mask(int valid) {
 
 static inline __attribute__((always_inline)) void tile(const int M, const int NV, size_t kc,
                                                         const float *restrict a,
-                                                        const float *restrict b,
+                                                        const float *restrict b, size_t ldb,
                                                         float *restrict c, size_t ldc, int n,
                                                         const graft__ukr_epi *e) {
     __m256 acc0[MR], acc1[MR];
@@ -43,7 +43,7 @@ static inline __attribute__((always_inline)) void tile(const int M, const int NV
 
 #pragma GCC unroll 4
     for (size_t k = 0; k < kc; k++) {
-        __m256 b0 = _mm256_load_ps(b), b1 = NV > 1 ? _mm256_load_ps(b + 8) : b0;
+        __m256 b0 = _mm256_loadu_ps(b), b1 = NV > 1 ? _mm256_loadu_ps(b + 8) : b0;
 #pragma GCC unroll 6
         for (int i = 0; i < M; i++) {
             __m256 ai = _mm256_broadcast_ss(a + i);
@@ -51,7 +51,7 @@ static inline __attribute__((always_inline)) void tile(const int M, const int NV
             if (NV > 1) acc1[i] = _mm256_fmadd_ps(ai, b1, acc1[i]);
         }
         a += MR;
-        b += NR;
+        b += ldb;
     }
 
     const float *bc = e->bias_col;
@@ -79,23 +79,23 @@ static inline __attribute__((always_inline)) void tile(const int M, const int NV
 }
 
 void graft_sgemm_ukr_6x16_avx2(size_t kc, const float *restrict a, const float *restrict b,
-                               float *restrict c, size_t ldc, int m, int n,
+                               size_t ldb, float *restrict c, size_t ldc, int m, int n,
                                const graft__ukr_epi *epi) {
     assert(m >= 1 && m <= MR && n >= 1 && n <= NR);
     /* A tile of at most 8 columns needs one vector of B per k, not two. */
     switch (m + (n <= 8 ? 0 : 8)) {
-    case 1: tile(1, 1, kc, a, b, c, ldc, n, epi); break;
-    case 2: tile(2, 1, kc, a, b, c, ldc, n, epi); break;
-    case 3: tile(3, 1, kc, a, b, c, ldc, n, epi); break;
-    case 4: tile(4, 1, kc, a, b, c, ldc, n, epi); break;
-    case 5: tile(5, 1, kc, a, b, c, ldc, n, epi); break;
-    case 6: tile(6, 1, kc, a, b, c, ldc, n, epi); break;
-    case 9: tile(1, 2, kc, a, b, c, ldc, n, epi); break;
-    case 10: tile(2, 2, kc, a, b, c, ldc, n, epi); break;
-    case 11: tile(3, 2, kc, a, b, c, ldc, n, epi); break;
-    case 12: tile(4, 2, kc, a, b, c, ldc, n, epi); break;
-    case 13: tile(5, 2, kc, a, b, c, ldc, n, epi); break;
-    case 14: tile(6, 2, kc, a, b, c, ldc, n, epi); break;
+    case 1: tile(1, 1, kc, a, b, ldb, c, ldc, n, epi); break;
+    case 2: tile(2, 1, kc, a, b, ldb, c, ldc, n, epi); break;
+    case 3: tile(3, 1, kc, a, b, ldb, c, ldc, n, epi); break;
+    case 4: tile(4, 1, kc, a, b, ldb, c, ldc, n, epi); break;
+    case 5: tile(5, 1, kc, a, b, ldb, c, ldc, n, epi); break;
+    case 6: tile(6, 1, kc, a, b, ldb, c, ldc, n, epi); break;
+    case 9: tile(1, 2, kc, a, b, ldb, c, ldc, n, epi); break;
+    case 10: tile(2, 2, kc, a, b, ldb, c, ldc, n, epi); break;
+    case 11: tile(3, 2, kc, a, b, ldb, c, ldc, n, epi); break;
+    case 12: tile(4, 2, kc, a, b, ldb, c, ldc, n, epi); break;
+    case 13: tile(5, 2, kc, a, b, ldb, c, ldc, n, epi); break;
+    case 14: tile(6, 2, kc, a, b, ldb, c, ldc, n, epi); break;
     }
 }
 

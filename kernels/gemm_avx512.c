@@ -34,7 +34,7 @@ static inline __attribute__((always_inline)) __m512 epi_row(const graft__ukr_epi
 
 static inline __attribute__((always_inline)) void tile(const int M, const int NV, size_t kc,
                                                         const float *restrict a,
-                                                        const float *restrict b,
+                                                        const float *restrict b, size_t ldb,
                                                         float *restrict c, size_t ldc, int n,
                                                         const graft__ukr_epi *e) {
     __m512 acc0[MR], acc1[MR];
@@ -43,7 +43,7 @@ static inline __attribute__((always_inline)) void tile(const int M, const int NV
 
 #pragma GCC unroll 4
     for (size_t k = 0; k < kc; k++) {
-        __m512 b0 = _mm512_load_ps(b), b1 = NV > 1 ? _mm512_load_ps(b + 16) : b0;
+        __m512 b0 = _mm512_loadu_ps(b), b1 = NV > 1 ? _mm512_loadu_ps(b + 16) : b0;
 #pragma GCC unroll 14
         for (int i = 0; i < M; i++) {
             __m512 ai = _mm512_set1_ps(a[i]);
@@ -51,7 +51,7 @@ static inline __attribute__((always_inline)) void tile(const int M, const int NV
             if (NV > 1) acc1[i] = _mm512_fmadd_ps(ai, b1, acc1[i]);
         }
         a += MR;
-        b += NR;
+        b += ldb;
     }
 
     __mmask16 m0 = n >= 16 ? 0xffff : (__mmask16)((1u << n) - 1);
@@ -69,17 +69,17 @@ static inline __attribute__((always_inline)) void tile(const int M, const int NV
 }
 
 void graft_sgemm_ukr_14x32_avx512(size_t kc, const float *restrict a, const float *restrict b,
-                                  float *restrict c, size_t ldc, int m, int n,
+                                  size_t ldb, float *restrict c, size_t ldc, int m, int n,
                                   const graft__ukr_epi *epi) {
     assert(m >= 1 && m <= MR && n >= 1 && n <= NR);
     /* A tile of at most 16 columns needs one vector of B per k, not two. */
     switch (m + (n <= 16 ? 0 : 16)) {
 #define CASE(M_)                                    \
     case M_:                                        \
-        tile(M_, 1, kc, a, b, c, ldc, n, epi);      \
+        tile(M_, 1, kc, a, b, ldb, c, ldc, n, epi);      \
         break;                                      \
     case M_ + 16:                                   \
-        tile(M_, 2, kc, a, b, c, ldc, n, epi);      \
+        tile(M_, 2, kc, a, b, ldb, c, ldc, n, epi);      \
         break;
         CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7)
         CASE(8) CASE(9) CASE(10) CASE(11) CASE(12) CASE(13) CASE(14)

@@ -122,14 +122,14 @@ epi_row(const epi_state *s, float *restrict crow, int i, int n, float32x4_t acc0
  */
 static inline __attribute__((always_inline)) void
 sgemm_8x12_rows(const int M, size_t kc, const float *restrict a, const float *restrict b,
-                float *restrict c, size_t ldc, int n, const graft__ukr_epi *epi) {
+                size_t ldb, float *restrict c, size_t ldc, int n, const graft__ukr_epi *epi) {
     const float32x4_t zero = vdupq_n_f32(0.0f);
     ZERO_ROW(0); ZERO_ROW(1); ZERO_ROW(2); ZERO_ROW(3);
     ZERO_ROW(4); ZERO_ROW(5); ZERO_ROW(6); ZERO_ROW(7);
 
     for (size_t k = 0; k < kc; k++) {
         const float *ak = a + k * MR;
-        const float *bk = b + k * NR;
+        const float *bk = b + k * ldb;
         float32x4_t b0 = vld1q_f32(bk);
         float32x4_t b1 = vld1q_f32(bk + 4);
         float32x4_t b2 = vld1q_f32(bk + 8);
@@ -164,20 +164,20 @@ sgemm_8x12_rows(const int M, size_t kc, const float *restrict a, const float *re
 }
 
 void graft_sgemm_ukr_8x12_neon(size_t kc, const float *restrict a, const float *restrict b,
-                               float *restrict c, size_t ldc, int m, int n,
+                               size_t ldb, float *restrict c, size_t ldc, int m, int n,
                                const graft__ukr_epi *epi) {
     assert(m >= 1 && m <= MR);
     assert(n >= 1 && n <= NR);
     assert(epi != NULL);
     /* A constant M per case lets the compiler drop the loads and FMAs of rows past m. */
     switch (m) {
-    case 8: sgemm_8x12_rows(8, kc, a, b, c, ldc, n, epi); break;
-    case 7: sgemm_8x12_rows(7, kc, a, b, c, ldc, n, epi); break;
-    case 6: sgemm_8x12_rows(6, kc, a, b, c, ldc, n, epi); break;
-    case 5: sgemm_8x12_rows(5, kc, a, b, c, ldc, n, epi); break;
-    case 4: sgemm_8x12_rows(4, kc, a, b, c, ldc, n, epi); break;
-    case 3: sgemm_8x12_rows(3, kc, a, b, c, ldc, n, epi); break;
-    case 2: sgemm_8x12_rows(2, kc, a, b, c, ldc, n, epi); break;
-    default: sgemm_8x12_rows(1, kc, a, b, c, ldc, n, epi); break;
+    case 8: sgemm_8x12_rows(8, kc, a, b, ldb, c, ldc, n, epi); break;
+    case 7: sgemm_8x12_rows(7, kc, a, b, ldb, c, ldc, n, epi); break;
+    case 6: sgemm_8x12_rows(6, kc, a, b, ldb, c, ldc, n, epi); break;
+    case 5: sgemm_8x12_rows(5, kc, a, b, ldb, c, ldc, n, epi); break;
+    case 4: sgemm_8x12_rows(4, kc, a, b, ldb, c, ldc, n, epi); break;
+    case 3: sgemm_8x12_rows(3, kc, a, b, ldb, c, ldc, n, epi); break;
+    case 2: sgemm_8x12_rows(2, kc, a, b, ldb, c, ldc, n, epi); break;
+    default: sgemm_8x12_rows(1, kc, a, b, ldb, c, ldc, n, epi); break;
     }
 }

@@ -8,13 +8,14 @@
 #include "kernels.h"
 
 void graft_sgemm_ukr_ref(size_t kc, const float *restrict a, const float *restrict b,
-                         float *restrict c, size_t ldc, int m, int n, const graft__ukr_epi *epi) {
+                         size_t ldb, float *restrict c, size_t ldc, int m, int n,
+                         const graft__ukr_epi *epi) {
     enum { MR = GRAFT__REF_MR, NR = GRAFT__REF_NR };
     assert(m >= 1 && m <= MR && n >= 1 && n <= NR);
     float acc[MR][NR] = {{0}};
     for (size_t k = 0; k < kc; k++)
         for (int i = 0; i < m; i++)
-            for (int j = 0; j < NR; j++) acc[i][j] += a[k * MR + i] * b[k * NR + j];
+            for (int j = 0; j < NR; j++) acc[i][j] += a[k * MR + i] * b[k * ldb + j];
     for (int i = 0; i < m; i++)
         for (int j = 0; j < n; j++) {
             float *cij = c + (size_t)i * ldc + j;

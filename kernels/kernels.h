@@ -36,7 +36,8 @@ typedef struct graft__ukr_epi {
 /*
  * A micro-kernel: acc = a * b over kc steps, then the epilogue into c.
  *   a: packed A micro-panel, (kc, MR) k-major: a[k * MR + i]; rows i >= m are never read.
- *   b: packed B micro-panel, (kc, NR) k-major, 64-byte aligned, columns j >= n hold zeros.
+ *   b: B micro-panel, (kc, NR) with rows ldb floats apart: packed (ldb == NR, 64-byte
+ *      aligned, columns j >= n hold zeros) or, for a full panel (n == NR), B itself.
  *   c: (m, n) tile of C with row stride ldc; only the m x n part is read or written.
  * Preconditions (asserted, never input-dependent): 1 <= m <= MR, 1 <= n <= NR.
  * Every element is computed as a sequence of multiply-adds in increasing k, so a tile's
@@ -44,7 +45,7 @@ typedef struct graft__ukr_epi {
  * thread count.
  */
 typedef void (*graft__sgemm_ukr_fn)(size_t kc, const float *restrict a, const float *restrict b,
-                                    float *restrict c, size_t ldc, int m, int n,
+                                    size_t ldb, float *restrict c, size_t ldc, int m, int n,
                                     const graft__ukr_epi *epi);
 
 /*
@@ -85,7 +86,8 @@ typedef struct graft__sgemm_kernel {
 } graft__sgemm_kernel;
 
 void graft_sgemm_ukr_ref(size_t kc, const float *restrict a, const float *restrict b,
-                         float *restrict c, size_t ldc, int m, int n, const graft__ukr_epi *epi);
+                         size_t ldb, float *restrict c, size_t ldc, int m, int n,
+                         const graft__ukr_epi *epi);
 void graft_sgemv_dot_ref(const float *restrict x, size_t ldx, int rows, int K,
                          const float *restrict v, float *restrict y);
 void graft_sgemv_axpy_ref(const float *restrict x, size_t ldx, int K, int cols,
@@ -94,10 +96,10 @@ void graft_sgemv_axpy_ref(const float *restrict x, size_t ldx, int K, int cols,
 #define GRAFT__REF_NR 8
 #if defined(__x86_64__)
 void graft_sgemm_ukr_6x16_avx2(size_t kc, const float *restrict a, const float *restrict b,
-                               float *restrict c, size_t ldc, int m, int n,
+                               size_t ldb, float *restrict c, size_t ldc, int m, int n,
                                const graft__ukr_epi *epi);
 void graft_sgemm_ukr_14x32_avx512(size_t kc, const float *restrict a, const float *restrict b,
-                                  float *restrict c, size_t ldc, int m, int n,
+                                  size_t ldb, float *restrict c, size_t ldc, int m, int n,
                                   const graft__ukr_epi *epi);
 void graft_sgemv_dot_avx2(const float *restrict x, size_t ldx, int rows, int K,
                           const float *restrict v, float *restrict y);
@@ -114,7 +116,7 @@ void graft_sgemm_pack_a_14_avx512(const float *restrict a, size_t lda, int m, in
 #endif
 #if defined(__aarch64__)
 void graft_sgemm_ukr_8x12_neon(size_t kc, const float *restrict a, const float *restrict b,
-                               float *restrict c, size_t ldc, int m, int n,
+                               size_t ldb, float *restrict c, size_t ldc, int m, int n,
                                const graft__ukr_epi *epi);
 #endif
 
