@@ -93,38 +93,80 @@ static b_view b_block(const gemm_job *J, long pc, int kc, long jc, int nc, int d
     return v;
 }
 
-/*
- * The two innermost loops over one packed block of A (mc x kc) and one of B (kc x nc): every
- * MR x NR tile once. With b_in_l1 the B micro-panel is the outer loop (it stays in L1 while
- * the A micro-panels stream from L2), otherwise the A micro-panel is.
- */
-static void macro_kernel(const gemm_job *J, const float *abuf, long ic, int mc, const b_view *bv,
-                         long jc, int nc, int kc, int last, graft__ukr_epi *e) {
-    const graft__sgemm_kernel *kr = J->kr;
-    const int MR = kr->MR, NR = kr->NR;
-    const int npanels = (mc + MR - 1) / MR;
-    const int outer = kr->b_in_l1 ? (nc + NR - 1) / NR : npanels;
-    const int inner = kr->b_in_l1 ? npanels : (nc + NR - 1) / NR;
-    for (int o = 0; o < outer; o++)
-        for (int q = 0; q < inner; q++) {
-            int p = kr->b_in_l1 ? q : o, ir = (kr->b_in_l1 ? o : q) * NR, jr, mr;
-            int nr = nc - ir < NR ? nc - ir : NR;
-            graft__panel_rows(mc, MR, p, &jr, &mr);
-            const float *b = bv->packed ? bv->packed + (size_t)ir * kc
-                             : nr == NR ? bv->direct + ir
-                                        : bv->edge;
-            if (last && J->epi.bias_row) e->bias_row = J->epi.bias_row + ic + jr;
-            if (last && J->epi.bias_col) e->bias_col = J->epi.bias_col + jc + ir;
-            kr->ukr((size_t)kc, abuf + (size_t)p * MR * kc, b,
-                    bv->packed || nr < NR ? (size_t)NR : bv->ldb,
-                    J->C + (size_t)(ic + jr) * J->ldc + jc + ir, (size_t)J->ldc, mr, nr, e);
-        }
+/* Micro-panel ir (a column offset) of a view, and its row stride. */
+static const float *b_panel(const b_view *bv, int ir, int kc, int nr, int NR, size_t *ldb) {
+    if (bv->packed) {
+        *ldb = (size_t)NR;
+        return bv->packed + (size_t)ir * kc;
+    }
+    *ldb = nr == NR ? bv->ldb : (size_t)NR;
+    return nr == NR ? bv->direct + ir : bv->edge;
+}
+
+/* Where a tile's epilogue starts and which bias entries it sees. */
+static float *tile_c(const gemm_job *J, graft__ukr_epi *e, int last, long i, long j) {
+    if (last && J->epi.bias_row) e->bias_row = J->epi.bias_row + i;
+    if (last && J->epi.bias_col) e->bias_col = J->epi.bias_col + j;
+    return J->C + (size_t)i * J->ldc + j;
 }
 
 /*
- * One thread's rectangle of C. The loop nest depends on which micro-panel the variant keeps in
- * L1 (see kernels.h): with A in L1, A is packed once per K block and B per (MC block, K block);
- * with B in L1, B is packed once per K block and A per (NC block, K block).
+ * The inner loops with the A micro-panel outermost (it stays in L1, B's streams from L2).
+ * lazy_a: abuf receives each A micro-panel just before it is used, because this block of A
+ * meets a single block of B and a packed block would only make a round trip through L3.
+ */
+static void macro_a_outer(const gemm_job *J, float *abuf, int lazy_a, long ic, int mc,
+                          const b_view *bv, long jc, int nc, long pc, int kc, int last,
+                          graft__ukr_epi *e) {
+    const graft__sgemm_kernel *kr = J->kr;
+    const int MR = kr->MR, NR = kr->NR;
+    for (int p = 0, jr, mr; p * MR < mc; p++) {
+        graft__panel_rows(mc, MR, p, &jr, &mr);
+        const float *ap = abuf + (size_t)p * MR * kc;
+        if (lazy_a) {
+            graft__pack_a(kr, J->ta, J->A, J->lda, ic + jr, pc, mr, kc, abuf);
+            ap = abuf;
+        }
+        for (int ir = 0; ir < nc; ir += NR) {
+            int nr = nc - ir < NR ? nc - ir : NR;
+            size_t ldb;
+            const float *b = b_panel(bv, ir, kc, nr, NR, &ldb);
+            float *c = tile_c(J, e, last, ic + jr, jc + ir);
+            kr->ukr((size_t)kc, ap, b, ldb, c, (size_t)J->ldc, mr, nr, e);
+        }
+    }
+}
+
+/*
+ * The inner loops with the B micro-panel outermost (BLIS's order: it stays in L1, A's stream
+ * from L2). bpanel: pack each B micro-panel there just before use (one block of A rows will
+ * use it, and B's stride would alias in L1 if read in place); NULL: read it from bv.
+ */
+static void macro_b_outer(const gemm_job *J, const float *abuf, long ic, int mc,
+                          const b_view *bv, float *bpanel, long jc, int nc, long pc, int kc,
+                          int last, graft__ukr_epi *e) {
+    const graft__sgemm_kernel *kr = J->kr;
+    const int MR = kr->MR, NR = kr->NR;
+    for (int ir = 0; ir < nc; ir += NR) {
+        int nr = nc - ir < NR ? nc - ir : NR;
+        size_t ldb = (size_t)NR;
+        const float *b = bpanel;
+        if (bpanel)
+            graft__pack_b(J->tb, J->B, J->ldb, pc, jc + ir, kc, nr, NR, bpanel);
+        else
+            b = b_panel(bv, ir, kc, nr, NR, &ldb);
+        for (int p = 0, jr, mr; p * MR < mc; p++) {
+            graft__panel_rows(mc, MR, p, &jr, &mr);
+            float *c = tile_c(J, e, last, ic + jr, jc + ir);
+            kr->ukr((size_t)kc, abuf + (size_t)p * MR * kc, b, ldb, c, (size_t)J->ldc, mr, nr, e);
+        }
+    }
+}
+
+/*
+ * One thread's rectangle of C, through the loop nest of the variant's order (kernels.h).
+ * Each operand is packed where its reuse pays for it, read in place or packed one micro-panel
+ * at a time where it does not; none of this changes any element's arithmetic.
  */
 static void gemm_task(void *vjob, int task, int thread) {
     const gemm_job *J = vjob;
@@ -141,44 +183,48 @@ static void gemm_task(void *vjob, int task, int thread) {
     float *bbuf = abuf + J->a_floats;
     long mcb = ceil_div(ceil_div(m1 - m0, ceil_div(m1 - m0, kr->MC)), MR) * MR;
     long ncb = ceil_div(ceil_div(n1 - n0, ceil_div(n1 - n0, kr->NC)), NR) * NR;
-    /*
-     * Read B in place, skipping its packing pass, when few micro-panels of A reuse each block:
-     * with A in L1, up to 512 rows (beyond that the pass is amortised and packed panels are
-     * kinder to the TLB); with B in L1, one block of A rows, unless B's row stride is a
-     * multiple of 512 bytes, which would pile the micro-panel's rows into a few L1 sets.
-     */
-    int direct = !J->pb && J->tb == GRAFT_TRANS_NO &&
-                 (kr->b_in_l1 ? m1 - m0 <= mcb && (size_t)J->ldb * sizeof(float) % 512 != 0
-                              : m1 - m0 <= 512);
+    int b_plain = !J->pb && J->tb == GRAFT_TRANS_NO;
 
     if (!kr->b_in_l1) {
+        /* B in place for up to 512 rows of A; beyond, its packing pass is amortised. */
+        int direct = b_plain && m1 - m0 <= 512, lazy_a = n1 - n0 <= ncb;
         for (long ic = m0; ic < m1; ic += mcb) {
             int mc = (int)min_l(mcb, m1 - ic);
             for (long pc = 0; pc < J->K; pc += J->kcb) {
                 int kc = (int)min_l(J->kcb, J->K - pc), last = pc + kc >= J->K;
-                graft__pack_a(kr, J->ta, J->A, J->lda, ic, pc, mc, kc, abuf);
+                if (!lazy_a) graft__pack_a(kr, J->ta, J->A, J->lda, ic, pc, mc, kc, abuf);
                 graft__ukr_epi e = {J->alpha, pc == 0 ? J->beta : 1.0f, NULL, NULL,
                                     last ? J->epi.act : GRAFT_ACT_NONE};
                 for (long jc = n0; jc < n1; jc += ncb) {
                     int nc = (int)min_l(ncb, n1 - jc);
                     b_view bv = b_block(J, pc, kc, jc, nc, direct, bbuf);
-                    macro_kernel(J, abuf, ic, mc, &bv, jc, nc, kc, last, &e);
+                    macro_a_outer(J, abuf, lazy_a, ic, mc, &bv, jc, nc, pc, kc, last, &e);
                 }
             }
         }
         return;
     }
+    /*
+     * One block of A rows: B is used once per K block, so it is read in place, or packed a
+     * micro-panel at a time when its row stride (a multiple of 512 bytes) would pile the
+     * panel's rows into a few L1 sets.
+     */
+    int single = m1 - m0 <= mcb;
+    int direct = b_plain && single && (size_t)J->ldb * sizeof(float) % 512 != 0;
+    int lazy_b = !J->pb && single && !direct;
     for (long jc = n0; jc < n1; jc += ncb) {
         int nc = (int)min_l(ncb, n1 - jc);
         for (long pc = 0; pc < J->K; pc += J->kcb) {
             int kc = (int)min_l(J->kcb, J->K - pc), last = pc + kc >= J->K;
-            b_view bv = b_block(J, pc, kc, jc, nc, direct, bbuf);
+            b_view bv = {NULL, NULL, 0, NULL};
+            if (!lazy_b) bv = b_block(J, pc, kc, jc, nc, direct, bbuf);
             graft__ukr_epi e = {J->alpha, pc == 0 ? J->beta : 1.0f, NULL, NULL,
                                 last ? J->epi.act : GRAFT_ACT_NONE};
             for (long ic = m0; ic < m1; ic += mcb) {
                 int mc = (int)min_l(mcb, m1 - ic);
                 graft__pack_a(kr, J->ta, J->A, J->lda, ic, pc, mc, kc, abuf);
-                macro_kernel(J, abuf, ic, mc, &bv, jc, nc, kc, last, &e);
+                macro_b_outer(J, abuf, ic, mc, &bv, lazy_b ? bbuf : NULL, jc, nc, pc, kc, last,
+                              &e);
             }
         }
     }

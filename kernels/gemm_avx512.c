@@ -100,8 +100,11 @@ void graft_sgemm_pack_a_14_avx512(const float *restrict a, size_t lda, int m, in
     int k = 0;
     for (; k + 16 <= kc; k += 16) {
         __m512 r[16], t[16], u[16], v[16];
-        for (int i = 0; i < 16; i++)
+        for (int i = 0; i < 16; i++) {
+            /* Rows stream from L3 or memory; ask for the lines two steps ahead. */
+            if (i < m) _mm_prefetch((const char *)(a + (size_t)i * lda + k + 32), _MM_HINT_T0);
             r[i] = i < m ? _mm512_loadu_ps(a + (size_t)i * lda + k) : _mm512_setzero_ps();
+        }
         for (int i = 0; i < 16; i += 2) {
             t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
             t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
