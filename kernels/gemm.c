@@ -139,9 +139,12 @@ static void macro_a_outer(const gemm_job *J, float *abuf, int lazy_a, long ic, i
 
 /*
  * The inner loops with the B micro-panel outermost (BLIS's order: it stays in L1, A's stream
- * from L2). bpanel: pack each B micro-panel there just before use (one block of A rows will
- * use it, and B's stride would alias in L1 if read in place); NULL: read it from bv.
+ * from L2). bpanel: pack B micro-panels there just before use, a few at a time (one block of
+ * A rows will use them, and B's stride would alias in L1 if read in place); NULL: read them
+ * from bv.
  */
+#define LAZY_B_PANELS 4
+
 static void macro_b_outer(const gemm_job *J, const float *abuf, long ic, int mc,
                           const b_view *bv, float *bpanel, long jc, int nc, long pc, int kc,
                           int last, graft__ukr_epi *e) {
@@ -150,10 +153,16 @@ static void macro_b_outer(const gemm_job *J, const float *abuf, long ic, int mc,
     for (int ir = 0; ir < nc; ir += NR) {
         int nr = nc - ir < NR ? nc - ir : NR;
         size_t ldb = (size_t)NR;
-        const float *b = bpanel;
-        if (bpanel)
-            graft__pack_b(J->tb, J->B, J->ldb, pc, jc + ir, kc, nr, NR, bpanel);
-        else
+        const float *b;
+        if (bpanel) {
+            /* Four panels at a time, so that each of B's rows is visited once per four. */
+            int g = ir / NR % LAZY_B_PANELS;
+            if (g == 0) {
+                int cols = nc - ir < LAZY_B_PANELS * NR ? nc - ir : LAZY_B_PANELS * NR;
+                graft__pack_b(J->tb, J->B, J->ldb, pc, jc + ir, kc, cols, NR, bpanel);
+            }
+            b = bpanel + (size_t)g * kc * NR;
+        } else
             b = b_panel(bv, ir, kc, nr, NR, &ldb);
         for (int p = 0, jr, mr; p * MR < mc; p++) {
             graft__panel_rows(mc, MR, p, &jr, &mr);

@@ -37,6 +37,12 @@ static inline __attribute__((always_inline)) void tile(const int M, const int NV
                                                         const float *restrict b, size_t ldb,
                                                         float *restrict c, size_t ldc, int n,
                                                         const graft__ukr_epi *e) {
+    /* C's rows are needed only after the k loop; start fetching them now. */
+#pragma GCC unroll 14
+    for (int i = 0; i < M; i++) {
+        _mm_prefetch((const char *)(c + (size_t)i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + (size_t)i * ldc + NR - 1), _MM_HINT_T0);
+    }
     __m512 acc0[MR], acc1[MR];
 #pragma GCC unroll 14
     for (int i = 0; i < M; i++) acc0[i] = acc1[i] = _mm512_setzero_ps();
