@@ -47,7 +47,7 @@ CRIT_OBJ  := $(CRIT_SRC:%.c=$(BUILD)/%.o)
 VERSION := $(shell sed -n 's/^\#define GRAFT_VERSION_STRING "\(.*\)"/\1/p' include/graft/graft.h)
 
 .PHONY: all lib test test-neon demo bench bench-gemm install deps deps-test deps-bench \
-        clean check-san fuzz
+        clean check-san check-install
 all: $(BUILD)/libgraft.a $(BUILD)/libgraft.so $(BUILD)/graft $(BUILD)/graft.pc
 
 $(BUILD)/%.o: %.c $(wildcard include/graft/*.h) $(wildcard kernels/*.h)
@@ -139,8 +139,22 @@ install: all
 	install -m 755 $(BUILD)/libgraft.so $(DESTDIR)$(PREFIX)/lib/libgraft.so.0
 	ln -sf libgraft.so.0 $(DESTDIR)$(PREFIX)/lib/libgraft.so
 	install -m 644 include/graft/*.h $(DESTDIR)$(PREFIX)/include/graft/
-	install -m 644 $(BUILD)/graft.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' graft.pc.in \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/graft.pc
 	install -m 755 $(BUILD)/graft $(DESTDIR)$(PREFIX)/bin/
+
+# Installs into a scratch prefix and builds a consumer through pkg-config, shared and static.
+check-install:
+	rm -rf $(BUILD)/stage
+	$(MAKE) --no-print-directory install PREFIX=$(CURDIR)/$(BUILD)/stage
+	PKG_CONFIG_PATH=$(BUILD)/stage/lib/pkgconfig $(CC) tests/install/consumer.c \
+	  $$(PKG_CONFIG_PATH=$(BUILD)/stage/lib/pkgconfig pkg-config --cflags --libs graft) \
+	  -o $(BUILD)/stage/consumer
+	LD_LIBRARY_PATH=$(BUILD)/stage/lib $(BUILD)/stage/consumer
+	$(CC) -static tests/install/consumer.c \
+	  $$(PKG_CONFIG_PATH=$(BUILD)/stage/lib/pkgconfig pkg-config --cflags --libs --static graft) \
+	  -o $(BUILD)/stage/consumer-static
+	$(BUILD)/stage/consumer-static
 
 clean:
 	rm -rf build build-san build-aarch64
