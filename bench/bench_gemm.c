@@ -61,10 +61,11 @@ typedef struct bench_budget {
     double side_seconds; /* per library per case */
     int min_reps;
     double peak_seconds; /* total time of the FMA peak measurement */
+    int rounds;          /* alternating blocks per side: noise that lasts seconds hits both */
 } bench_budget;
 
-static const bench_budget budget_full = {0.5, 5, 0.3};
-static const bench_budget budget_quick = {0.05, 3, 0.1};
+static const bench_budget budget_full = {0.6, 6, 0.3, 6};
+static const bench_budget budget_quick = {0.05, 3, 0.1, 2};
 
 static double now_seconds(void)
 {
@@ -404,7 +405,6 @@ typedef struct case_result {
  * with a pause before each block, long enough for the other side's threads to go idle.
  */
 #define QUIET_PAUSE_US 150000
-#define ROUNDS 3
 
 static void time_block(void (*run)(const gemm_case *, const bench_mats *), const gemm_case *c,
                        const bench_mats *m, double *times, int n)
@@ -419,7 +419,7 @@ static void time_block(void (*run)(const gemm_case *, const bench_mats *), const
 }
 
 /*
- * Times ROUNDS blocks of each side, alternating who goes first, with enough repetitions for
+ * Times budget->rounds blocks of each side, alternating who goes first, with enough repetitions for
  * the faster side to reach budget->side_seconds in all, capped so a side that is far slower
  * does not run for much more than 10 times the budget. Reports the medians.
  */
@@ -435,8 +435,9 @@ static case_result time_case(const gemm_case *c, const bench_mats *m, const benc
     double fast = fmin(graft_once, ref_once), slow = fmax(graft_once, ref_once);
     double want = ceil(budget->side_seconds / fmax(fast, 1e-7));
     double cap = floor(10.0 * budget->side_seconds / fmax(slow, 1e-7));
-    int per_block = (int)ceil(fmax((double)budget->min_reps, fmin(fmin(want, cap), 1e6)) / ROUNDS);
-    int reps = per_block * ROUNDS;
+    int rounds = budget->rounds;
+    int per_block = (int)ceil(fmax((double)budget->min_reps, fmin(fmin(want, cap), 1e6)) / rounds);
+    int reps = per_block * rounds;
 
     double *graft_times = malloc(2 * (size_t)reps * sizeof(double));
     if (!graft_times) {
@@ -444,7 +445,7 @@ static case_result time_case(const gemm_case *c, const bench_mats *m, const benc
         exit(EXIT_WRONG);
     }
     double *ref_times = graft_times + reps;
-    for (int round = 0; round < ROUNDS; round++) {
+    for (int round = 0; round < rounds; round++) {
         double *gt = graft_times + round * per_block, *rt = ref_times + round * per_block;
         if (round % 2 == 0) {
             time_block(run_graft, c, m, gt, per_block);
