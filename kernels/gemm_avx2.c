@@ -117,8 +117,11 @@ void graft_sgemm_pack_a_6_avx2(const float *restrict a, size_t lda, int m, int k
     int k = 0;
     for (; k + 8 <= kc; k += 8) {
         __m256 r[8], t[8], u[8];
-        for (int i = 0; i < 8; i++)
+        for (int i = 0; i < 8; i++) {
+            if (i < m && (k & 15) == 0)
+                _mm_prefetch((const char *)(a + (size_t)i * lda + k + 32), _MM_HINT_T0);
             r[i] = i < m ? _mm256_loadu_ps(a + (size_t)i * lda + k) : _mm256_setzero_ps();
+        }
         for (int i = 0; i < 8; i += 2) {
             t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
             t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
@@ -129,12 +132,22 @@ void graft_sgemm_pack_a_6_avx2(const float *restrict a, size_t lda, int m, int k
             u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
             u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
         }
-        for (int j = 0; j < 4; j++) {
-            _mm256_maskstore_ps(dst + (size_t)(k + j) * MR, six,
-                                _mm256_permute2f128_ps(u[j], u[4 + j], 0x20));
-            _mm256_maskstore_ps(dst + (size_t)(k + 4 + j) * MR, six,
-                                _mm256_permute2f128_ps(u[j], u[4 + j], 0x31));
-        }
+        /*
+         * Plain 8-float stores in increasing k: each spills two floats into the next k's
+         * slot, which the next store overwrites. Masked stores are slow on AMD cores; only the
+         * last k of the panel, with nothing after it, needs one.
+         */
+        for (int j = 0; j < 4; j++)
+            _mm256_storeu_ps(dst + (size_t)(k + j) * MR,
+                             _mm256_permute2f128_ps(u[j], u[4 + j], 0x20));
+        for (int j = 0; j < 3; j++)
+            _mm256_storeu_ps(dst + (size_t)(k + 4 + j) * MR,
+                             _mm256_permute2f128_ps(u[j], u[4 + j], 0x31));
+        __m256 last = _mm256_permute2f128_ps(u[3], u[7], 0x31);
+        if (k + 8 < kc)
+            _mm256_storeu_ps(dst + (size_t)(k + 7) * MR, last);
+        else
+            _mm256_maskstore_ps(dst + (size_t)(k + 7) * MR, six, last);
     }
     for (; k < kc; k++)
         for (int i = 0; i < MR; i++) dst[(size_t)k * MR + i] = i < m ? a[(size_t)i * lda + k] : 0;
