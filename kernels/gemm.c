@@ -49,6 +49,7 @@ typedef struct gemm_job {
     int tm, tn;       /* thread grid over C */
     long mpan, npan;  /* C's rows in MR panels, columns in NR panels */
     size_t a_floats;  /* per-thread packing space for A, then for B */
+    float *scratch;   /* serial runs: the caller's scratch instead of the pool's */
 } gemm_job;
 
 static long ceil_div(long a, long b) { return (a + b - 1) / b; }
@@ -188,7 +189,7 @@ static void gemm_task(void *vjob, int task, int thread) {
     long n1 = min_l(J->N, (tj + 1) * J->npan / J->tn * NR);
     if (m0 >= m1 || n0 >= n1) return;
 
-    float *abuf = graft__pool_scratch(thread);
+    float *abuf = J->scratch ? J->scratch : graft__pool_scratch(thread);
     float *bbuf = abuf + J->a_floats;
     long mcb = ceil_div(ceil_div(m1 - m0, ceil_div(m1 - m0, kr->MC)), MR) * MR;
     long ncb = ceil_div(ceil_div(n1 - n0, ceil_div(n1 - n0, kr->NC)), NR) * NR;
@@ -319,16 +320,27 @@ static void gemv_task(void *vjob, int task, int thread) {
     }
 }
 
+/* Outputs of the matrix-vector path: whole packed panels when B is packed. */
+static long gemv_len(const gemm_job *J) {
+    if (J->pb && J->M == 1 && J->N > 1) return ceil_div(J->N, J->kr->NR) * J->kr->NR;
+    return J->N == 1 ? J->M : J->N;
+}
+
+static size_t gemv_floats(const gemm_job *J) {
+    return (((size_t)J->K + 15) & ~(size_t)15) + (size_t)gemv_len(J);
+}
+
 static int run_gemv(const gemm_job *J) {
     const int NR = J->kr->NR;
     gemv_job G = {.J = J};
-    G.len = J->N == 1 ? J->M : J->N;
-    if (J->pb && J->M == 1 && J->N > 1) G.len = ceil_div(J->N, NR) * NR; /* whole panels */
+    G.len = gemv_len(J);
     size_t v_floats = ((size_t)J->K + 15) & ~(size_t)15;
-    int threads;
-    int err = graft__pool_begin((v_floats + (size_t)G.len) * sizeof(float), &threads);
-    if (err) return err;
-    float *v = graft__pool_scratch(0);
+    int threads = 1;
+    if (!J->scratch) {
+        int err = graft__pool_begin(gemv_floats(J) * sizeof(float), &threads);
+        if (err) return err;
+    }
+    float *v = J->scratch ? J->scratch : graft__pool_scratch(0);
     G.y = v + v_floats;
     G.v = v;
     if (J->N == 1) {
@@ -347,7 +359,10 @@ static int run_gemv(const gemm_job *J) {
     }
     if (!G.dot) memset(G.y, 0, sizeof(float) * G.len);
     G.tasks = (double)G.len * J->K < 65536.0 ? 1 : threads;
-    graft__pool_run(G.tasks, gemv_task, &G);
+    if (J->scratch)
+        gemv_task(&G, 0, 0);
+    else
+        graft__pool_run(G.tasks, gemv_task, &G);
 
     graft__ukr_epi e = {J->alpha, J->beta, J->epi.bias_row, J->epi.bias_col, J->epi.act};
     for (long i = 0; i < J->M; i++)
@@ -355,8 +370,21 @@ static int run_gemv(const gemm_job *J) {
             float *c = J->C + (size_t)i * J->ldc + j;
             *c = graft__epi_apply(&e, G.y[i + j], c, (int)i, (int)j);
         }
-    graft__pool_end();
+    if (!J->scratch) graft__pool_end();
     return GRAFT_OK;
+}
+
+/* Fills in the blocking of a GEMM job; returns the scratch floats one thread needs. */
+static size_t plan(gemm_job *J) {
+    const graft__sgemm_kernel *kr = J->kr;
+    J->mpan = ceil_div(J->M, kr->MR);
+    J->npan = ceil_div(J->N, kr->NR);
+    J->kcb = k_block(kr, J->K);
+    size_t mc_max = (size_t)ceil_div(min_l(kr->MC, J->M), kr->MR) * kr->MR;
+    /* Keep B's buffer 64-byte aligned: round A's part up to 16 floats. */
+    J->a_floats = (mc_max * (size_t)J->kcb + 15) & ~(size_t)15;
+    size_t b_floats = J->pb ? 0 : (size_t)J->kcb * ceil_div(kr->NC, kr->NR) * kr->NR;
+    return J->a_floats + b_floats;
 }
 
 static int run(gemm_job *J) {
@@ -366,16 +394,14 @@ static int run(gemm_job *J) {
         return GRAFT_OK;
     }
     if (J->M == 1 || J->N == 1) return run_gemv(J);
-    const graft__sgemm_kernel *kr = J->kr;
-    J->mpan = ceil_div(J->M, kr->MR);
-    J->npan = ceil_div(J->N, kr->NR);
-    J->kcb = k_block(kr, J->K);
-    size_t mc_max = (size_t)ceil_div(min_l(kr->MC, J->M), kr->MR) * kr->MR;
-    /* Keep B's buffer 64-byte aligned: round A's part up to 16 floats. */
-    J->a_floats = (mc_max * (size_t)J->kcb + 15) & ~(size_t)15;
-    size_t b_floats = J->pb ? 0 : (size_t)J->kcb * ceil_div(kr->NC, kr->NR) * kr->NR;
+    size_t floats = plan(J);
+    if (J->scratch) {
+        J->tm = J->tn = 1;
+        gemm_task(J, 0, 0);
+        return GRAFT_OK;
+    }
     int threads;
-    int err = graft__pool_begin((J->a_floats + b_floats) * sizeof(float), &threads);
+    int err = graft__pool_begin(floats * sizeof(float), &threads);
     if (err) return err;
     choose_grid(J, threads);
     graft__pool_run(J->tm * J->tn, gemm_task, J);
@@ -510,4 +536,28 @@ void graft_packed_b_shape(const graft_packed_b *pb, long *K, long *N, size_t *by
     if (K) *K = pb->K;
     if (N) *N = pb->N;
     if (bytes) *bytes = pb->bytes + sizeof *pb;
+}
+
+/*
+ * Internal: graft_sgemm_packed on the calling thread with the caller's scratch, for kernels
+ * (convolution) that run their own tasks on the pool and call GEMM from inside them. The
+ * arguments are trusted (checked by the caller's own API); the arithmetic is the same as the
+ * pooled call's, so results do not depend on who runs it.
+ */
+size_t graft__sgemm_packed_serial_scratch(const graft_packed_b *pb, long M) {
+    gemm_job J = {.kr = graft__sgemm_kernel_for(pb->isa), .M = M, .N = pb->N, .K = pb->K,
+                  .pb = pb};
+    size_t gemm = plan(&J), gemv = gemv_floats(&J);
+    return (gemm > gemv ? gemm : gemv) * sizeof(float) + 64;
+}
+
+void graft__sgemm_packed_serial(graft_trans trans_a, long M, const float *A, long lda,
+                                const graft_packed_b *pb, float *C, long ldc,
+                                const graft_epilogue *epi, void *scratch) {
+    gemm_job J = {.kr = graft__sgemm_kernel_for(pb->isa), .ta = trans_a, .M = M, .N = pb->N,
+                  .K = pb->K, .alpha = 1.0f, .beta = 0.0f, .A = A, .lda = lda, .pb = pb,
+                  .C = C, .ldc = ldc,
+                  .scratch = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63)};
+    if (epi) J.epi = *epi;
+    run(&J);
 }

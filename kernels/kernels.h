@@ -177,6 +177,19 @@ void graft__pack_a(const graft__sgemm_kernel *kr, graft_trans trans_a, const flo
 void graft__pack_b(graft_trans trans_b, const float *B, long ldb, long p0, long j0, int kc,
                    int nc, int NR, float *restrict dst);
 
+/* ---- GEMM from inside a pool task (gemm.c) --------------------------------------------- */
+
+/* Scratch bytes graft__sgemm_packed_serial needs for M rows of A against pb. */
+size_t graft__sgemm_packed_serial_scratch(const graft_packed_b *pb, long M);
+/*
+ * C (M x pb->N, ldc) = op(A) * pb, then the epilogue, on the calling thread only, using the
+ * caller's scratch (any alignment). For kernels that already run on the pool; arguments are
+ * not checked. Same arithmetic as graft_sgemm_packed.
+ */
+void graft__sgemm_packed_serial(graft_trans trans_a, long M, const float *A, long lda,
+                                const graft_packed_b *pb, float *C, long ldc,
+                                const graft_epilogue *epi, void *scratch);
+
 /* ---- CPU probe ------------------------------------------------------------------------- */
 
 /* The probed facts, computed once (cpu.c). */

@@ -85,6 +85,69 @@ int graft_sgemm_packed(graft_trans trans_a, long M, float alpha, const float *A,
                        const graft_packed_b *pb, float beta, float *C, long ldc,
                        const graft_epilogue *epi);
 
+/* ======================================================================================== *
+ * Neural-network kernels.                                                                   *
+ *                                                                                           *
+ * Activation layout: NHWC (channels last), float32. A batch of images is (N, H, W, C) with  *
+ * C contiguous. Chosen because (1) the pipeline decodes pixels interleaved, so images enter  *
+ * as HWC with no transpose; (2) a 1x1 convolution is then a plain GEMM of (N*H*W, C_in) by   *
+ * the packed (C_in, C_out) weights, with no copy; (3) depthwise convolution, pooling, bias,  *
+ * batch norm and every elementwise op vectorise along C, which is contiguous; (4) the CNN    *
+ * code of a pooled tap is already the (N, C) matrix the learners want. A blocked layout      *
+ * (NCHWc) would suit direct convolution kernels better but costs a reorder at every tap and  *
+ * for every 1x1 layer, which dominate MobileNets. ONNX tensors (NCHW) are converted once at  *
+ * the model's edges with graft_nchw_to_nhwc / graft_nhwc_to_nchw.                           *
+ * ======================================================================================== */
+
+/* ---- layout conversions ---- (section owned by the elementwise kernels) */
+
+/* ---- elementwise, activations, softmax ---- (section owned by the vmath kernels) */
+
+/* ---- pooling, batch norm, broadcasting, concat ---- (section owned by the pooling kernels) */
+
+/* ---- convolution ---- (section owned by the convolution kernels) */
+
+/*
+ * A 2-D convolution layer, ONNX Conv semantics: x (N, H, W, C_in) -> y (N, OH, OW, C_out),
+ *   OH = (H + pad_top + pad_bottom - dilation_h * (kernel_h - 1) - 1) / stride_h + 1
+ * (likewise OW), groups dividing C_in and C_out (groups == C_in: depthwise, with depth
+ * multiplier C_out / C_in), then bias and a fused activation.
+ */
+typedef struct graft_conv2d {
+    int C_in, C_out, groups;
+    int kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w;
+    int pad_top, pad_left, pad_bottom, pad_right;
+    graft_act act;
+} graft_conv2d;
+
+/*
+ * A convolution with its weights transformed and packed once for the current ISA (the way a
+ * model load does it), owned by the caller: graft_conv2d_plan_create / _destroy.
+ */
+typedef struct graft_conv2d_plan graft_conv2d_plan;
+
+/*
+ * Validates `desc` and packs weight (C_out, C_in / groups, kernel_h, kernel_w), ONNX's OIHW
+ * layout, and bias (C_out, or NULL for none). Neither is retained. Errors: GRAFT_EINVAL
+ * (zero or negative sizes, groups not dividing the channels, bad strides/dilations/pads,
+ * unknown act), GRAFT_ENOMEM, GRAFT_EUNSUPPORTED (GRAFT_ISA). *out written only on success.
+ */
+int graft_conv2d_plan_create(const graft_conv2d *desc, const float *weight, const float *bias,
+                             graft_conv2d_plan **out);
+void graft_conv2d_plan_destroy(graft_conv2d_plan *plan);
+/* Output size for an H x W input; GRAFT_EINVAL when the (dilated) kernel does not fit. */
+int graft_conv2d_output_size(const graft_conv2d *desc, int H, int W, int *OH, int *OW);
+/*
+ * y = act(conv(x) + bias). x and y must not overlap. Runs on the kernel thread pool with its
+ * own scratch (no allocation per call once the pool's buffers have grown). Bit-identical for
+ * any thread count. Errors: as output_size, GRAFT_EINVAL for N < 1 or NULL tensors, a plan
+ * packed for another ISA, GRAFT_ENOMEM.
+ */
+int graft_conv2d_forward(const graft_conv2d_plan *plan, float *y, const float *x, int N, int H,
+                         int W);
+/* The algorithm the plan runs: "gemm-1x1", "im2col-gemm", "depthwise", "grouped-gemm". */
+const char *graft_conv2d_plan_algorithm(const graft_conv2d_plan *plan);
+
 #ifdef __cplusplus
 }
 #endif

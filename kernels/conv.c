@@ -1,0 +1,291 @@
+/*
+ * kernels/conv.c: the convolution driver. It validates a layer, packs its weights once into a
+ * plan, and runs the forward pass on the kernel thread pool with one of four algorithms:
+ *   gemm-1x1     1x1, stride 1, no padding: the NHWC input already is the (N*H*W, C_in) matrix,
+ *                so the layer is one GEMM against the packed weights, with no copy;
+ *   im2col-gemm  anything else with groups == 1: fixed-size chunks of output pixels are
+ *                unrolled into patches (kh, kw, c) in a thread's scratch, then multiplied;
+ *   grouped-gemm groups > 1 that are not depthwise: the same per group, writing its slice of
+ *                output channels;
+ *   depthwise    groups == C_in == C_out: direct SIMD kernels (conv_<isa>.c), one output row
+ *                per task.
+ * Bias and activation are fused into the GEMM epilogue or the depthwise kernel. Chunks and
+ * rows do not depend on the thread count, so neither do the results.
+ * Not here (yet): Winograd for 3x3 stride-1 layers; direct kernels for depth multiplier > 1,
+ * which take the grouped path.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conv.h"
+
+enum { ALGO_GEMM_1X1, ALGO_IM2COL, ALGO_GROUPED, ALGO_DEPTHWISE };
+static const char *const algo_names[] = {"gemm-1x1", "im2col-gemm", "grouped-gemm", "depthwise"};
+
+/* Output pixels per im2col chunk: a multiple of every micro-kernel's MR-friendly size. */
+#define IM2COL_ROWS 112
+
+struct graft_conv2d_plan {
+    graft_conv2d d;
+    graft_isa isa;
+    int algo;
+    int cin_g, cout_g; /* channels per group */
+    int Kg;            /* GEMM depth per group: kernel_h * kernel_w * cin_g */
+    graft_packed_b **pb; /* (groups) packed (Kg x cout_g) weights, GEMM algorithms */
+    float *dw_w;       /* (KH, KW, C) depthwise weights */
+    float *bias;       /* (C_out) or NULL */
+    graft__dw_row_fn dw_row;
+};
+
+const char *graft_conv2d_plan_algorithm(const graft_conv2d_plan *plan) {
+    return algo_names[plan->algo];
+}
+
+static int check_desc(const graft_conv2d *d) {
+    if (!d) return graft__fail(GRAFT_EINVAL, "conv2d: descriptor is NULL");
+    if (d->C_in < 1 || d->C_out < 1 || d->groups < 1)
+        return graft__fail(GRAFT_EINVAL, "conv2d: C_in = %d, C_out = %d, groups = %d must be >= 1",
+                           d->C_in, d->C_out, d->groups);
+    if (d->C_in % d->groups || d->C_out % d->groups)
+        return graft__fail(GRAFT_EINVAL, "conv2d: groups = %d does not divide C_in = %d and "
+                           "C_out = %d", d->groups, d->C_in, d->C_out);
+    if (d->kernel_h < 1 || d->kernel_w < 1 || d->stride_h < 1 || d->stride_w < 1 ||
+        d->dilation_h < 1 || d->dilation_w < 1)
+        return graft__fail(GRAFT_EINVAL, "conv2d: kernel %dx%d, stride %dx%d, dilation %dx%d "
+                           "must all be >= 1", d->kernel_h, d->kernel_w, d->stride_h,
+                           d->stride_w, d->dilation_h, d->dilation_w);
+    if (d->pad_top < 0 || d->pad_left < 0 || d->pad_bottom < 0 || d->pad_right < 0)
+        return graft__fail(GRAFT_EINVAL, "conv2d: negative padding (%d, %d, %d, %d)",
+                           d->pad_top, d->pad_left, d->pad_bottom, d->pad_right);
+    if ((unsigned)d->act > GRAFT_ACT_RELU6)
+        return graft__fail(GRAFT_EINVAL, "conv2d: act = %d is not a graft_act", (int)d->act);
+    if ((int64_t)d->kernel_h * d->kernel_w * (d->C_in / d->groups) > INT32_MAX / 2)
+        return graft__fail(GRAFT_ERANGE, "conv2d: kernel %dx%dx%d is too large", d->kernel_h,
+                           d->kernel_w, d->C_in / d->groups);
+    return GRAFT_OK;
+}
+
+static int out_size(int in, int pad0, int pad1, int k, int s, int dil, int *out) {
+    int64_t span = (int64_t)dil * (k - 1) + 1, padded = (int64_t)in + pad0 + pad1;
+    if (in < 1 || padded < span) return -1;
+    *out = (int)((padded - span) / s + 1);
+    return 0;
+}
+
+int graft_conv2d_output_size(const graft_conv2d *d, int H, int W, int *OH, int *OW) {
+    int err = check_desc(d), oh, ow;
+    if (err) return err;
+    if (out_size(H, d->pad_top, d->pad_bottom, d->kernel_h, d->stride_h, d->dilation_h, &oh) ||
+        out_size(W, d->pad_left, d->pad_right, d->kernel_w, d->stride_w, d->dilation_w, &ow))
+        return graft__fail(GRAFT_EINVAL, "conv2d: kernel %dx%d (dilation %dx%d) does not fit "
+                           "the padded %dx%d input", d->kernel_h, d->kernel_w, d->dilation_h,
+                           d->dilation_w, H + d->pad_top + d->pad_bottom,
+                           W + d->pad_left + d->pad_right);
+    *OH = oh;
+    *OW = ow;
+    return GRAFT_OK;
+}
+
+void graft_conv2d_plan_destroy(graft_conv2d_plan *p) {
+    if (!p) return;
+    if (p->pb)
+        for (int g = 0; g < p->d.groups; g++) graft_packed_b_destroy(p->pb[g]);
+    free(p->pb);
+    free(p->dw_w);
+    free(p->bias);
+    free(p);
+}
+
+static graft__dw_row_fn dw_row_for(graft_isa isa) {
+    switch (isa) {
+#if defined(__x86_64__)
+    case GRAFT_ISA_AVX2: return graft_dwconv_row_avx2;
+    case GRAFT_ISA_AVX512: return graft_dwconv_row_avx512;
+#endif
+#if defined(__aarch64__)
+    case GRAFT_ISA_NEON: return graft_dwconv_row_neon;
+#endif
+    default: return graft_dwconv_row_ref;
+    }
+}
+
+int graft_conv2d_plan_create(const graft_conv2d *desc, const float *weight, const float *bias,
+                             graft_conv2d_plan **out) {
+    int err = check_desc(desc);
+    if (err) return err;
+    if (!weight || !out) return graft__fail(GRAFT_EINVAL, "conv2d: weight or out is NULL");
+    graft_isa isa;
+    if ((err = graft_isa_current(&isa))) return err;
+
+    const graft_conv2d *d = desc;
+    graft_conv2d_plan *p = calloc(1, sizeof *p);
+    if (!p) return graft__fail(GRAFT_ENOMEM, "conv2d: out of memory");
+    p->d = *d;
+    p->isa = isa;
+    p->cin_g = d->C_in / d->groups;
+    p->cout_g = d->C_out / d->groups;
+    const int KH = d->kernel_h, KW = d->kernel_w, taps = KH * KW;
+    p->Kg = taps * p->cin_g;
+    if (d->groups == d->C_in && d->C_out == d->C_in)
+        p->algo = ALGO_DEPTHWISE;
+    else if (d->groups > 1)
+        p->algo = ALGO_GROUPED;
+    else if (KH == 1 && KW == 1 && d->stride_h == 1 && d->stride_w == 1 && !d->pad_top &&
+             !d->pad_left && !d->pad_bottom && !d->pad_right)
+        p->algo = ALGO_GEMM_1X1;
+    else
+        p->algo = ALGO_IM2COL;
+
+    if (bias) {
+        p->bias = malloc(sizeof(float) * d->C_out);
+        if (!p->bias) goto nomem;
+        memcpy(p->bias, bias, sizeof(float) * d->C_out);
+    }
+    if (p->algo == ALGO_DEPTHWISE) {
+        /* OIHW with I = 1 -> (KH, KW, C): channels innermost, as the NHWC input. */
+        p->dw_w = malloc(sizeof(float) * (size_t)taps * d->C_out);
+        if (!p->dw_w) goto nomem;
+        for (int c = 0; c < d->C_out; c++)
+            for (int t = 0; t < taps; t++) p->dw_w[(size_t)t * d->C_out + c] = weight[(size_t)c * taps + t];
+        p->dw_row = dw_row_for(isa);
+        *out = p;
+        return GRAFT_OK;
+    }
+    /*
+     * OIHW -> per group (cout_g, KH, KW, cin_g), the order im2col writes patches in; that is
+     * B transposed (N x K), which the GEMM packs into its own layout.
+     */
+    p->pb = calloc((size_t)d->groups, sizeof *p->pb);
+    float *ohwi = malloc(sizeof(float) * (size_t)p->cout_g * p->Kg);
+    if (!p->pb || !ohwi) {
+        free(ohwi);
+        goto nomem;
+    }
+    for (int g = 0; g < d->groups; g++) {
+        for (int o = 0; o < p->cout_g; o++)
+            for (int c = 0; c < p->cin_g; c++)
+                for (int t = 0; t < taps; t++)
+                    ohwi[(size_t)o * p->Kg + (size_t)t * p->cin_g + c] =
+                        weight[(((size_t)(g * p->cout_g + o) * p->cin_g) + c) * taps + t];
+        err = graft_sgemm_pack_b(GRAFT_TRANS_YES, p->Kg, p->cout_g, ohwi, p->Kg, &p->pb[g]);
+        if (err) {
+            free(ohwi);
+            graft_conv2d_plan_destroy(p);
+            return err;
+        }
+    }
+    free(ohwi);
+    *out = p;
+    return GRAFT_OK;
+nomem:
+    graft_conv2d_plan_destroy(p);
+    return graft__fail(GRAFT_ENOMEM, "conv2d: out of memory packing %dx%dx%dx%d weights",
+                       d->C_out, d->C_in / d->groups, d->kernel_h, d->kernel_w);
+}
+
+/* ---- forward ------------------------------------------------------------------------- */
+
+typedef struct conv_job {
+    const graft_conv2d_plan *p;
+    float *y;
+    const float *x;
+    int N, H, W, OH, OW;
+    long pixels;       /* N * OH * OW */
+    long chunks;       /* im2col chunks per group */
+    size_t gemm_bytes; /* serial GEMM scratch per thread */
+} conv_job;
+
+/* Unrolls output pixels [r0, r0 + rows) of group g into patches: col (rows, Kg). */
+static void im2col(const conv_job *J, int g, long r0, int rows, float *restrict col) {
+    const graft_conv2d_plan *p = J->p;
+    const graft_conv2d *d = &p->d;
+    const int cin_g = p->cin_g, C = d->C_in;
+    for (int r = 0; r < rows; r++) {
+        long pix = r0 + r;
+        int n = (int)(pix / ((long)J->OH * J->OW)), rem = (int)(pix % ((long)J->OH * J->OW));
+        int oh = rem / J->OW, ow = rem % J->OW;
+        int ih0 = oh * d->stride_h - d->pad_top, iw0 = ow * d->stride_w - d->pad_left;
+        float *dst = col + (size_t)r * p->Kg;
+        const float *img = J->x + (size_t)n * J->H * J->W * C + (size_t)g * cin_g;
+        for (int kh = 0; kh < d->kernel_h; kh++) {
+            int ih = ih0 + kh * d->dilation_h;
+            for (int kw = 0; kw < d->kernel_w; kw++, dst += cin_g) {
+                int iw = iw0 + kw * d->dilation_w;
+                if (ih < 0 || ih >= J->H || iw < 0 || iw >= J->W)
+                    memset(dst, 0, sizeof(float) * cin_g);
+                else
+                    memcpy(dst, img + ((size_t)ih * J->W + iw) * C, sizeof(float) * cin_g);
+            }
+        }
+    }
+}
+
+static void gemm_chunk_task(void *vjob, int task, int thread) {
+    const conv_job *J = vjob;
+    const graft_conv2d_plan *p = J->p;
+    int g = (int)(task / J->chunks);
+    long r0 = (task % J->chunks) * IM2COL_ROWS;
+    int rows = (int)(J->pixels - r0 < IM2COL_ROWS ? J->pixels - r0 : IM2COL_ROWS);
+    char *scratch = graft__pool_scratch(thread);
+    float *col = (float *)(scratch + J->gemm_bytes);
+    im2col(J, g, r0, rows, col);
+    graft_epilogue epi = {NULL, p->bias ? p->bias + (size_t)g * p->cout_g : NULL, p->d.act};
+    graft__sgemm_packed_serial(GRAFT_TRANS_NO, rows, col, p->Kg, p->pb[g],
+                               J->y + (size_t)r0 * p->d.C_out + (size_t)g * p->cout_g,
+                               p->d.C_out, &epi, scratch);
+}
+
+static void dw_task(void *vjob, int task, int thread) {
+    const conv_job *J = vjob;
+    const graft_conv2d_plan *p = J->p;
+    const graft_conv2d *d = &p->d;
+    int n = task / J->OH, oh = task % J->OH;
+    graft__dw_args a = {J->x + (size_t)n * J->H * J->W * d->C_in, J->H, J->W, d->C_in,
+                        d->kernel_h, d->kernel_w, d->stride_h, d->stride_w, d->dilation_h,
+                        d->dilation_w, d->pad_top, d->pad_left, J->OW, p->dw_w, p->bias,
+                        d->act};
+    p->dw_row(J->y + ((size_t)n * J->OH + oh) * J->OW * d->C_out, oh, &a);
+}
+
+int graft_conv2d_forward(const graft_conv2d_plan *p, float *y, const float *x, int N, int H,
+                         int W) {
+    if (!p || !y || !x) return graft__fail(GRAFT_EINVAL, "conv2d: plan, y or x is NULL");
+    if (N < 1) return graft__fail(GRAFT_EINVAL, "conv2d: batch N = %d must be >= 1", N);
+    conv_job J = {.p = p, .y = y, .x = x, .N = N, .H = H, .W = W};
+    int err = graft_conv2d_output_size(&p->d, H, W, &J.OH, &J.OW);
+    if (err) return err;
+    graft_isa isa;
+    if ((err = graft_isa_current(&isa))) return err;
+    if (isa != p->isa)
+        return graft__fail(GRAFT_EINVAL, "conv2d: plan was packed for %s but the current ISA "
+                           "is %s; create it again", graft_isa_name(p->isa), graft_isa_name(isa));
+    J.pixels = (long)N * J.OH * J.OW;
+    if ((double)J.pixels * (p->d.C_out + p->d.C_in) > (double)INT64_MAX / 8)
+        return graft__fail(GRAFT_ERANGE, "conv2d: %d x %d x %d tensors are too large", N, H, W);
+
+    if (p->algo == ALGO_GEMM_1X1) {
+        graft_epilogue epi = {NULL, p->bias, p->d.act};
+        return graft_sgemm_packed(GRAFT_TRANS_NO, J.pixels, 1.0f, x, p->d.C_in, p->pb[0], 0.0f,
+                                  y, p->d.C_out, &epi);
+    }
+    int threads;
+    if (p->algo == ALGO_DEPTHWISE) {
+        if ((err = graft__pool_begin(0, &threads))) return err;
+        graft__pool_run(N * J.OH, dw_task, &J);
+        graft__pool_end();
+        return GRAFT_OK;
+    }
+    J.chunks = (J.pixels + IM2COL_ROWS - 1) / IM2COL_ROWS;
+    J.gemm_bytes = (graft__sgemm_packed_serial_scratch(p->pb[0], IM2COL_ROWS) + 63) & ~(size_t)63;
+    size_t col_bytes = sizeof(float) * (size_t)IM2COL_ROWS * p->Kg;
+    if ((err = graft__pool_begin(J.gemm_bytes + col_bytes, &threads))) return err;
+    long tasks = J.chunks * p->d.groups;
+    if (tasks > INT32_MAX) {
+        graft__pool_end();
+        return graft__fail(GRAFT_ERANGE, "conv2d: too many output pixels");
+    }
+    graft__pool_run((int)tasks, gemm_chunk_task, &J);
+    graft__pool_end();
+    return GRAFT_OK;
+}

@@ -1,0 +1,52 @@
+/*
+ * kernels/conv.h: what the convolution driver (conv.c) shares with its per-ISA depthwise
+ * kernels (conv_<isa>.c). Internal to libgraft.
+ */
+#ifndef GRAFT_CONV_INTERNAL_H
+#define GRAFT_CONV_INTERNAL_H
+
+#include "kernels.h"
+
+/* One image of a depthwise convolution with depth multiplier 1, NHWC. */
+typedef struct graft__dw_args {
+    const float *x;    /* (H, W, C) */
+    int H, W, C;
+    int KH, KW, SH, SW, DH, DW, pad_t, pad_l;
+    int OW;
+    const float *w;    /* (KH, KW, C): the weights repacked channels-last */
+    const float *bias; /* (C) or NULL */
+    graft_act act;
+} graft__dw_args;
+
+/* Computes output row oh of one image: y (OW, C). */
+typedef void (*graft__dw_row_fn)(float *restrict y, int oh, const graft__dw_args *a);
+
+void graft_dwconv_row_ref(float *restrict y, int oh, const graft__dw_args *a);
+#if defined(__x86_64__)
+void graft_dwconv_row_avx2(float *restrict y, int oh, const graft__dw_args *a);
+void graft_dwconv_row_avx512(float *restrict y, int oh, const graft__dw_args *a);
+#endif
+#if defined(__aarch64__)
+void graft_dwconv_row_neon(float *restrict y, int oh, const graft__dw_args *a);
+#endif
+
+/*
+ * The taps that land inside the input: k in [*lo, *hi) satisfy 0 <= i0 + k * d < size, for a
+ * window starting at i0 (negative in the padding) with dilation d and k taps.
+ */
+static inline void graft__tap_range(int i0, int d, int k, int size, int *lo, int *hi) {
+    int l = i0 >= 0 ? 0 : (-i0 + d - 1) / d;
+    int h = size - 1 - i0 < 0 ? 0 : (size - 1 - i0) / d + 1;
+    *lo = l < k ? l : k;
+    *hi = h < k ? h : k;
+    if (*hi < *lo) *hi = *lo;
+}
+
+/* The scalar activation of graft_act, shared by the depthwise kernels' tails. */
+static inline float graft__act_scalar(graft_act act, float v) {
+    if (act == GRAFT_ACT_NONE) return v;
+    v = v > 0.0f ? v : 0.0f;
+    return act == GRAFT_ACT_RELU6 && v > 6.0f ? 6.0f : v;
+}
+
+#endif

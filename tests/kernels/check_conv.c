@@ -1,0 +1,239 @@
+/*
+ * tests/kernels/check_conv.c: graft_conv2d against a naive direct convolution in double
+ * precision written from ONNX's definition (OIHW weights, NHWC tensors here), for every ISA
+ * variant, 1 and 2 threads (bit-identical), every algorithm the planner picks (1x1 GEMM,
+ * im2col GEMM, grouped, depthwise), awkward shapes (1x1 images, primes, asymmetric padding,
+ * dilation, strides larger than the kernel), and the errors the API returns.
+ */
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../check.h"
+#include "graft/graft.h"
+#include "graft/kernels.h"
+
+typedef struct conv_case {
+    int N, H, W;
+    graft_conv2d d;
+    const char *algo; /* the algorithm the plan must choose */
+} conv_case;
+
+#define CONV(Ci, Co, G, KH, KW, SH, SW, DH, DW, PT, PL, PB, PR, ACT) \
+    {Ci, Co, G, KH, KW, SH, SW, DH, DW, PT, PL, PB, PR, ACT}
+
+static const conv_case cases[] = {
+    {1, 7, 5, CONV(17, 13, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, GRAFT_ACT_NONE), "gemm-1x1"},
+    {2, 1, 1, CONV(3, 5, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, GRAFT_ACT_RELU), "gemm-1x1"},
+    {1, 9, 8, CONV(16, 33, 1, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, GRAFT_ACT_NONE), "im2col-gemm"},
+    {2, 11, 7, CONV(3, 16, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, GRAFT_ACT_RELU6), "im2col-gemm"},
+    {1, 12, 13, CONV(5, 7, 1, 3, 3, 2, 2, 1, 1, 0, 1, 1, 0, GRAFT_ACT_RELU), "im2col-gemm"},
+    {1, 15, 15, CONV(3, 8, 1, 7, 7, 2, 2, 1, 1, 3, 3, 3, 3, GRAFT_ACT_NONE), "im2col-gemm"},
+    {1, 10, 9, CONV(4, 6, 1, 5, 3, 1, 2, 2, 1, 2, 0, 3, 1, GRAFT_ACT_NONE), "im2col-gemm"},
+    {1, 1, 1, CONV(7, 3, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, GRAFT_ACT_NONE), "im2col-gemm"},
+    {1, 6, 6, CONV(4, 5, 1, 2, 2, 3, 3, 1, 1, 0, 0, 0, 0, GRAFT_ACT_NONE), "im2col-gemm"},
+    {2, 8, 9, CONV(6, 9, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, GRAFT_ACT_RELU), "grouped-gemm"},
+    {1, 7, 7, CONV(8, 4, 2, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, GRAFT_ACT_NONE), "grouped-gemm"},
+    {1, 9, 9, CONV(5, 10, 5, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, GRAFT_ACT_NONE), "grouped-gemm"},
+    {2, 13, 11, CONV(37, 37, 37, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, GRAFT_ACT_RELU6), "depthwise"},
+    {1, 14, 15, CONV(32, 32, 32, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1, GRAFT_ACT_RELU6), "depthwise"},
+    {1, 17, 16, CONV(19, 19, 19, 5, 5, 2, 2, 1, 1, 2, 2, 2, 2, GRAFT_ACT_NONE), "depthwise"},
+    {1, 9, 10, CONV(5, 5, 5, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, GRAFT_ACT_RELU), "depthwise"},
+    {1, 12, 12, CONV(3, 3, 3, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, GRAFT_ACT_NONE), "depthwise"},
+    {1, 1, 1, CONV(17, 17, 17, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, GRAFT_ACT_NONE), "depthwise"},
+    {1, 8, 5, CONV(1, 1, 1, 3, 1, 1, 1, 1, 1, 1, 0, 1, 0, GRAFT_ACT_NONE), "depthwise"},
+    {1, 20, 18, CONV(64, 64, 64, 7, 7, 1, 1, 1, 1, 3, 3, 3, 3, GRAFT_ACT_NONE), "depthwise"},
+    {1, 30, 31, CONV(24, 40, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, GRAFT_ACT_RELU), "im2col-gemm"},
+};
+#define NCASES ((int)(sizeof cases / sizeof cases[0]))
+
+static uint64_t rng_next(uint64_t *s) {
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+static float rnd(uint64_t *s) { return (float)((rng_next(s) >> 40) / (double)(1ull << 24)) * 2 - 1; }
+
+/* Naive direct convolution: ref (N, OH, OW, C_out) and the magnitude sum for the tolerance. */
+static void reference(const conv_case *c, int OH, int OW, const float *x, const float *w,
+                      const float *bias, double *ref, double *mag) {
+    const graft_conv2d *d = &c->d;
+    int cin_g = d->C_in / d->groups, cout_g = d->C_out / d->groups;
+    for (int n = 0; n < c->N; n++)
+        for (int oh = 0; oh < OH; oh++)
+            for (int ow = 0; ow < OW; ow++)
+                for (int o = 0; o < d->C_out; o++) {
+                    int g = o / cout_g;
+                    double s = bias ? bias[o] : 0, m = bias ? fabs(bias[o]) : 0;
+                    for (int ci = 0; ci < cin_g; ci++)
+                        for (int kh = 0; kh < d->kernel_h; kh++)
+                            for (int kw = 0; kw < d->kernel_w; kw++) {
+                                int ih = oh * d->stride_h - d->pad_top + kh * d->dilation_h;
+                                int iw = ow * d->stride_w - d->pad_left + kw * d->dilation_w;
+                                if (ih < 0 || ih >= c->H || iw < 0 || iw >= c->W) continue;
+                                double xv = x[(((size_t)n * c->H + ih) * c->W + iw) * d->C_in +
+                                              g * cin_g + ci];
+                                double wv = w[(((size_t)o * cin_g + ci) * d->kernel_h + kh) *
+                                                  d->kernel_w + kw];
+                                s += xv * wv;
+                                m += fabs(xv * wv);
+                            }
+                    if (d->act != GRAFT_ACT_NONE) s = s > 0 ? s : 0;
+                    if (d->act == GRAFT_ACT_RELU6) s = s < 6 ? s : 6;
+                    size_t at = (((size_t)n * OH + oh) * OW + ow) * d->C_out + o;
+                    ref[at] = s;
+                    mag[at] = m;
+                }
+}
+
+static int run_case(const conv_case *c, int ci, int with_bias, char *msg, size_t len) {
+    const graft_conv2d *d = &c->d;
+    int OH, OW;
+    if (graft_conv2d_output_size(d, c->H, c->W, &OH, &OW)) {
+        snprintf(msg, len, "case %d: %s", ci, graft_last_error());
+        return GRAFT_CHECK_FAIL;
+    }
+    size_t nx = (size_t)c->N * c->H * c->W * d->C_in, ny = (size_t)c->N * OH * OW * d->C_out;
+    size_t nw = (size_t)d->C_out * (d->C_in / d->groups) * d->kernel_h * d->kernel_w;
+    uint64_t s = 0x1234567ull + (uint64_t)ci * 7919;
+    float *x = malloc(sizeof(float) * nx), *w = malloc(sizeof(float) * nw);
+    float *b = malloc(sizeof(float) * d->C_out), *y1 = malloc(sizeof(float) * ny);
+    float *y2 = malloc(sizeof(float) * ny);
+    double *ref = malloc(sizeof(double) * ny), *mag = malloc(sizeof(double) * ny);
+    int st = GRAFT_CHECK_FAIL;
+    graft_conv2d_plan *plan = NULL;
+    if (!x || !w || !b || !y1 || !y2 || !ref || !mag) {
+        snprintf(msg, len, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < nx; i++) x[i] = rnd(&s);
+    for (size_t i = 0; i < nw; i++) w[i] = rnd(&s);
+    for (int i = 0; i < d->C_out; i++) b[i] = rnd(&s);
+    reference(c, OH, OW, x, w, with_bias ? b : NULL, ref, mag);
+    if (graft_conv2d_plan_create(d, w, with_bias ? b : NULL, &plan)) {
+        snprintf(msg, len, "case %d: %s", ci, graft_last_error());
+        goto done;
+    }
+    if (strcmp(graft_conv2d_plan_algorithm(plan), c->algo) != 0) {
+        snprintf(msg, len, "case %d: planner chose %s, want %s", ci,
+                 graft_conv2d_plan_algorithm(plan), c->algo);
+        goto done;
+    }
+    graft_threads_set(1);
+    int e1 = graft_conv2d_forward(plan, y1, x, c->N, c->H, c->W);
+    graft_threads_set(2);
+    int e2 = graft_conv2d_forward(plan, y2, x, c->N, c->H, c->W);
+    if (e1 || e2) {
+        snprintf(msg, len, "case %d: %s", ci, graft_last_error());
+        goto done;
+    }
+    double tol_scale = 4.0 * FLT_EPSILON * (d->kernel_h * d->kernel_w * d->C_in / d->groups + 2);
+    for (size_t i = 0; i < ny; i++) {
+        double tol = 1e-6 + tol_scale * mag[i];
+        if (!(fabs(y1[i] - ref[i]) <= tol)) {
+            snprintf(msg, len, "case %d (%s, bias %d): y[%zu] = %.8g, want %.8g (tol %.2g)", ci,
+                     c->algo, with_bias, i, y1[i], ref[i], tol);
+            goto done;
+        }
+    }
+    if (memcmp(y1, y2, sizeof(float) * ny) != 0) {
+        snprintf(msg, len, "case %d: 1 and 2 threads differ", ci);
+        goto done;
+    }
+    st = GRAFT_CHECK_PASS;
+done:
+    graft_conv2d_plan_destroy(plan);
+    free(x), free(w), free(b), free(y1), free(y2), free(ref), free(mag);
+    return st;
+}
+
+static int sweep(graft_isa isa, char *msg, size_t len) {
+    if (graft_isa_set(isa) != GRAFT_OK) {
+        snprintf(msg, len, "%s not available on this CPU", graft_isa_name(isa));
+        return GRAFT_CHECK_SKIP;
+    }
+    int st = GRAFT_CHECK_PASS;
+    for (int i = 0; i < NCASES && st == GRAFT_CHECK_PASS; i++)
+        for (int with_bias = 0; with_bias < 2 && st == GRAFT_CHECK_PASS; with_bias++)
+            st = run_case(&cases[i], i, with_bias, msg, len);
+    graft_isa_set(GRAFT_ISA_AUTO);
+    if (st == GRAFT_CHECK_PASS) snprintf(msg, len, "%d layers", NCASES);
+    return st;
+}
+
+static int conv_scalar(char *m, size_t l) { return sweep(GRAFT_ISA_SCALAR, m, l); }
+static int conv_avx2(char *m, size_t l) { return sweep(GRAFT_ISA_AVX2, m, l); }
+static int conv_avx512(char *m, size_t l) { return sweep(GRAFT_ISA_AVX512, m, l); }
+static int conv_neon(char *m, size_t l) { return sweep(GRAFT_ISA_NEON, m, l); }
+
+#define EXPECT(call, code)                                                                     \
+    do {                                                                                       \
+        int e_ = (call);                                                                       \
+        if (e_ != (code) || (e_ && !graft_last_error()[0])) {                                  \
+            snprintf(msg, len, "%s returned %s, want %s", #call, graft_err_name(e_),           \
+                     graft_err_name(code));                                                    \
+            return GRAFT_CHECK_FAIL;                                                           \
+        }                                                                                      \
+    } while (0)
+
+static int rejects_impossible_layers(char *msg, size_t len) {
+    float w[64] = {0}, x[64] = {0}, y[64];
+    graft_conv2d_plan *p = NULL;
+    graft_conv2d ok = CONV(2, 2, 1, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, GRAFT_ACT_NONE);
+    graft_conv2d bad = ok;
+    bad.groups = 3;
+    EXPECT(graft_conv2d_plan_create(&bad, w, NULL, &p), GRAFT_EINVAL);
+    bad = ok;
+    bad.C_in = 0;
+    EXPECT(graft_conv2d_plan_create(&bad, w, NULL, &p), GRAFT_EINVAL);
+    bad = ok;
+    bad.stride_h = 0;
+    EXPECT(graft_conv2d_plan_create(&bad, w, NULL, &p), GRAFT_EINVAL);
+    bad = ok;
+    bad.pad_left = -1;
+    EXPECT(graft_conv2d_plan_create(&bad, w, NULL, &p), GRAFT_EINVAL);
+    bad = ok;
+    bad.act = (graft_act)9;
+    EXPECT(graft_conv2d_plan_create(&bad, w, NULL, &p), GRAFT_EINVAL);
+    bad = ok;
+    bad.kernel_h = 100000;
+    bad.kernel_w = 100000;
+    EXPECT(graft_conv2d_plan_create(&bad, w, NULL, &p), GRAFT_ERANGE);
+    EXPECT(graft_conv2d_plan_create(&ok, NULL, NULL, &p), GRAFT_EINVAL);
+    if (p) {
+        snprintf(msg, len, "a failed create wrote its output");
+        return GRAFT_CHECK_FAIL;
+    }
+    int oh, ow;
+    EXPECT(graft_conv2d_output_size(&ok, 2, 5, &oh, &ow), GRAFT_EINVAL); /* 3x3 on 2 rows */
+    EXPECT(graft_conv2d_plan_create(&ok, w, NULL, &p), GRAFT_OK);
+    EXPECT(graft_conv2d_forward(p, y, x, 1, 2, 2), GRAFT_EINVAL);
+    EXPECT(graft_conv2d_forward(p, y, x, 0, 4, 4), GRAFT_EINVAL);
+    EXPECT(graft_conv2d_forward(p, NULL, x, 1, 4, 4), GRAFT_EINVAL);
+    EXPECT(graft_conv2d_forward(p, y, x, 1, 4, 4), GRAFT_OK);
+    /* A plan packed for one variant is refused by another rather than misread. */
+    graft_isa cur;
+    graft_isa_current(&cur);
+    for (int i = GRAFT_ISA_SCALAR; i < GRAFT_ISA_COUNT; i++)
+        if (i != (int)cur && graft_isa_set((graft_isa)i) == GRAFT_OK) {
+            EXPECT(graft_conv2d_forward(p, y, x, 1, 4, 4), GRAFT_EINVAL);
+            break;
+        }
+    graft_isa_set(GRAFT_ISA_AUTO);
+    graft_conv2d_plan_destroy(p);
+    graft_conv2d_plan_destroy(NULL);
+    return GRAFT_CHECK_PASS;
+}
+
+const graft_check graft_checks_conv[] = {
+    {"conv", "scalar_matches_reference", conv_scalar},
+    {"conv", "avx2_matches_reference", conv_avx2},
+    {"conv", "avx512_matches_reference", conv_avx512},
+    {"conv", "neon_matches_reference", conv_neon},
+    {"conv", "rejects_impossible_layers", rejects_impossible_layers},
+    {NULL, NULL, NULL},
+};
