@@ -1,8 +1,9 @@
 /*
- * kernels/conv_avx512.c: the AVX-512 depthwise convolution row (NHWC). Channels are the
- * vector dimension, 16 at a time (a masked block for the tail). For each block of channels the
- * row of output pixels is swept with the valid taps of each pixel precomputed, so padding costs
- * no per-element test; 3x3 and 5x5 kernels get bodies with the tap loops fully unrolled.
+ * kernels/conv_avx512.c: the AVX-512 depthwise convolution row (NHWC). A pixel's channels are
+ * contiguous, so each tap is a run of vector loads along C (16 channels per vector, a masked
+ * vector for the tail) and the weights of all taps (KH * KW * C floats) stay in L1. Pixels
+ * whose window lies inside the image horizontally go four at a time, sharing each weight load;
+ * border pixels go one at a time over their valid taps. 3x3 and 5x5 get fully unrolled bodies.
  */
 #include <immintrin.h>
 
@@ -15,48 +16,67 @@ static inline __attribute__((always_inline)) __m512 act16(graft_act act, __m512 
 }
 
 /*
- * One block of (at most 16) channels at offset c, over the whole output row. KH_/KW_ are
- * compile-time tap counts (0 = take them from a).
+ * P output pixels from ow0 (P = 1..4) whose taps kw_lo..kw_hi-1 are all inside the image,
+ * rows kh_lo..kh_hi-1. KH_/KW_: compile-time kernel size, or 0 to read it from a.
  */
-static inline __attribute__((always_inline)) void row_block(const int KH_, const int KW_,
-                                                             float *restrict y, int oh, int c,
-                                                             __mmask16 m,
-                                                             const graft__dw_args *a) {
+static inline __attribute__((always_inline)) void
+pixels(const int P, const int KH_, const int KW_, float *restrict y, int ow0, int ih0,
+       int kh_lo, int kh_hi, int kw_lo, int kw_hi, const graft__dw_args *a) {
     const int KH = KH_ ? KH_ : a->KH, KW = KW_ ? KW_ : a->KW, C = a->C;
-    const int ih0 = oh * a->SH - a->pad_t;
-    int kh_lo, kh_hi;
-    graft__tap_range(ih0, a->DH, KH, a->H, &kh_lo, &kh_hi);
-    const __m512 b = a->bias ? _mm512_maskz_loadu_ps(m, a->bias + c) : _mm512_setzero_ps();
-    const float *xc = a->x + c, *wc = a->w + c;
-    for (int ow = 0; ow < a->OW; ow++) {
-        int iw0 = ow * a->SW - a->pad_l, kw_lo, kw_hi;
-        graft__tap_range(iw0, a->DW, KW, a->W, &kw_lo, &kw_hi);
-        __m512 acc = b;
+    (void)KH;
+    for (int c = 0; c < C; c += 16) {
+        __mmask16 m = C - c >= 16 ? 0xffff : (__mmask16)((1u << (C - c)) - 1);
+        __m512 acc[4];
+        __m512 b = a->bias ? _mm512_maskz_loadu_ps(m, a->bias + c) : _mm512_setzero_ps();
+        for (int p = 0; p < P; p++) acc[p] = b;
 #pragma GCC unroll 5
         for (int kh = 0; kh < KH; kh++) {
             if (kh < kh_lo || kh >= kh_hi) continue;
-            const float *xr = xc + (size_t)(ih0 + kh * a->DH) * a->W * C;
-            const float *wr = wc + (size_t)kh * KW * C;
+            const float *xr = a->x + (size_t)(ih0 + kh * a->DH) * a->W * C + c;
+            const float *wr = a->w + (size_t)kh * KW * C + c;
 #pragma GCC unroll 5
             for (int kw = 0; kw < KW; kw++) {
                 if (kw < kw_lo || kw >= kw_hi) continue;
-                acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, xr + (size_t)(iw0 + kw * a->DW) * C),
-                                      _mm512_maskz_loadu_ps(m, wr + (size_t)kw * C), acc);
+                __m512 wv = _mm512_maskz_loadu_ps(m, wr + (size_t)kw * C);
+                for (int p = 0; p < P; p++) {
+                    int iw = (ow0 + p) * a->SW - a->pad_l + kw * a->DW;
+                    acc[p] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, xr + (size_t)iw * C), wv,
+                                             acc[p]);
+                }
             }
         }
-        _mm512_mask_storeu_ps(y + (size_t)ow * C + c, m, act16(a->act, acc));
+        for (int p = 0; p < P; p++)
+            _mm512_mask_storeu_ps(y + (size_t)(ow0 + p) * C + c, m, act16(a->act, acc[p]));
+    }
+}
+
+static inline __attribute__((always_inline)) void row(const int KH_, const int KW_,
+                                                       float *restrict y, int oh,
+                                                       const graft__dw_args *a) {
+    const int KW = KW_ ? KW_ : a->KW;
+    const int ih0 = oh * a->SH - a->pad_t;
+    int kh_lo, kh_hi;
+    graft__tap_range(ih0, a->DH, KH_ ? KH_ : a->KH, a->H, &kh_lo, &kh_hi);
+    int ow = 0;
+    while (ow < a->OW) {
+        int kw_lo, kw_hi;
+        graft__tap_range(ow * a->SW - a->pad_l, a->DW, KW, a->W, &kw_lo, &kw_hi);
+        int last_full = (a->W - 1 - (KW - 1) * a->DW + a->pad_l); /* ow * SW <= this */
+        if (kw_lo == 0 && kw_hi == KW && ow + 3 < a->OW && (ow + 3) * a->SW <= last_full) {
+            pixels(4, KH_, KW_, y, ow, ih0, kh_lo, kh_hi, 0, KW, a);
+            ow += 4;
+        } else {
+            pixels(1, KH_, KW_, y, ow, ih0, kh_lo, kh_hi, kw_lo, kw_hi, a);
+            ow += 1;
+        }
     }
 }
 
 void graft_dwconv_row_avx512(float *restrict y, int oh, const graft__dw_args *a) {
-    for (int c = 0; c < a->C; c += 16) {
-        int left = a->C - c;
-        __mmask16 m = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
-        if (a->KH == 3 && a->KW == 3)
-            row_block(3, 3, y, oh, c, m, a);
-        else if (a->KH == 5 && a->KW == 5)
-            row_block(5, 5, y, oh, c, m, a);
-        else
-            row_block(0, 0, y, oh, c, m, a);
-    }
+    if (a->KH == 3 && a->KW == 3)
+        row(3, 3, y, oh, a);
+    else if (a->KH == 5 && a->KW == 5)
+        row(5, 5, y, oh, a);
+    else
+        row(0, 0, y, oh, a);
 }

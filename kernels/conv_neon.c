@@ -1,6 +1,9 @@
 /*
- * kernels/conv_neon.c: the NEON depthwise convolution row (NHWC), the scheme of conv_avx2.c
- * with 4 channels per vector and the channel tail through a zero-padded copy.
+ * kernels/conv_neon.c: the NEON depthwise convolution row (NHWC). A pixel's channels are
+ * contiguous, so each tap is a run of vector loads along C (4 channels per vector; the tail
+ * through a zero-padded copy) and the weights of all taps (KH * KW * C floats) stay in L1. Pixels
+ * whose window lies inside the image horizontally go four at a time, sharing each weight load;
+ * border pixels go one at a time over their valid taps. 3x3 and 5x5 get fully unrolled bodies.
  */
 #include <arm_neon.h>
 #include <string.h>
@@ -13,6 +16,7 @@ static inline __attribute__((always_inline)) float32x4_t act4(graft_act act, flo
     return act == GRAFT_ACT_RELU6 ? vminq_f32(v, vdupq_n_f32(6.0f)) : v;
 }
 
+/* Loads 4 floats, or the first n of them and zeros (n < 4: the channel tail). */
 static inline __attribute__((always_inline)) float32x4_t load4(const float *p, int n) {
     if (n >= 4) return vld1q_f32(p);
     float t[4] = {0};
@@ -20,50 +24,77 @@ static inline __attribute__((always_inline)) float32x4_t load4(const float *p, i
     return vld1q_f32(t);
 }
 
-static inline __attribute__((always_inline)) void row_block(const int KH_, const int KW_,
-                                                             float *restrict y, int oh, int c,
-                                                             int n, const graft__dw_args *a) {
+static inline __attribute__((always_inline)) void store4(float *p, float32x4_t v, int n) {
+    if (n >= 4) {
+        vst1q_f32(p, v);
+        return;
+    }
+    float t[4];
+    vst1q_f32(t, v);
+    memcpy(p, t, sizeof(float) * (size_t)n);
+}
+
+/*
+ * P output pixels from ow0 (P = 1..4) whose taps kw_lo..kw_hi-1 are all inside the image,
+ * rows kh_lo..kh_hi-1. KH_/KW_: compile-time kernel size, or 0 to read it from a.
+ */
+static inline __attribute__((always_inline)) void
+pixels(const int P, const int KH_, const int KW_, float *restrict y, int ow0, int ih0,
+       int kh_lo, int kh_hi, int kw_lo, int kw_hi, const graft__dw_args *a) {
     const int KH = KH_ ? KH_ : a->KH, KW = KW_ ? KW_ : a->KW, C = a->C;
-    const int ih0 = oh * a->SH - a->pad_t;
-    int kh_lo, kh_hi;
-    graft__tap_range(ih0, a->DH, KH, a->H, &kh_lo, &kh_hi);
-    const float32x4_t b = a->bias ? load4(a->bias + c, n) : vdupq_n_f32(0.0f);
-    const float *xc = a->x + c, *wc = a->w + c;
-    for (int ow = 0; ow < a->OW; ow++) {
-        int iw0 = ow * a->SW - a->pad_l, kw_lo, kw_hi;
-        graft__tap_range(iw0, a->DW, KW, a->W, &kw_lo, &kw_hi);
-        float32x4_t acc = b;
+    (void)KH;
+    for (int c = 0; c < C; c += 4) {
+        int m = C - c;
+        float32x4_t acc[4];
+        float32x4_t b = a->bias ? load4(a->bias + c, m) : vdupq_n_f32(0.0f);
+        for (int p = 0; p < P; p++) acc[p] = b;
 #pragma GCC unroll 5
         for (int kh = 0; kh < KH; kh++) {
             if (kh < kh_lo || kh >= kh_hi) continue;
-            const float *xr = xc + (size_t)(ih0 + kh * a->DH) * a->W * C;
-            const float *wr = wc + (size_t)kh * KW * C;
+            const float *xr = a->x + (size_t)(ih0 + kh * a->DH) * a->W * C + c;
+            const float *wr = a->w + (size_t)kh * KW * C + c;
 #pragma GCC unroll 5
             for (int kw = 0; kw < KW; kw++) {
                 if (kw < kw_lo || kw >= kw_hi) continue;
-                acc = vfmaq_f32(acc, load4(xr + (size_t)(iw0 + kw * a->DW) * C, n),
-                                load4(wr + (size_t)kw * C, n));
+                float32x4_t wv = load4(wr + (size_t)kw * C, m);
+                for (int p = 0; p < P; p++) {
+                    int iw = (ow0 + p) * a->SW - a->pad_l + kw * a->DW;
+                    acc[p] = vfmaq_f32(acc[p], load4(xr + (size_t)iw * C, m), wv);
+                }
             }
         }
-        acc = act4(a->act, acc);
-        if (n >= 4) {
-            vst1q_f32(y + (size_t)ow * C + c, acc);
+        for (int p = 0; p < P; p++)
+            store4(y + (size_t)(ow0 + p) * C + c, act4(a->act, acc[p]), m);
+    }
+}
+
+static inline __attribute__((always_inline)) void row(const int KH_, const int KW_,
+                                                       float *restrict y, int oh,
+                                                       const graft__dw_args *a) {
+    const int KW = KW_ ? KW_ : a->KW;
+    const int ih0 = oh * a->SH - a->pad_t;
+    int kh_lo, kh_hi;
+    graft__tap_range(ih0, a->DH, KH_ ? KH_ : a->KH, a->H, &kh_lo, &kh_hi);
+    int ow = 0;
+    while (ow < a->OW) {
+        int kw_lo, kw_hi;
+        graft__tap_range(ow * a->SW - a->pad_l, a->DW, KW, a->W, &kw_lo, &kw_hi);
+        int last_full = (a->W - 1 - (KW - 1) * a->DW + a->pad_l); /* ow * SW <= this */
+        if (kw_lo == 0 && kw_hi == KW && ow + 3 < a->OW && (ow + 3) * a->SW <= last_full) {
+            pixels(4, KH_, KW_, y, ow, ih0, kh_lo, kh_hi, 0, KW, a);
+            ow += 4;
         } else {
-            float t[4];
-            vst1q_f32(t, acc);
-            memcpy(y + (size_t)ow * C + c, t, sizeof(float) * (size_t)n);
+            pixels(1, KH_, KW_, y, ow, ih0, kh_lo, kh_hi, kw_lo, kw_hi, a);
+            ow += 1;
         }
     }
 }
 
 void graft_dwconv_row_neon(float *restrict y, int oh, const graft__dw_args *a) {
-    for (int c = 0; c < a->C; c += 4) {
-        int n = a->C - c;
-        if (a->KH == 3 && a->KW == 3)
-            row_block(3, 3, y, oh, c, n, a);
-        else if (a->KH == 5 && a->KW == 5)
-            row_block(5, 5, y, oh, c, n, a);
-        else
-            row_block(0, 0, y, oh, c, n, a);
-    }
+    if (a->KH == 3 && a->KW == 3)
+        row(3, 3, y, oh, a);
+    else if (a->KH == 5 && a->KW == 5)
+        row(5, 5, y, oh, a);
+    else
+        row(0, 0, y, oh, a);
 }
