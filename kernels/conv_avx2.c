@@ -2,7 +2,7 @@
  * kernels/conv_avx2.c: the AVX2 depthwise convolution row (NHWC). A pixel's channels are
  * contiguous, so each tap is a run of vector loads along C (8 channels per vector; the tail
  * through a zero-padded copy, since masked loads are slow on AMD cores) and the weights of all taps (KH * KW * C floats) stay in L1. Pixels
- * whose window lies inside the image horizontally go four at a time, sharing each weight load;
+ * whose window lies inside the image horizontally go eight at a time, sharing each weight load;
  * border pixels go one at a time over their valid taps. 3x3 and 5x5 get fully unrolled bodies.
  */
 #include <immintrin.h>
@@ -35,36 +35,39 @@ static inline __attribute__((always_inline)) void store8(float *p, __m256 v, int
 }
 
 /*
- * P output pixels from ow0 (P = 1..4) whose taps kw_lo..kw_hi-1 are all inside the image,
+ * P output pixels from ow0 (P = 1..8) whose taps kw_lo..kw_hi-1 are all inside the image,
  * rows kh_lo..kh_hi-1. KH_/KW_: compile-time kernel size, or 0 to read it from a.
  */
 static inline __attribute__((always_inline)) void
 pixels(const int P, const int KH_, const int KW_, float *restrict y, int ow0, int ih0,
        int kh_lo, int kh_hi, int kw_lo, int kw_hi, const graft__dw_args *a) {
     const int KH = KH_ ? KH_ : a->KH, KW = KW_ ? KW_ : a->KW, C = a->C;
-    (void)KH;
+    const int nkh = kh_hi - kh_lo, nkw = kw_hi - kw_lo;
+    /* Pointers to each pixel's first valid tap; taps are then fixed strides away. */
+    const size_t row_step = (size_t)a->DH * a->W * C, tap_step = (size_t)a->DW * C;
+    const float *x0[8];
+    for (int p = 0; p < P; p++)
+        x0[p] = a->x + ((size_t)(ih0 + kh_lo * a->DH) * a->W +
+                        (size_t)((ow0 + p) * a->SW - a->pad_l + kw_lo * a->DW)) * C;
+    const float *w0 = a->w + ((size_t)kh_lo * KW + kw_lo) * C;
+    float *y0 = y + (size_t)ow0 * C;
     for (int c = 0; c < C; c += 8) {
         int m = C - c;
-        __m256 acc[4];
+        __m256 acc[8];
         __m256 b = a->bias ? load8(a->bias + c, m) : _mm256_setzero_ps();
         for (int p = 0; p < P; p++) acc[p] = b;
 #pragma GCC unroll 5
         for (int kh = 0; kh < KH; kh++) {
-            if (kh < kh_lo || kh >= kh_hi) continue;
-            const float *xr = a->x + (size_t)(ih0 + kh * a->DH) * a->W * C + c;
-            const float *wr = a->w + (size_t)kh * KW * C + c;
+            if (kh >= nkh) break;
 #pragma GCC unroll 5
             for (int kw = 0; kw < KW; kw++) {
-                if (kw < kw_lo || kw >= kw_hi) continue;
-                __m256 wv = load8(wr + (size_t)kw * C, m);
-                for (int p = 0; p < P; p++) {
-                    int iw = (ow0 + p) * a->SW - a->pad_l + kw * a->DW;
-                    acc[p] = _mm256_fmadd_ps(load8(xr + (size_t)iw * C, m), wv, acc[p]);
-                }
+                if (kw >= nkw) break;
+                __m256 wv = load8(w0 + ((size_t)kh * KW + kw) * C + c, m);
+                for (int p = 0; p < P; p++)
+                    acc[p] = _mm256_fmadd_ps(load8(x0[p] + kh * row_step + kw * tap_step + c, m), wv, acc[p]);
             }
         }
-        for (int p = 0; p < P; p++)
-            store8(y + (size_t)(ow0 + p) * C + c, act8(a->act, acc[p]), m);
+        for (int p = 0; p < P; p++) store8(y0 + (size_t)p * C + c, act8(a->act, acc[p]), m);
     }
 }
 
@@ -80,7 +83,14 @@ static inline __attribute__((always_inline)) void row(const int KH_, const int K
         int kw_lo, kw_hi;
         graft__tap_range(ow * a->SW - a->pad_l, a->DW, KW, a->W, &kw_lo, &kw_hi);
         int last_full = (a->W - 1 - (KW - 1) * a->DW + a->pad_l); /* ow * SW <= this */
-        if (kw_lo == 0 && kw_hi == KW && ow + 3 < a->OW && (ow + 3) * a->SW <= last_full) {
+        /*
+         * A pixel's taps form one chain of dependent FMAs; eight pixels in flight keep both
+         * FMA pipes busy through the 4-cycle latency.
+         */
+        if (kw_lo == 0 && kw_hi == KW && ow + 7 < a->OW && (ow + 7) * a->SW <= last_full) {
+            pixels(8, KH_, KW_, y, ow, ih0, kh_lo, kh_hi, 0, KW, a);
+            ow += 8;
+        } else if (kw_lo == 0 && kw_hi == KW && ow + 3 < a->OW && (ow + 3) * a->SW <= last_full) {
             pixels(4, KH_, KW_, y, ow, ih0, kh_lo, kh_hi, 0, KW, a);
             ow += 4;
         } else {
