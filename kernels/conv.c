@@ -208,8 +208,20 @@ static void im2col(const conv_job *J, int g, long r0, int rows, float *restrict 
         int ih0 = oh * d->stride_h - d->pad_top, iw0 = ow * d->stride_w - d->pad_left;
         float *dst = col + (size_t)r * p->Kg;
         const float *img = J->x + (size_t)n * J->H * J->W * C + (size_t)g * cin_g;
+        /*
+         * Without dilation or groups, a kernel row's taps are consecutive pixels, which NHWC
+         * stores back to back: one copy of kernel_w * C floats when all are inside the image.
+         */
+        int row_whole = d->dilation_w == 1 && cin_g == C && iw0 >= 0 &&
+                        iw0 + d->kernel_w <= J->W;
         for (int kh = 0; kh < d->kernel_h; kh++) {
             int ih = ih0 + kh * d->dilation_h;
+            if (row_whole && ih >= 0 && ih < J->H) {
+                memcpy(dst, img + ((size_t)ih * J->W + iw0) * C,
+                       sizeof(float) * (size_t)d->kernel_w * C);
+                dst += (size_t)d->kernel_w * C;
+                continue;
+            }
             for (int kw = 0; kw < d->kernel_w; kw++, dst += cin_g) {
                 int iw = iw0 + kw * d->dilation_w;
                 if (ih < 0 || ih >= J->H || iw < 0 || iw >= J->W)
