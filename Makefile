@@ -11,11 +11,16 @@ ARCH    := $(shell $(CC) -dumpmachine | cut -d- -f1)
 CFLAGS_BASE := -std=gnu11 -O2 -g -fPIC -Wall -Wextra -Wshadow -Wno-unused-parameter \
                -Iinclude -Ikernels -pthread
 CFLAGS  ?=
-LDLIBS  := -lm -pthread
+LDLIBS  := -lsleef -lm -pthread
 ifeq ($(SAN),1)
   BUILD := build-san
   CFLAGS_BASE += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
   LDFLAGS += -fsanitize=address,undefined
+endif
+# A cross compiler does not search the Debian multiarch include directory, where the arm64
+# libsleef-dev keeps sleef.h; -idirafter keeps the cross libc's own headers first.
+ifneq ($(CROSS),)
+  CFLAGS_BASE += -idirafter /usr/include/$(ARCH)-linux-gnu
 endif
 ALL_CFLAGS = $(CFLAGS_BASE) $(CFLAGS)
 
@@ -46,7 +51,7 @@ CRIT_OBJ  := $(CRIT_SRC:%.c=$(BUILD)/%.o)
 
 VERSION := $(shell sed -n 's/^\#define GRAFT_VERSION_STRING "\(.*\)"/\1/p' include/graft/graft.h)
 
-.PHONY: all lib test test-neon demo bench bench-gemm install deps deps-test deps-bench \
+.PHONY: all lib test test-neon demo bench bench-gemm install deps deps-test deps-bench deps-neon \
         clean check-san check-install
 all: $(BUILD)/libgraft.a $(BUILD)/libgraft.so $(BUILD)/graft $(BUILD)/graft.pc
 
@@ -77,9 +82,13 @@ $(BUILD)/graft.pc: graft.pc.in include/graft/graft.h
 
 # ---- Debian packages ----------------------------------------------------------------------
 # Installed only when missing, and only as root; otherwise the missing names are printed.
-DEPS_BUILD := gcc make pkg-config
+# Qualified by architecture because dpkg -s refuses a bare name that is installed for two
+# (test-neon adds libsleef-dev:arm64).
+DEB_ARCH   := $(shell dpkg --print-architecture 2>/dev/null)
+DEPS_BUILD := gcc make pkg-config libsleef-dev:$(DEB_ARCH)
 DEPS_TEST  := libcriterion-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static
-DEPS_BENCH := libopenblas-dev
+DEPS_BENCH := libopenblas-dev libdnnl-dev
+DEPS_NEON  := libsleef-dev:arm64 libc6:arm64
 define apt_ensure
 	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -95,6 +104,12 @@ deps-test: deps
 	$(call apt_ensure,$(DEPS_TEST))
 deps-bench: deps
 	$(call apt_ensure,$(DEPS_BENCH))
+# SLEEF for aarch64 comes from Debian's arm64 packages, which needs arm64 as a foreign
+# architecture (added only as root; apt_ensure then updates the package lists).
+deps-neon: deps-test
+	@dpkg --print-foreign-architectures | grep -qx arm64 || [ "$$(id -u)" != 0 ] || \
+	  dpkg --add-architecture arm64
+	$(call apt_ensure,$(DEPS_NEON))
 
 # ---- tests --------------------------------------------------------------------------------
 $(CRIT_OBJ): ALL_CFLAGS += -DGRAFT_BUILD_DIR='"$(BUILD)"'
@@ -111,12 +126,16 @@ check-san: deps-test
 	ASAN_OPTIONS=detect_leaks=1 build-san/tests/run_tests $(TEST_ARGS)
 
 # NEON: the library and the plain-C checks cross-compiled for aarch64, run under qemu-user.
-test-neon: deps-test
+# Linked dynamically because Debian ships SLEEF as a shared library only. It runs on the
+# arm64 multiarch loader, libc and libsleef that libsleef-dev:arm64 installs under /lib and
+# /usr/lib/aarch64-linux-gnu, found by qemu at their usual paths. (Not `qemu -L` with the cross
+# toolchain's libc: under qemu 7.2 that hangs in the first pthread_create.)
+test-neon: deps-neon
 	$(MAKE) --no-print-directory CROSS=aarch64-linux-gnu- BUILD=build-aarch64 \
 	  build-aarch64/tests/run_checks
 	qemu-aarch64-static build-aarch64/tests/run_checks
 $(BUILD)/tests/run_checks: tests/run_checks.c $(CHECK_OBJ) $(BUILD)/libgraft.a
-	$(CC) $(ALL_CFLAGS) -Itests -static $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -Itests $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # ---- demo, bench, install -----------------------------------------------------------------
 demo: deps
@@ -130,7 +149,14 @@ $(BUILD)/bench/bench_gemm: bench/bench_gemm.c $(BUILD)/libgraft.a
 bench-gemm: deps-bench
 	$(MAKE) --no-print-directory all $(BUILD)/bench/bench_gemm
 	BUILD=$(BUILD) bash bench/run_gemm.sh
-bench: bench-gemm
+# oneDNN (Debian's build uses OpenMP) is the convolution reference; -fopenmp only for the bench.
+$(BUILD)/bench/bench_conv: bench/bench_conv.c $(BUILD)/libgraft.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -O3 -fopenmp -o $@ $^ -ldnnl $(LDLIBS)
+bench-conv: deps-bench
+	$(MAKE) --no-print-directory all $(BUILD)/bench/bench_conv
+	BUILD=$(BUILD) bash bench/run_conv.sh
+bench: bench-gemm bench-conv
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/graft \
@@ -143,7 +169,8 @@ install: all
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/graft.pc
 	install -m 755 $(BUILD)/graft $(DESTDIR)$(PREFIX)/bin/
 
-# Installs into a scratch prefix and builds a consumer through pkg-config, shared and static.
+# Installs into a scratch prefix and builds a consumer through pkg-config, against the shared
+# library and against libgraft.a (Debian's SLEEF is shared-only, so not a fully static binary).
 check-install:
 	rm -rf $(BUILD)/stage
 	$(MAKE) --no-print-directory install PREFIX=$(CURDIR)/$(BUILD)/stage
@@ -151,8 +178,12 @@ check-install:
 	  $$(PKG_CONFIG_PATH=$(BUILD)/stage/lib/pkgconfig pkg-config --cflags --libs graft) \
 	  -o $(BUILD)/stage/consumer
 	LD_LIBRARY_PATH=$(BUILD)/stage/lib $(BUILD)/stage/consumer
-	$(CC) -static tests/install/consumer.c \
-	  $$(PKG_CONFIG_PATH=$(BUILD)/stage/lib/pkgconfig pkg-config --cflags --libs --static graft) \
+	$(CC) tests/install/consumer.c \
+	  $$(PKG_CONFIG_PATH=$(BUILD)/stage/lib/pkgconfig pkg-config --cflags graft) \
+	  $(BUILD)/stage/lib/libgraft.a \
+	  $$(PKG_CONFIG_PATH=$(BUILD)/stage/lib/pkgconfig pkg-config --libs-only-other --static graft) \
+	  $$(PKG_CONFIG_PATH=$(BUILD)/stage/lib/pkgconfig pkg-config --libs --static graft | \
+	     sed 's/-lgraft//; s/-L[^ ]*//') \
 	  -o $(BUILD)/stage/consumer-static
 	$(BUILD)/stage/consumer-static
 
@@ -160,3 +191,38 @@ clean:
 	rm -rf build build-san build-aarch64
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---- fuzzing ------------------------------------------------------------------------------
+# libFuzzer on the ONNX decoder and the protobuf reader under it (tests/fuzz/fuzz_onnx.c), with
+# ASan and UBSan. The seed corpus is libonnx-testdata's node and pytorch-converted models and
+# tensors under 64 KiB, copied into $(BUILD)/fuzz/corpus, which also keeps what the fuzzer
+# finds. `make fuzz FUZZ_SECONDS=600` runs longer; a crashing input is saved in $(BUILD)/fuzz/.
+DEPS_FUZZ    := clang libclang-rt-14-dev
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 30
+FUZZ_DATA    ?= /usr/share/libonnx-testdata/data
+FUZZ_SRC     := tests/fuzz/fuzz_onnx.c pipeline/model/protobuf.c pipeline/model/onnx_proto.c \
+                kernels/core.c
+.PHONY: fuzz
+$(BUILD)/fuzz/fuzz_onnx: $(FUZZ_SRC) $(wildcard pipeline/model/*.h include/graft/*.h kernels/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=gnu11 -g -O1 -Wall -Wextra -Wshadow -Wno-unused-parameter -Iinclude \
+	  -Ikernels -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $(FUZZ_SRC)
+fuzz: deps
+	$(call apt_ensure,$(DEPS_FUZZ))
+	$(MAKE) --no-print-directory $(BUILD)/fuzz/fuzz_onnx
+	@mkdir -p $(BUILD)/fuzz/corpus
+	@# Seeded once: later runs start from the corpus the fuzzer grew. The files keep their
+	@# relative paths (libFuzzer reads the corpus directory recursively), copied in batches.
+	@if [ -n "$$(ls -A $(BUILD)/fuzz/corpus)" ]; then :; \
+	elif [ -d $(FUZZ_DATA)/node ]; then \
+	  for sub in node pytorch-converted; do \
+	    [ -d $(FUZZ_DATA)/$$sub ] || continue; \
+	    mkdir -p $(BUILD)/fuzz/corpus/$$sub; \
+	    (cd $(FUZZ_DATA)/$$sub && find . -type f -size -64k \( -name model.onnx -o \
+	      -path '*/test_data_set_0/*.pb' \) -print0 | \
+	      xargs -0 cp --parents -t $(abspath $(BUILD))/fuzz/corpus/$$sub); \
+	  done; \
+	else echo "fuzz: $(FUZZ_DATA)/node is absent: starting from an empty corpus"; fi
+	$(BUILD)/fuzz/fuzz_onnx -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 \
+	  -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus

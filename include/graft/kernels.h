@@ -103,6 +103,83 @@ int graft_sgemm_packed(graft_trans trans_a, long M, float alpha, const float *A,
 
 /* ---- elementwise, activations, softmax ---- (section owned by the vmath kernels) */
 
+/*
+ * Elementwise activations y[i] = f(x[i]) with ONNX's definitions. alpha and beta are read only
+ * by the kinds that name them; there are no hidden defaults (a zero-initialised op has
+ * alpha = beta = 0, so an ONNX HardSigmoid without attributes is {..., 0.2f, 0.5f}).
+ * A NaN input gives NaN for every kind. Infinite inputs give the limits: SILU, GELU,
+ * GELU_TANH and HARD_SWISH map -inf to 0, not to -inf * 0.
+ */
+typedef enum graft_unary {
+    GRAFT_UNARY_RELU,         /* max(x, 0) */
+    GRAFT_UNARY_CLIP,         /* min(max(x, alpha), beta); ReLU6 = CLIP(0, 6). Either bound may
+                                 be infinite (ONNX Clip without min or max); alpha > beta gives
+                                 beta everywhere, as ONNX's formula does */
+    GRAFT_UNARY_LEAKY_RELU,   /* x < 0 ? alpha * x : x (ONNX default alpha 0.01) */
+    GRAFT_UNARY_SIGMOID,      /* 1 / (1 + exp(-x)) */
+    GRAFT_UNARY_TANH,         /* tanh(x) */
+    GRAFT_UNARY_HARD_SIGMOID, /* max(0, min(1, alpha * x + beta)); ONNX: alpha 0.2, beta 0.5 */
+    GRAFT_UNARY_HARD_SWISH,   /* x * max(0, min(1, x / 6 + 0.5)), as ONNX HardSwish */
+    GRAFT_UNARY_SILU,         /* x * sigmoid(x), also called swish */
+    GRAFT_UNARY_GELU,         /* exact: 0.5 x (1 + erf(x / sqrt 2)) */
+    GRAFT_UNARY_GELU_TANH,    /* 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))) */
+    GRAFT_UNARY_COUNT
+} graft_unary;
+
+typedef struct graft_unary_op {
+    graft_unary kind;
+    float alpha, beta; /* CLIP: bounds; LEAKY_RELU: alpha; HARD_SIGMOID: slope and offset */
+} graft_unary_op;
+
+/*
+ * y[i] = op(x[i]) for i < n. x (n), y (n) belong to the caller; y may equal x (in place) but
+ * must not overlap it otherwise. n may be 0 (nothing is read or written).
+ * Accuracy: the scalar variant uses libm; the SIMD variants use SLEEF's 1-ULP exp, tanh and
+ * erf, and agree with it within a few ULP (the bounds are derived in
+ * tests/kernels/check_vmath.c); RELU, CLIP and LEAKY_RELU are exact in every variant. For a
+ * given variant, y[i] depends only on x[i]: bit-identical for any thread count, n, alignment,
+ * in place or not. Long arrays are split among the kernel pool's threads.
+ * Errors: GRAFT_EINVAL (op NULL, unknown kind, a NaN alpha or beta where the kind reads it, an
+ * infinite one for LEAKY_RELU or HARD_SIGMOID, x or y NULL with n > 0), GRAFT_ERANGE (n floats
+ * cannot be addressed), GRAFT_EUNSUPPORTED (GRAFT_ISA names a variant this CPU lacks).
+ * y is untouched on error.
+ */
+int graft_unary_apply(const graft_unary_op *op, float *y, const float *x, size_t n);
+
+/*
+ * Softmax (log_softmax = 0) or log-softmax (1) over the last axis of x (rows, D), into y
+ * (rows, D); row-major, rows contiguous. Numerically stable: with m the row's maximum,
+ *   softmax:     y[i] = exp(x[i] - m) / sum_j exp(x[j] - m)
+ *   log-softmax: y[i] = (x[i] - m) - log(sum_j exp(x[j] - m))
+ * so inputs of any finite magnitude (1e4, -1e30) neither overflow nor make NaNs. Rows whose
+ * maximum is infinite take the limit of growing inputs: the entries equal to the maximum share
+ * the probability equally (log: -log(count)), the others get 0 (log: -inf); a row of all -inf
+ * is therefore uniform. A row holding a NaN is all NaN. y may equal x; no other overlap.
+ * rows or D may be 0. Buffers belong to the caller. Accuracy as graft_unary_apply (the row sum
+ * adds at most D rounding errors); rows are split among the kernel pool's threads, each row
+ * computed by one thread, so results are bit-identical for any thread count.
+ * Errors: GRAFT_EINVAL (x or y NULL with rows * D > 0, log_softmax not 0 or 1), GRAFT_ERANGE
+ * (rows * D floats cannot be addressed), GRAFT_EUNSUPPORTED (as above). y untouched on error.
+ */
+int graft_softmax(float *y, const float *x, size_t rows, size_t D, int log_softmax);
+
+/*
+ * ONNX LRN across channels on an NHWC batch flattened to x (pixels, C) = (N * H * W, C):
+ *   y[p][c] = x[p][c] / (bias + alpha / size * sum_{c' in window} x[p][c']^2)^beta,
+ *   window c' in [c - floor((size - 1) / 2), c + ceil((size - 1) / 2)], clipped to [0, C).
+ * (ONNX's defaults: alpha 1e-4, beta 0.75, bias 1.) y may equal x; no other overlap. pixels or
+ * C may be 0. Buffers belong to the caller. Accuracy: SIMD variants use SLEEF's 1-ULP pow and
+ * agree with libm's within a few ULP; the window sums are bit-identical in every variant.
+ * Pixels are split among the kernel pool's threads; results are bit-identical for any thread
+ * count. A base (bias + ...) that is not positive gives whatever pow gives (NaN, inf).
+ * Errors: GRAFT_EINVAL (size <= 0, alpha, beta or bias not finite, x or y NULL with
+ * pixels * C > 0), GRAFT_ERANGE (pixels * C floats cannot be addressed), GRAFT_ENOMEM (the
+ * pool's per-thread scratch, 3 * C floats, cannot grow), GRAFT_EUNSUPPORTED (as above).
+ * y untouched on error.
+ */
+int graft_lrn_nhwc(float *y, const float *x, size_t pixels, size_t C, int size, float alpha,
+                   float beta, float bias);
+
 /* ---- pooling, batch norm, broadcasting, concat ---- (section owned by the pooling kernels) */
 
 /* ---- convolution ---- (section owned by the convolution kernels) */
