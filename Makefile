@@ -86,7 +86,8 @@ $(BUILD)/graft.pc: graft.pc.in include/graft/graft.h
 # (test-neon adds libsleef-dev:arm64).
 DEB_ARCH   := $(shell dpkg --print-architecture 2>/dev/null)
 DEPS_BUILD := gcc make pkg-config libsleef-dev:$(DEB_ARCH)
-DEPS_TEST  := libcriterion-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static
+DEPS_TEST  := libcriterion-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static \
+              libonnx-testdata
 DEPS_BENCH := libopenblas-dev libdnnl-dev
 DEPS_NEON  := libsleef-dev:arm64 libc6:arm64
 define apt_ensure

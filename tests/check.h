@@ -25,5 +25,8 @@ typedef struct graft_check {
 extern const graft_check graft_checks_gemm[];
 extern const graft_check graft_checks_vmath[];
 extern const graft_check graft_checks_conv[];
+extern const graft_check graft_checks_protobuf[];
+extern const graft_check graft_checks_onnx_loader[];
+extern const graft_check graft_checks_onnx_ops[];
 
 #endif

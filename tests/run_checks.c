@@ -19,6 +19,9 @@ static const graft_check *const check_tables[] = {
     graft_checks_gemm,
     graft_checks_vmath,
     graft_checks_conv,
+    graft_checks_protobuf,
+    graft_checks_onnx_loader,
+    graft_checks_onnx_ops,
 };
 
 #define CHECK_MSG_BYTES 1024
