@@ -23,6 +23,8 @@ typedef struct graft_check {
 
 /* Each check_*.c exports one table ending with a {NULL, NULL, NULL} entry. */
 extern const graft_check graft_checks_gemm[];
+extern const graft_check graft_checks_pooling[];
+extern const graft_check graft_checks_eltwise[];
 extern const graft_check graft_checks_vmath[];
 extern const graft_check graft_checks_conv[];
 extern const graft_check graft_checks_protobuf[];

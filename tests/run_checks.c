@@ -17,6 +17,8 @@
 /* Every table the runner knows; adding a check_*.c file adds one line here. */
 static const graft_check *const check_tables[] = {
     graft_checks_gemm,
+    graft_checks_pooling,
+    graft_checks_eltwise,
     graft_checks_vmath,
     graft_checks_conv,
     graft_checks_protobuf,

@@ -101,6 +101,21 @@ int graft_sgemm_packed(graft_trans trans_a, long M, float alpha, const float *A,
 
 /* ---- layout conversions ---- (section owned by the elementwise kernels) */
 
+/*
+ * Converts a batch between ONNX's layout and graft's:
+ *   graft_nchw_to_nhwc: dst (N, H, W, C) from src (N, C, H, W)
+ *   graft_nhwc_to_nchw: dst (N, C, H, W) from src (N, H, W, C)
+ * Per image this transposes a (C, H*W) matrix, tile by cache-sized tile on the kernel thread
+ * pool; the values are copied exactly. Both buffers belong to the caller and are borrowed for
+ * the call. dst must not overlap src: there is no in-place conversion. Any of N, C, H, W may be
+ * 0 (nothing is written).
+ * Errors: GRAFT_EINVAL (a negative size, a NULL buffer with a non-zero size, dst overlapping
+ * src), GRAFT_ERANGE (more elements than a size_t can address), GRAFT_EUNSUPPORTED (GRAFT_ISA
+ * names a variant this CPU lacks). dst is untouched on error.
+ */
+int graft_nchw_to_nhwc(float *dst, const float *src, int N, int C, int H, int W);
+int graft_nhwc_to_nchw(float *dst, const float *src, int N, int C, int H, int W);
+
 /* ---- elementwise, activations, softmax ---- (section owned by the vmath kernels) */
 
 /*
@@ -181,6 +196,165 @@ int graft_lrn_nhwc(float *y, const float *x, size_t pixels, size_t C, int size, 
                    float beta, float bias);
 
 /* ---- pooling, batch norm, broadcasting, concat ---- (section owned by the pooling kernels) */
+
+#include <stdint.h> /* int64_t: tensor dimensions, as ONNX stores them */
+
+typedef enum graft_pool_kind {
+    GRAFT_POOL_MAX = 0, /* maximum over the window's input elements; padding is ignored */
+    GRAFT_POOL_AVG = 1  /* mean over the window (see count_include_pad) */
+} graft_pool_kind;
+
+/*
+ * A 2-D pooling, with exactly the attributes of ONNX MaxPool / AveragePool (auto_pad is for
+ * the caller to resolve into the four pads). Sizes are in input pixels.
+ *   kind              GRAFT_POOL_MAX or GRAFT_POOL_AVG
+ *   kernel_h/_w       window size, >= 1
+ *   stride_h/_w       >= 1
+ *   dilation_h/_w     >= 1; a window's taps are dilation pixels apart (1: contiguous)
+ *   pad_*             >= 0; implicit pixels around the input, never read
+ *   ceil_mode         0: output size rounded down, 1: rounded up, as below
+ *   count_include_pad AVG only. 0: divide the sum by the number of input elements in the
+ *                     window. 1: divide by the number of window taps inside the padded
+ *                     extent (the padding counts as zeros, but a ceil_mode window hanging
+ *                     past pad_bottom/pad_right is clipped to it), as ONNX and PyTorch do.
+ * Output size along H (W alike):
+ *   OH = floor_or_ceil((H + pad_top + pad_bottom - dilation_h * (kernel_h - 1) - 1)
+ *                      / stride_h) + 1
+ * and with ceil_mode the last window must start inside the input or the top padding, so OH
+ * drops by one when (OH - 1) * stride_h >= H + pad_top (ONNX, PyTorch).
+ */
+typedef struct graft_pool2d {
+    int kind;
+    int kernel_h, kernel_w;
+    int stride_h, stride_w;
+    int dilation_h, dilation_w;
+    int pad_top, pad_left, pad_bottom, pad_right;
+    int ceil_mode;
+    int count_include_pad;
+} graft_pool2d;
+
+/*
+ * The output size of pooling an H x W image with *p, also the check of *p for graft_pool2d_nhwc.
+ * Errors: GRAFT_EINVAL with a message naming the attribute: an unknown kind, a kernel, stride
+ * or dilation below 1, a negative pad, ceil_mode or count_include_pad other than 0 or 1, H or W
+ * below 1, a (dilated) kernel larger than the padded input, or a geometry where some window
+ * holds no input element at all (it lies wholly in the padding, or its dilated taps skip over
+ * the input), which has no defined maximum or mean. GRAFT_ERANGE: H or W plus its pads above
+ * 2^29. *OH and *OW are written only on success. Any thread.
+ */
+int graft_pool2d_output_size(const graft_pool2d *p, int H, int W, int *OH, int *OW);
+
+/*
+ * Pools a batch: y (N, OH, OW, C) from x (N, H, W, C), OH and OW from graft_pool2d_output_size.
+ * MAX ignores padding. AVG sums the window's input elements in (kh, kw) order and multiplies by
+ * the reciprocal of the divisor, so every ISA variant and thread count gives the same bits; for
+ * inputs holding NaN which value MAX returns is unspecified. Buffers belong to the caller,
+ * borrowed for the call; y must not overlap x. N may be 0.
+ * Errors: those of graft_pool2d_output_size; GRAFT_EINVAL (NULL p, y or x, N < 0, C < 1, y
+ * overlapping x); GRAFT_ERANGE (more elements than a size_t can address); GRAFT_EUNSUPPORTED
+ * (GRAFT_ISA names a variant this CPU lacks). y is untouched on error.
+ */
+int graft_pool2d_nhwc(const graft_pool2d *p, float *y, const float *x, int N, int H, int W,
+                      int C);
+
+/*
+ * Global pooling (ONNX GlobalMaxPool / GlobalAveragePool): y (N, C) from x (N, H, W, C); AVG
+ * sums the H*W pixels in order and multiplies by 1 / (float)(H * W). y is the CNN code of a
+ * tap, already the (N, C) matrix the learners take. y must not overlap x. N may be 0.
+ * Errors: GRAFT_EINVAL (unknown kind, NULL buffer, N < 0, C, H or W < 1, overlap),
+ * GRAFT_ERANGE, GRAFT_EUNSUPPORTED as above. y is untouched on error.
+ */
+int graft_global_pool_nhwc(int kind, float *y, const float *x, int N, int H, int W, int C);
+
+/*
+ * Batch normalisation at inference (ONNX BatchNormalization, training_mode 0), along the
+ * channels of NHWC data:
+ *   y[p][c] = (x[p][c] - mean[c]) * gamma[c] / sqrt(var[c] + eps) + beta[c]
+ * computed as x * scale[c] + shift[c] with scale = gamma / sqrtf(var + eps) and
+ * shift = beta - mean * scale (SIMD variants fuse that multiply-add, so they agree with the
+ * scalar one to within an ulp or two of |x * scale| + |shift|, and each variant is
+ * bit-identical for any thread count).
+ *   y, x:                    (pixels, C), pixels = N * H * W; y may equal x (in place) but
+ *                            must not overlap it otherwise
+ *   gamma, beta, mean, var:  (C)
+ * All borrowed for the call. pixels may be 0.
+ * Errors: GRAFT_EINVAL (C < 1, NULL buffer, var[c] + eps not > 0 (or NaN) for some channel,
+ * partial overlap), GRAFT_ERANGE, GRAFT_ENOMEM (scratch of the thread pool),
+ * GRAFT_EUNSUPPORTED. y is untouched on error.
+ */
+int graft_batchnorm_nhwc(float *y, const float *x, size_t pixels, int C, const float *gamma,
+                         const float *beta, const float *mean, const float *var, float eps);
+
+/*
+ * Folds an inference batch norm into the convolution or fully-connected layer before it, in
+ * place, so that the layer alone computes batchnorm(layer(x)):
+ *   scale = gamma[o] / sqrtf(var[o] + eps)
+ *   weight[o][i] *= scale                  for i < weight_per_out
+ *   bias[o] = (bias[o] - mean[o]) * scale + beta[o]
+ *   weight: (C_out, weight_per_out), C_out outermost: an ONNX Conv's (C_out, C_in/groups, kH,
+ *           kW) or Gemm's (C_out, C_in); a layout with C_out elsewhere must be folded by hand
+ *   bias:   (C_out), required: a layer without bias passes a buffer of zeros and keeps it
+ *   gamma, beta, mean, var: (C_out), borrowed
+ * Not threaded (run once at model load). Errors: GRAFT_EINVAL (C_out or weight_per_out < 1,
+ * NULL buffer, var[o] + eps not > 0 for some o); weight and bias are untouched on error.
+ */
+int graft_batchnorm_fold(float *weight, float *bias, int C_out, size_t weight_per_out,
+                         const float *gamma, const float *beta, const float *mean,
+                         const float *var, float eps);
+
+typedef enum graft_binary_op {
+    GRAFT_BINARY_ADD = 0, /* a + b */
+    GRAFT_BINARY_SUB,     /* a - b */
+    GRAFT_BINARY_MUL,     /* a * b */
+    GRAFT_BINARY_DIV      /* a / b (IEEE: x / 0 is +-inf or NaN, not an error) */
+} graft_binary_op;
+
+#define GRAFT_MAX_RANK 8 /* the largest tensor rank the broadcasting and concat kernels take */
+
+/*
+ * The shape of a op b under numpy / ONNX multidirectional broadcasting: the shapes are aligned
+ * on their last axes, the shorter one is padded with 1s in front, and on each axis the sizes
+ * must be equal or one of them 1 (a 1 stretches to the other, so 1 against 0 gives 0).
+ *   y_dims: (GRAFT_MAX_RANK) room for the result; *y_rank = max(a_rank, b_rank)
+ *   a_dims, b_dims: (a_rank), (b_rank); may be NULL for rank 0 (a scalar)
+ * Errors: GRAFT_EINVAL (a rank outside 0..GRAFT_MAX_RANK, a negative dimension, shapes that do
+ * not broadcast: the message gives both shapes and the first axis where they clash).
+ * Outputs are written only on success.
+ */
+int graft_binary_output_shape(int64_t *y_dims, int *y_rank, const int64_t *a_dims, int a_rank,
+                              const int64_t *b_dims, int b_rank);
+
+/*
+ * y = a op b elementwise with multidirectional broadcasting (ONNX Add, Sub, Mul, Div):
+ *   y: y_dims, which must be exactly graft_binary_output_shape(a_dims, b_dims)
+ *   a: a_dims, b: b_dims, row-major and contiguous; ranks 0..GRAFT_MAX_RANK
+ * Runs of equal shape, a scalar operand, and a per-channel operand ((C) against (..., C): a
+ * bias) are vectorised, and any other pattern is reduced to such runs; each element is one
+ * IEEE operation, so every variant and thread count gives the same bits. y may equal a (or b)
+ * when that operand has y's shape (in place, e.g. a residual add), but must not overlap an
+ * operand otherwise. Buffers belong to the caller, borrowed for the call.
+ * Errors: GRAFT_EINVAL (unknown op, ranks or dims as above, non-broadcastable shapes or a y
+ * shape other than their broadcast, with the offending dims in the message; NULL buffer for a
+ * non-empty tensor; forbidden overlap), GRAFT_ERANGE (more elements than a size_t can
+ * address), GRAFT_EUNSUPPORTED. y is untouched on error.
+ */
+int graft_binary_broadcast(int op, float *y, const int64_t *y_dims, int y_rank, const float *a,
+                           const int64_t *a_dims, int a_rank, const float *b,
+                           const int64_t *b_dims, int b_rank);
+
+/*
+ * Concatenates `count` tensors along `axis` (ONNX Concat):
+ *   inputs[i]: dims[i], each an array of `rank` sizes; the sizes agree on every axis but `axis`
+ *   y:         the common shape with size sum_i dims[i][axis] on `axis`, written whole
+ * rank is 1..GRAFT_MAX_RANK; axis is in [-rank, rank), negative counting from the end. An input
+ * with no elements may have a NULL pointer. Exact copies; y must not overlap any input. All
+ * buffers are the caller's, borrowed for the call.
+ * Errors: GRAFT_EINVAL (count < 1, rank or axis out of range, NULL inputs/dims arrays or
+ * buffers, a negative size, shapes that disagree off the axis: the message names the input and
+ * the axis), GRAFT_ERANGE (more elements than a size_t can address). y is untouched on error.
+ */
+int graft_concat(float *y, const float *const *inputs, const int64_t *const *dims, int count,
+                 int rank, int axis);
 
 /* ---- convolution ---- (section owned by the convolution kernels) */
 
