@@ -2,24 +2,11 @@
  * tests/kernels/test_eltwise.c: the Criterion suite around the plain elementwise checks of
  * check_eltwise.c (layout conversions, broadcasting, batch norm, folding, concat).
  */
-#include <criterion/criterion.h>
 
-#include "../check.h"
+#include "../crit_check.h"
 
-static void run_check(const char *name) {
-    for (const graft_check *c = graft_checks_eltwise; c->name; c++) {
-        if (strcmp(c->name, name) != 0) continue;
-        char msg[1024] = "";
-        int st = c->fn(msg, sizeof msg);
-        if (st == GRAFT_CHECK_SKIP) cr_skip_test("%s", msg);
-        cr_assert_eq(st, GRAFT_CHECK_PASS, "%s", msg);
-        return;
-    }
-    cr_assert_fail("no check named %s", name);
-}
 
-#define ELTWISE_TEST(name) \
-    Test(eltwise, name, .timeout = 300) { run_check(#name); }
+#define ELTWISE_TEST(name) GRAFT_CHECK_TEST(eltwise, graft_checks_eltwise, name)
 
 ELTWISE_TEST(scalar_layout_conversions)
 ELTWISE_TEST(avx2_layout_conversions)

@@ -2,24 +2,11 @@
  * tests/kernels/test_gemm.c: the Criterion suite around the plain GEMM checks of
  * check_gemm.c (kept in plain C so the aarch64 build can run them under qemu).
  */
-#include <criterion/criterion.h>
 
-#include "../check.h"
+#include "../crit_check.h"
 
-static void run_check(const char *name) {
-    for (const graft_check *c = graft_checks_gemm; c->name; c++) {
-        if (strcmp(c->name, name) != 0) continue;
-        char msg[512] = "";
-        int st = c->fn(msg, sizeof msg);
-        if (st == GRAFT_CHECK_SKIP) cr_skip_test("%s", msg);
-        cr_assert_eq(st, GRAFT_CHECK_PASS, "%s", msg);
-        return;
-    }
-    cr_assert_fail("no check named %s", name);
-}
 
-#define GEMM_TEST(name) \
-    Test(gemm, name, .timeout = 300) { run_check(#name); }
+#define GEMM_TEST(name) GRAFT_CHECK_TEST(gemm, graft_checks_gemm, name)
 
 GEMM_TEST(scalar_matches_reference)
 GEMM_TEST(avx2_matches_reference)

@@ -4,27 +4,14 @@
  * needs a fresh process: a GRAFT_ISA naming a variant this CPU lacks, which every call of the
  * three functions must report as GRAFT_EUNSUPPORTED.
  */
-#include <criterion/criterion.h>
 #include <stdlib.h>
 
-#include "../check.h"
+#include "../crit_check.h"
 #include "graft/graft.h"
 #include "graft/kernels.h"
 
-static void run_check(const char *name) {
-    for (const graft_check *c = graft_checks_vmath; c->name; c++) {
-        if (strcmp(c->name, name) != 0) continue;
-        char msg[512] = "";
-        int st = c->fn(msg, sizeof msg);
-        if (st == GRAFT_CHECK_SKIP) cr_skip_test("%s", msg);
-        cr_assert_eq(st, GRAFT_CHECK_PASS, "%s", msg);
-        return;
-    }
-    cr_assert_fail("no check named %s", name);
-}
 
-#define VMATH_TEST(name) \
-    Test(vmath, name, .timeout = 300) { run_check(#name); }
+#define VMATH_TEST(name) GRAFT_CHECK_TEST(vmath, graft_checks_vmath, name)
 
 VMATH_TEST(reference_matches_double)
 VMATH_TEST(scalar_known_values)
