@@ -44,6 +44,7 @@
 #define BENCH_ARM64 1
 #endif
 
+#include "bench_common.h"
 #include "graft/graft.h"
 #include "graft/kernels.h"
 
@@ -63,13 +64,6 @@ typedef struct bench_budget {
 
 static const bench_budget budget_full = {0.6, 6, 0.3, 6, 10};
 static const bench_budget budget_quick = {0.02, 1, 0.1, 1, 3};
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* ---- the layers -------------------------------------------------------------------------- */
 
@@ -211,177 +205,6 @@ static const char *act_name(graft_act act)
     return act == GRAFT_ACT_RELU ? "relu" : act == GRAFT_ACT_RELU6 ? "relu6" : "none";
 }
 
-/* ---- FMA peak (as in bench_gemm.c) ------------------------------------------------------- */
-
-/*
- * Each peak loop runs `iters` rounds of ACC independent FMA chains acc = acc * x + y and
- * returns a value derived from every accumulator, so that none of the work can be dropped.
- * ACC (12 for 16-register ISAs, 16 for 32-register ones) exceeds latency x FMA ports on current
- * cores (4 x 2), so the loop is throughput-bound. x < 1 keeps the accumulators bounded and
- * normal, because denormals would slow some cores down.
- */
-#define PEAK_X 0.999999f
-#define PEAK_Y 1e-6f
-#define REP12(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
-#define REP16(X) REP12(X) X(12) X(13) X(14) X(15)
-
-typedef float (*peak_loop_fn)(long iters);
-
-#if BENCH_X86
-#define DECL_AVX512(i) __m512 acc##i = _mm512_set1_ps(1.0f + (float)(i) * 1e-3f);
-#define FMA_AVX512(i) acc##i = _mm512_fmadd_ps(acc##i, x, y);
-#define SUM_AVX512(i) sum = _mm512_add_ps(sum, acc##i);
-__attribute__((target("avx512f"))) static float peak_loop_avx512(long iters)
-{
-    const __m512 x = _mm512_set1_ps(PEAK_X), y = _mm512_set1_ps(PEAK_Y);
-    REP16(DECL_AVX512)
-    for (long it = 0; it < iters; it++) {
-        REP16(FMA_AVX512)
-    }
-    __m512 sum = _mm512_setzero_ps();
-    REP16(SUM_AVX512)
-    return _mm512_reduce_add_ps(sum);
-}
-
-#define DECL_AVX2(i) __m256 acc##i = _mm256_set1_ps(1.0f + (float)(i) * 1e-3f);
-#define FMA_AVX2(i) acc##i = _mm256_fmadd_ps(acc##i, x, y);
-#define SUM_AVX2(i) sum = _mm256_add_ps(sum, acc##i);
-__attribute__((target("avx2,fma"))) static float peak_loop_avx2(long iters)
-{
-    const __m256 x = _mm256_set1_ps(PEAK_X), y = _mm256_set1_ps(PEAK_Y);
-    REP12(DECL_AVX2)
-    for (long it = 0; it < iters; it++) {
-        REP12(FMA_AVX2)
-    }
-    __m256 sum = _mm256_setzero_ps();
-    REP12(SUM_AVX2)
-    float lanes[8];
-    _mm256_storeu_ps(lanes, sum);
-    return lanes[0] + lanes[1] + lanes[2] + lanes[3] + lanes[4] + lanes[5] + lanes[6] + lanes[7];
-}
-#endif
-
-#if BENCH_ARM64
-#define DECL_NEON(i) float32x4_t acc##i = vdupq_n_f32(1.0f + (float)(i) * 1e-3f);
-#define FMA_NEON(i) acc##i = vfmaq_f32(y, acc##i, x);
-#define SUM_NEON(i) sum = vaddq_f32(sum, acc##i);
-static float peak_loop_neon(long iters)
-{
-    const float32x4_t x = vdupq_n_f32(PEAK_X), y = vdupq_n_f32(PEAK_Y);
-    REP16(DECL_NEON)
-    for (long it = 0; it < iters; it++) {
-        REP16(FMA_NEON)
-    }
-    float32x4_t sum = vdupq_n_f32(0.0f);
-    REP16(SUM_NEON)
-    return vaddvq_f32(sum);
-}
-#endif
-
-/*
- * The scalar loop must stay scalar: without the empty asm, which pins each accumulator to its
- * own register, the compiler would pack the 12 chains into SIMD vectors and report a vector
- * peak. The FMA variant is used whenever the CPU has FMA.
- */
-#if BENCH_X86
-#define KEEP_SCALAR(v) __asm__("" : "+x"(v))
-#elif BENCH_ARM64
-#define KEEP_SCALAR(v) __asm__("" : "+w"(v))
-#else
-#define KEEP_SCALAR(v) ((void)0)
-#endif
-#define DECL_SCALAR(i) float acc##i = 1.0f + (float)(i) * 1e-3f;
-#define FMA_SCALAR(i) acc##i = __builtin_fmaf(acc##i, PEAK_X, PEAK_Y); KEEP_SCALAR(acc##i);
-#define MULADD_SCALAR(i) acc##i = acc##i * PEAK_X + PEAK_Y; KEEP_SCALAR(acc##i);
-#define SUM_SCALAR(i) sum += acc##i;
-
-#if BENCH_X86
-__attribute__((target("fma"))) static float peak_loop_scalar_fma(long iters)
-#else
-static float peak_loop_scalar_fma(long iters)
-#endif
-{
-    REP12(DECL_SCALAR)
-    for (long it = 0; it < iters; it++) {
-        REP12(FMA_SCALAR)
-    }
-    float sum = 0.0f;
-    REP12(SUM_SCALAR)
-    return sum;
-}
-
-#if BENCH_X86
-/* x86 CPUs without FMA: a multiply and an add per step, still 2 flops. */
-static float peak_loop_scalar_muladd(long iters)
-{
-    REP12(DECL_SCALAR)
-    for (long it = 0; it < iters; it++) {
-        REP12(MULADD_SCALAR)
-    }
-    float sum = 0.0f;
-    REP12(SUM_SCALAR)
-    return sum;
-}
-#endif
-
-/* Picks the loop for `isa` and says how many flops one iteration of it performs. */
-static peak_loop_fn peak_loop_for(graft_isa isa, double *flops_per_iter)
-{
-    switch (isa) {
-#if BENCH_X86
-    case GRAFT_ISA_AVX512:
-        *flops_per_iter = 16.0 * 16 * 2;
-        return peak_loop_avx512;
-    case GRAFT_ISA_AVX2:
-        *flops_per_iter = 12.0 * 8 * 2;
-        return peak_loop_avx2;
-#endif
-#if BENCH_ARM64
-    case GRAFT_ISA_NEON:
-        *flops_per_iter = 16.0 * 4 * 2;
-        return peak_loop_neon;
-#endif
-    default:
-        *flops_per_iter = 12.0 * 2;
-#if BENCH_X86
-        __builtin_cpu_init();
-        if (!__builtin_cpu_supports("fma")) return peak_loop_scalar_muladd;
-#endif
-        return peak_loop_scalar_fma;
-    }
-}
-
-/* Stops the compiler from discarding the loops' results. */
-static volatile float peak_sink;
-
-/*
- * Single-thread GFLOP/s of the FMA loop of `isa`: the best of many 2 ms trials spread over
- * `seconds`. This machine's vCPUs lose the core for stretches of several ms, and the best short
- * trial is what is stable.
- */
-static double peak_measure(graft_isa isa, double seconds)
-{
-    double flops_per_iter;
-    peak_loop_fn loop = peak_loop_for(isa, &flops_per_iter);
-
-    /* Calibrate (which also wakes the core up) until one trial takes about 2 ms. */
-    long iters = 1 << 10;
-    for (;;) {
-        double t0 = now_seconds();
-        peak_sink = loop(iters);
-        double dt = now_seconds() - t0;
-        if (dt >= 0.002 || iters > (1L << 40)) break;
-        iters = dt < 0.0002 ? iters * 8 : (long)((double)iters * 0.0024 / dt);
-    }
-    double best = 0.0, start = now_seconds();
-    for (int trial = 0; trial < 3 || now_seconds() - start < seconds; trial++) {
-        double t0 = now_seconds();
-        peak_sink = loop(iters);
-        double rate = flops_per_iter * (double)iters / (now_seconds() - t0) * 1e-9;
-        if (rate > best) best = rate;
-    }
-    return best;
-}
 
 /* ---- buffers ----------------------------------------------------------------------------- */
 
@@ -424,10 +247,10 @@ static double triad_measure(float *a, const float *b, const float *c, int thread
 {
     double best = 0.0;
     for (int p = 0; p < passes; p++) {
-        double t0 = now_seconds();
+        double t0 = bench_now_seconds();
 #pragma omp parallel for num_threads(threads) schedule(static)
         for (long i = 0; i < TRIAD_FLOATS; i++) a[i] = b[i] + 3.0f * c[i];
-        double rate = 3.0 * sizeof(float) * (double)TRIAD_FLOATS / (now_seconds() - t0) * 1e-9;
+        double rate = 3.0 * sizeof(float) * (double)TRIAD_FLOATS / (bench_now_seconds() - t0) * 1e-9;
         if (rate > best) best = rate;
     }
     return best;
@@ -730,12 +553,12 @@ static int check_case(const conv_case *c, int threads, double *graft_once, doubl
 {
     const conv_layer *l = c->layer;
     for (size_t i = 0; i < c->y_count; i++) c->y[i] = NAN;
-    double t0 = now_seconds();
+    double t0 = bench_now_seconds();
     run_graft(c);
-    *graft_once = now_seconds() - t0;
-    t0 = now_seconds();
+    *graft_once = bench_now_seconds() - t0;
+    t0 = bench_now_seconds();
     run_ref(c);
-    *ref_once = now_seconds() - t0;
+    *ref_once = bench_now_seconds() - t0;
     ref_conv_fetch(&c->ref);
 
     float x_max = 0.0f, w_max = 0.0f;
@@ -777,17 +600,6 @@ static int check_case(const conv_case *c, int threads, double *graft_once, doubl
 
 /* ---- timing ------------------------------------------------------------------------------ */
 
-static int compare_doubles(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *x, int n)
-{
-    qsort(x, (size_t)n, sizeof *x, compare_doubles);
-    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
-}
 
 typedef struct case_result {
     double graft_seconds, ref_seconds; /* medians */
@@ -814,9 +626,9 @@ static void time_block(void (*run)(const conv_case *), const conv_case *c, doubl
     usleep(QUIET_PAUSE_US);
     if (once < WARM_UP_BELOW_SECONDS) run(c); /* caches, the pool's scratch, waking threads */
     for (int r = 0; r < n; r++) {
-        double t0 = now_seconds();
+        double t0 = bench_now_seconds();
         run(c);
-        times[r] = now_seconds() - t0;
+        times[r] = bench_now_seconds() - t0;
     }
 }
 
@@ -852,7 +664,7 @@ static case_result time_case(const conv_case *c, double graft_once, double ref_o
             time_block(run_graft, c, graft_once, gt, per_block);
         }
     }
-    case_result res = {median(graft_times, reps), median(ref_times, reps), reps};
+    case_result res = {bench_median(graft_times, reps), bench_median(ref_times, reps), reps};
     free(graft_times);
     return res;
 }
@@ -1118,7 +930,7 @@ int main(int argc, char **argv)
     ref_name_get(ref_name, sizeof ref_name);
     const char *ref_isa = dnnl_cpu_isa2str(dnnl_get_effective_cpu_isa());
 
-    double peak = peak_measure(isa, budget->peak_seconds);
+    double peak = bench_peak_measure(isa, budget->peak_seconds);
     double mem_gbps[THREADS_MAX];
     bandwidth_measure(threads, thread_count, budget->triad_passes, mem_gbps);
     fprintf(stderr, "bench_conv: graft %s isa %s, FMA peak %.1f GFLOP/s per core; ref %s (%s, "
