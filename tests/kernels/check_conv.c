@@ -47,6 +47,11 @@ static const conv_case cases[] = {
     {1, 8, 5, CONV(1, 1, 1, 3, 1, 1, 1, 1, 1, 1, 0, 1, 0, GRAFT_ACT_NONE), "depthwise"},
     {1, 20, 18, CONV(64, 64, 64, 7, 7, 1, 1, 1, 1, 3, 3, 3, 3, GRAFT_ACT_NONE), "depthwise"},
     {1, 30, 31, CONV(24, 40, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, GRAFT_ACT_RELU), "im2col-gemm"},
+    /* Rows wide enough for the eight-pixel sliding kernels at strides 1 and 2. */
+    {1, 9, 40, CONV(20, 20, 20, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, GRAFT_ACT_RELU6), "depthwise"},
+    {2, 7, 37, CONV(18, 18, 18, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, GRAFT_ACT_NONE), "depthwise"},
+    {1, 8, 41, CONV(33, 33, 33, 5, 5, 2, 2, 1, 1, 2, 2, 2, 2, GRAFT_ACT_RELU), "depthwise"},
+    {1, 5, 29, CONV(16, 16, 16, 3, 3, 1, 1, 1, 1, 0, 2, 1, 0, GRAFT_ACT_NONE), "depthwise"},
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 
