@@ -22,7 +22,7 @@
 #include "kernels.h"
 
 #define POOL_MAX_THREADS 256
-#define SPIN_ITERS 20000
+#define SPIN_ITERS 200000
 
 typedef struct pool_thread {
     pthread_t tid;
