@@ -149,14 +149,14 @@ $(BUILD)/bench/bench_gemm: bench/bench_gemm.c bench/bench_common.c $(BUILD)/libg
 	$(CC) $(ALL_CFLAGS) -O3 -o $@ $^ -lopenblas $(LDLIBS)
 bench-gemm: deps-bench
 	$(MAKE) --no-print-directory all $(BUILD)/bench/bench_gemm
-	BUILD=$(BUILD) bash bench/run_gemm.sh
+	BUILD=$(BUILD) bash bench/run.sh gemm
 # oneDNN (Debian's build uses OpenMP) is the convolution reference; -fopenmp only for the bench.
 $(BUILD)/bench/bench_conv: bench/bench_conv.c bench/bench_common.c $(BUILD)/libgraft.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -O3 -fopenmp -o $@ $^ -ldnnl $(LDLIBS)
 bench-conv: deps-bench
 	$(MAKE) --no-print-directory all $(BUILD)/bench/bench_conv
-	BUILD=$(BUILD) bash bench/run_conv.sh
+	BUILD=$(BUILD) bash bench/run.sh conv
 bench: bench-gemm bench-conv
 
 install: all

@@ -3,9 +3,12 @@
  * programs (bench_gemm.c, bench_conv.c). The peak loops carry their own target attributes, so
  * this file needs no -m flags.
  */
+#include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -208,4 +211,40 @@ double bench_median(double *x, int n)
 {
     qsort(x, (size_t)n, sizeof *x, compare_doubles);
     return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
+}
+
+static void time_block(const bench_side *s, const bench_plan *plan, double *times, int n) {
+    usleep((useconds_t)plan->pause_us);
+    if (s->once < plan->warm_below) s->run(s->ctx); /* caches, scratch, waking threads */
+    for (int r = 0; r < n; r++) {
+        double t0 = bench_now_seconds();
+        s->run(s->ctx);
+        times[r] = bench_now_seconds() - t0;
+    }
+}
+
+bench_result bench_alternate(const bench_side *graft, const bench_side *ref,
+                             const bench_plan *plan) {
+    double fast = fmin(graft->once, ref->once), slow = fmax(graft->once, ref->once);
+    double want = ceil(plan->side_seconds / fmax(fast, 1e-7));
+    double cap = floor(10.0 * plan->side_seconds / fmax(slow, 1e-7));
+    int rounds = plan->rounds;
+    int per_block = (int)ceil(fmax((double)plan->min_reps, fmin(fmin(want, cap), 1e6)) / rounds);
+    int reps = per_block * rounds;
+    double *graft_times = malloc(2 * (size_t)reps * sizeof(double));
+    if (!graft_times) {
+        fprintf(stderr, "bench: out of memory\n");
+        exit(1);
+    }
+    double *ref_times = graft_times + reps;
+    for (int round = 0; round < rounds; round++) {
+        double *gt = graft_times + round * per_block, *rt = ref_times + round * per_block;
+        const bench_side *first = round % 2 == 0 ? graft : ref;
+        const bench_side *second = round % 2 == 0 ? ref : graft;
+        time_block(first, plan, first == graft ? gt : rt, per_block);
+        time_block(second, plan, second == graft ? gt : rt, per_block);
+    }
+    bench_result res = {bench_median(graft_times, reps), bench_median(ref_times, reps), reps};
+    free(graft_times);
+    return res;
 }

@@ -601,11 +601,6 @@ static int check_case(const conv_case *c, int threads, double *graft_once, doubl
 /* ---- timing ------------------------------------------------------------------------------ */
 
 
-typedef struct case_result {
-    double graft_seconds, ref_seconds; /* medians */
-    int reps;
-} case_result;
-
 /*
  * Idle threads of both sides spin before they sleep: libgomp's (oneDNN's runtime here) for its
  * default 300000 spins, well under 10 ms; graft's pool for 20000. Timed right after the other
@@ -620,53 +615,16 @@ typedef struct case_result {
  */
 #define WARM_UP_BELOW_SECONDS 0.05
 
-static void time_block(void (*run)(const conv_case *), const conv_case *c, double once,
-                       double *times, int n)
-{
-    usleep(QUIET_PAUSE_US);
-    if (once < WARM_UP_BELOW_SECONDS) run(c); /* caches, the pool's scratch, waking threads */
-    for (int r = 0; r < n; r++) {
-        double t0 = bench_now_seconds();
-        run(c);
-        times[r] = bench_now_seconds() - t0;
-    }
-}
+static void call_graft(void *ctx) { run_graft(ctx); }
+static void call_ref(void *ctx) { run_ref(ctx); }
 
-/*
- * Times budget->rounds blocks of each side, alternating who goes first, with enough repetitions
- * for the faster side to reach budget->side_seconds in all, capped so that a side that is far
- * slower does not run for much more than 10 times the budget. `graft_once` and `ref_once` are
- * one call's time each (from the check). Reports the medians.
- */
-static case_result time_case(const conv_case *c, double graft_once, double ref_once,
-                             const bench_budget *budget)
+static bench_result time_case(const conv_case *c, double graft_once, double ref_once,
+                              const bench_budget *budget)
 {
-    double fast = fmin(graft_once, ref_once), slow = fmax(graft_once, ref_once);
-    double want = ceil(budget->side_seconds / fmax(fast, 1e-7));
-    double cap = floor(10.0 * budget->side_seconds / fmax(slow, 1e-7));
-    int rounds = budget->rounds;
-    int per_block = (int)ceil(fmax((double)budget->min_reps, fmin(fmin(want, cap), 1e6)) / rounds);
-    int reps = per_block * rounds;
-
-    double *graft_times = malloc(2 * (size_t)reps * sizeof(double));
-    if (!graft_times) {
-        fprintf(stderr, "bench_conv: out of memory\n");
-        exit(EXIT_WRONG);
-    }
-    double *ref_times = graft_times + reps;
-    for (int round = 0; round < rounds; round++) {
-        double *gt = graft_times + round * per_block, *rt = ref_times + round * per_block;
-        if (round % 2 == 0) {
-            time_block(run_graft, c, graft_once, gt, per_block);
-            time_block(run_ref, c, ref_once, rt, per_block);
-        } else {
-            time_block(run_ref, c, ref_once, rt, per_block);
-            time_block(run_graft, c, graft_once, gt, per_block);
-        }
-    }
-    case_result res = {bench_median(graft_times, reps), bench_median(ref_times, reps), reps};
-    free(graft_times);
-    return res;
+    bench_side graft = {call_graft, (void *)c, graft_once}, ref = {call_ref, (void *)c, ref_once};
+    bench_plan plan = {budget->side_seconds, budget->min_reps, budget->rounds, QUIET_PAUSE_US,
+                       WARM_UP_BELOW_SECONDS};
+    return bench_alternate(&graft, &ref, &plan);
 }
 
 /* ---- command line ------------------------------------------------------------------------ */
@@ -982,7 +940,7 @@ int main(int argc, char **argv)
                         status = EXIT_WRONG;
                         goto done;
                     }
-                    case_result res = time_case(&c, graft_once, ref_once, budget);
+                    bench_result res = time_case(&c, graft_once, ref_once, budget);
                     double graft_rate = flops / res.graft_seconds * 1e-9;
                     double ref_rate = flops / res.ref_seconds * 1e-9;
                     char extra[256] = "";

@@ -201,11 +201,6 @@ static int check_case(const char *name, int threads, const gemm_case *c, const b
 
 /* ---- timing ------------------------------------------------------------------------------ */
 
-typedef struct case_result {
-    double graft_seconds, ref_seconds; /* medians */
-    int reps;
-} case_result;
-
 /*
  * OpenBLAS's idle worker threads busy-wait for about 2^28 cycles (~0.1 s here) after each call
  * before they sleep. Timed right after an OpenBLAS call, a 2-thread graft run would share its
@@ -214,58 +209,33 @@ typedef struct case_result {
  */
 #define QUIET_PAUSE_US 150000
 
-static void time_block(void (*run)(const gemm_case *, const bench_mats *), const gemm_case *c,
-                       const bench_mats *m, double *times, int n)
-{
-    usleep(QUIET_PAUSE_US);
-    run(c, m); /* warm: caches, the pool's scratch, OpenBLAS's threads */
-    for (int r = 0; r < n; r++) {
-        double t0 = bench_now_seconds();
-        run(c, m);
-        times[r] = bench_now_seconds() - t0;
-    }
+typedef struct gemm_call {
+    const gemm_case *c;
+    const bench_mats *m;
+} gemm_call;
+
+static void call_graft(void *ctx) {
+    const gemm_call *g = ctx;
+    run_graft(g->c, g->m);
+}
+static void call_ref(void *ctx) {
+    const gemm_call *g = ctx;
+    run_ref(g->c, g->m);
 }
 
-/*
- * Times budget->rounds blocks of each side, alternating who goes first, with enough repetitions for
- * the faster side to reach budget->side_seconds in all, capped so a side that is far slower
- * does not run for much more than 10 times the budget. Reports the medians.
- */
-static case_result time_case(const gemm_case *c, const bench_mats *m, const bench_budget *budget)
+static bench_result time_case(const gemm_case *c, const bench_mats *m, const bench_budget *budget)
 {
+    gemm_call call = {c, m};
+    bench_side graft = {call_graft, &call, 0}, ref = {call_ref, &call, 0};
     double t0 = bench_now_seconds();
     run_graft(c, m);
-    double graft_once = bench_now_seconds() - t0;
+    graft.once = bench_now_seconds() - t0;
     t0 = bench_now_seconds();
     run_ref(c, m);
-    double ref_once = bench_now_seconds() - t0;
-
-    double fast = fmin(graft_once, ref_once), slow = fmax(graft_once, ref_once);
-    double want = ceil(budget->side_seconds / fmax(fast, 1e-7));
-    double cap = floor(10.0 * budget->side_seconds / fmax(slow, 1e-7));
-    int rounds = budget->rounds;
-    int per_block = (int)ceil(fmax((double)budget->min_reps, fmin(fmin(want, cap), 1e6)) / rounds);
-    int reps = per_block * rounds;
-
-    double *graft_times = malloc(2 * (size_t)reps * sizeof(double));
-    if (!graft_times) {
-        fprintf(stderr, "bench_gemm: out of memory\n");
-        exit(EXIT_WRONG);
-    }
-    double *ref_times = graft_times + reps;
-    for (int round = 0; round < rounds; round++) {
-        double *gt = graft_times + round * per_block, *rt = ref_times + round * per_block;
-        if (round % 2 == 0) {
-            time_block(run_graft, c, m, gt, per_block);
-            time_block(run_ref, c, m, rt, per_block);
-        } else {
-            time_block(run_ref, c, m, rt, per_block);
-            time_block(run_graft, c, m, gt, per_block);
-        }
-    }
-    case_result res = {bench_median(graft_times, reps), bench_median(ref_times, reps), reps};
-    free(graft_times);
-    return res;
+    ref.once = bench_now_seconds() - t0;
+    bench_plan plan = {budget->side_seconds, budget->min_reps, budget->rounds, QUIET_PAUSE_US,
+                       INFINITY};
+    return bench_alternate(&graft, &ref, &plan);
 }
 
 /* ---- command line ------------------------------------------------------------------------ */
@@ -462,7 +432,7 @@ int main(int argc, char **argv)
                 status = EXIT_WRONG;
                 goto done;
             }
-            case_result res = time_case(c, &mats, budget);
+            bench_result res = time_case(c, &mats, budget);
             double graft_rate = flops / res.graft_seconds * 1e-9;
             double ref_rate = flops / res.ref_seconds * 1e-9;
             double peak_all = peak * t;

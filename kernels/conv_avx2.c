@@ -1,9 +1,7 @@
 /*
- * kernels/conv_avx2.c: the AVX2 depthwise convolution row (NHWC). A pixel's channels are
- * contiguous, so each tap is a run of vector loads along C (8 channels per vector; the tail
- * through a zero-padded copy, since masked loads are slow on AMD cores) and the weights of all taps (KH * KW * C floats) stay in L1. Pixels
- * whose window lies inside the image horizontally go eight at a time, sharing each weight load;
- * border pixels go one at a time over their valid taps. 3x3 and 5x5 get fully unrolled bodies.
+ * kernels/conv_avx2.c: the AVX2 depthwise convolution row, 8 channels per vector. The channel
+ * tail goes through a zero-padded copy, since masked loads are slow on AMD cores. The loops
+ * are in conv_dw_body.h.
  */
 #include <immintrin.h>
 #include <string.h>
@@ -34,127 +32,14 @@ static inline __attribute__((always_inline)) void store8(float *p, __m256 v, int
     memcpy(p, t, sizeof(float) * (size_t)n);
 }
 
-/*
- * P output pixels from ow0 (P = 1..8) whose taps kw_lo..kw_hi-1 are all inside the image,
- * rows kh_lo..kh_hi-1. KH_/KW_: compile-time kernel size, or 0 to read it from a.
- */
-static inline __attribute__((always_inline)) void
-pixels(const int P, const int KH_, const int KW_, float *restrict y, int ow0, int ih0,
-       int kh_lo, int kh_hi, int kw_lo, int kw_hi, const graft__dw_args *a) {
-    const int KH = KH_ ? KH_ : a->KH, KW = KW_ ? KW_ : a->KW, C = a->C;
-    const int nkh = kh_hi - kh_lo, nkw = kw_hi - kw_lo;
-    /* Pointers to each pixel's first valid tap; taps are then fixed strides away. */
-    const size_t row_step = (size_t)a->DH * a->W * C, tap_step = (size_t)a->DW * C;
-    const float *x0[8];
-    for (int p = 0; p < P; p++)
-        x0[p] = a->x + ((size_t)(ih0 + kh_lo * a->DH) * a->W +
-                        (size_t)((ow0 + p) * a->SW - a->pad_l + kw_lo * a->DW)) * C;
-    const float *w0 = a->w + ((size_t)kh_lo * KW + kw_lo) * C;
-    float *y0 = y + (size_t)ow0 * C;
-    for (int c = 0; c < C; c += 8) {
-        int m = C - c;
-        __m256 acc[8];
-        __m256 b = a->bias ? load8(a->bias + c, m) : _mm256_setzero_ps();
-        for (int p = 0; p < P; p++) acc[p] = b;
-#pragma GCC unroll 5
-        for (int kh = 0; kh < KH; kh++) {
-            if (kh >= nkh) break;
-#pragma GCC unroll 5
-            for (int kw = 0; kw < KW; kw++) {
-                if (kw >= nkw) break;
-                __m256 wv = load8(w0 + ((size_t)kh * KW + kw) * C + c, m);
-                for (int p = 0; p < P; p++)
-                    acc[p] = _mm256_fmadd_ps(load8(x0[p] + kh * row_step + kw * tap_step + c, m), wv, acc[p]);
-            }
-        }
-        for (int p = 0; p < P; p++) store8(y0 + (size_t)p * C + c, act8(a->act, acc[p]), m);
-    }
-}
-
-/*
- * Eight interior pixels of a 3x3 or 5x5 kernel at stride SW_ (1 or 2), no dilation: the
- * input columns the eight windows span are loaded once per kernel row and each feeds every
- * output whose window holds it (up to KW of them at stride 1), so the loop does about three
- * loads per output vector instead of nine, and is bound by the FMAs.
- */
-static inline __attribute__((always_inline)) void
-pixels_slide(const int KH_, const int KW_, const int SW_, float *restrict y, int ow0, int ih0,
-             int kh_lo, int kh_hi, const graft__dw_args *a) {
-    enum { P = 8 };
-    const int C = a->C, span = SW_ * (P - 1) + KW_;
-    const float *x0 = a->x + ((size_t)(ih0 + kh_lo * a->DH) * a->W +
-                              (size_t)(ow0 * SW_ - a->pad_l)) * C;
-    const size_t row_step = (size_t)a->DH * a->W * C;
-    const float *w0 = a->w + (size_t)kh_lo * KW_ * C;
-    for (int c = 0; c < C; c += 8) {
-        int m = C - c;
-        __m256 acc[P];
-        __m256 b = a->bias ? load8(a->bias + c, m) : _mm256_setzero_ps();
-        for (int p = 0; p < P; p++) acc[p] = b;
-#pragma GCC unroll 5
-        for (int kh = 0; kh < KH_; kh++) {
-            if (kh >= kh_hi - kh_lo) break;
-            const float *xr = x0 + kh * row_step + c, *wr = w0 + (size_t)kh * KW_ * C + c;
-            __m256 wv[KW_];
-#pragma GCC unroll 5
-            for (int kw = 0; kw < KW_; kw++) wv[kw] = load8(wr + (size_t)kw * C, m);
-#pragma GCC unroll 20
-            for (int j = 0; j < span; j++) {
-                __m256 xv = load8(xr + (size_t)j * C, m);
-#pragma GCC unroll 5
-                for (int kw = 0; kw < KW_; kw++) {
-                    int q = j - kw;
-                    if (q >= 0 && q % SW_ == 0 && q / SW_ < P)
-                        acc[q / SW_] = _mm256_fmadd_ps(xv, wv[kw], acc[q / SW_]);
-                }
-            }
-        }
-        for (int p = 0; p < P; p++)
-            store8(y + (size_t)(ow0 + p) * C + c, act8(a->act, acc[p]), m);
-    }
-}
-
-static inline __attribute__((always_inline)) void row(const int KH_, const int KW_,
-                                                       float *restrict y, int oh,
-                                                       const graft__dw_args *a) {
-    const int KW = KW_ ? KW_ : a->KW;
-    const int ih0 = oh * a->SH - a->pad_t;
-    int kh_lo, kh_hi;
-    graft__tap_range(ih0, a->DH, KH_ ? KH_ : a->KH, a->H, &kh_lo, &kh_hi);
-    int ow = 0;
-    while (ow < a->OW) {
-        int kw_lo, kw_hi;
-        graft__tap_range(ow * a->SW - a->pad_l, a->DW, KW, a->W, &kw_lo, &kw_hi);
-        int last_full = (a->W - 1 - (KW - 1) * a->DW + a->pad_l); /* ow * SW <= this */
-        /*
-         * A pixel's taps form one chain of dependent FMAs; eight pixels in flight keep both
-         * FMA pipes busy through the 4-cycle latency.
-         */
-        int full8 = kw_lo == 0 && kw_hi == KW && ow + 7 < a->OW && (ow + 7) * a->SW <= last_full;
-        if (full8 && KW_ && a->DW == 1 && a->SW == 1) {
-            pixels_slide(KH_, KW_, 1, y, ow, ih0, kh_lo, kh_hi, a);
-            ow += 8;
-        } else if (full8 && KW_ && a->DW == 1 && a->SW == 2) {
-            pixels_slide(KH_, KW_, 2, y, ow, ih0, kh_lo, kh_hi, a);
-            ow += 8;
-        } else if (full8) {
-            pixels(8, KH_, KW_, y, ow, ih0, kh_lo, kh_hi, 0, KW, a);
-            ow += 8;
-        } else if (kw_lo == 0 && kw_hi == KW && ow + 3 < a->OW && (ow + 3) * a->SW <= last_full) {
-            pixels(4, KH_, KW_, y, ow, ih0, kh_lo, kh_hi, 0, KW, a);
-            ow += 4;
-        } else {
-            pixels(1, KH_, KW_, y, ow, ih0, kh_lo, kh_hi, kw_lo, kw_hi, a);
-            ow += 1;
-        }
-    }
-}
-
-void graft_dwconv_row_avx2(float *restrict y, int oh, const graft__dw_args *a) {
-    if (a->KH == 3 && a->KW == 3)
-        row(3, 3, y, oh, a);
-    else if (a->KH == 5 && a->KW == 5)
-        row(5, 5, y, oh, a);
-    else
-        row(0, 0, y, oh, a);
-}
+#define DW_VEC __m256
+#define DW_LANES 8
+#define DW_MASK int
+#define DW_MASK_FOR(n) (n)
+#define DW_LOAD(p, m) load8((p), (m))
+#define DW_STORE(p, v, m) store8((p), (v), (m))
+#define DW_ZERO() _mm256_setzero_ps()
+#define DW_FMA(x, w, acc) _mm256_fmadd_ps((x), (w), (acc))
+#define DW_ACT(act, v) act8((act), (v))
+#define DW_ROW_FN graft_dwconv_row_avx2
+#include "conv_dw_body.h"

@@ -37,26 +37,10 @@ void graft__pack_a(const graft__sgemm_kernel *kr, graft_trans trans_a, const flo
 }
 
 /*
- * kc rows of `width` floats, from a stride of ld to back to back. The widths micro-kernels use
- * get a copy of constant size, which the compiler turns into a few vector moves instead of a
- * call to memcpy per 64 bytes.
+ * `group` full panels of width W from rows ld floats apart, visiting each source row once (see
+ * graft__pack_b). The widths micro-kernels use get copies of constant size, which the compiler
+ * turns into a few vector moves instead of a call to memcpy per row.
  */
-static void copy_rows(float *restrict dst, const float *restrict src, size_t ld, int kc,
-                      int width) {
-#define COPY_ROWS(W)                                                            \
-    for (int k = 0; k < kc; k++) memcpy(dst + (size_t)k * W, src + k * ld, W * sizeof(float)); \
-    return;
-    switch (width) {
-    case 8: COPY_ROWS(8)
-    case 12: COPY_ROWS(12)
-    case 16: COPY_ROWS(16)
-    case 32: COPY_ROWS(32)
-    }
-    for (int k = 0; k < kc; k++) memcpy(dst + (size_t)k * width, src + k * ld, width * sizeof(float));
-#undef COPY_ROWS
-}
-
-/* `group` full panels of width W, visiting each source row once (see graft__pack_b). */
 static inline __attribute__((always_inline)) void copy_group_w(const int W, float *restrict dst,
                                                                const float *restrict src,
                                                                size_t ld, int kc, int group) {
@@ -79,15 +63,17 @@ static void copy_group(float *restrict dst, const float *restrict src, size_t ld
     case 16: copy_group_w(16, dst, src, ld, kc, group); return;
     case 32: copy_group_w(32, dst, src, ld, kc, group); return;
     }
-    for (int g = 0; g < group; g++) copy_rows(dst + (size_t)g * kc * width, src + g * width, ld,
-                                              kc, width);
+    for (int k = 0; k < kc; k++)
+        for (int g = 0; g < group; g++)
+            memcpy(dst + (size_t)g * kc * width + (size_t)k * width, src + k * ld + g * width,
+                   (size_t)width * sizeof(float));
 }
 
 void graft__pack_b(graft_trans trans_b, const float *B, long ldb, long p0, long j0, int kc,
                    int nc, int NR, float *restrict dst) {
     for (int jp = 0; jp < nc; jp += NR, dst += (size_t)kc * NR) {
         int nr = nc - jp < NR ? nc - jp : NR;
-        if (trans_b == GRAFT_TRANS_NO && nc - jp >= 2 * NR) {
+        if (trans_b == GRAFT_TRANS_NO && nr == NR) {
             /*
              * Up to eight full panels row by row: B's rows are often a page or more apart, and
              * visiting each row once per group instead of once per panel divides the TLB
@@ -97,9 +83,6 @@ void graft__pack_b(graft_trans trans_b, const float *B, long ldb, long p0, long 
             copy_group(dst, B + (size_t)p0 * ldb + j0 + jp, (size_t)ldb, kc, group, NR);
             dst += (size_t)(group - 1) * kc * NR;
             jp += (group - 1) * NR;
-        } else if (trans_b == GRAFT_TRANS_NO && nr == NR) {
-            const float *src = B + (size_t)p0 * ldb + j0 + jp;
-            copy_rows(dst, src, (size_t)ldb, kc, NR);
         } else if (trans_b == GRAFT_TRANS_NO) {
             for (int k = 0; k < kc; k++) {
                 const float *src = B + (size_t)(p0 + k) * ldb + j0 + jp;
