@@ -20,7 +20,7 @@
  * its GB/s may exceed that bandwidth; the roofline reading is for batch 32. Everything else
  * (progress, the check) goes to stderr.
  *
- * Not here: choosing oneDNN's ISA (bench/run_conv.sh does it with ONEDNN_MAX_CPU_ISA), layers
+ * Not here: choosing oneDNN's ISA (bench/run.sh does it with ONEDNN_MAX_CPU_ISA), layers
  * other than convolutions (pooling, the residual adds, the classifier), or any end-to-end run.
  */
 #include <dnnl.h>

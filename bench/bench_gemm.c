@@ -9,7 +9,7 @@
  * loop of independent vector FMAs for the ISA that ran. Everything else (progress, the check's
  * error) goes to stderr, so stdout is pure JSON lines. It benchmarks NoTrans/NoTrans,
  * alpha = 1, beta = 0, no epilogue only; it does not tune anything or choose the OpenBLAS core,
- * which bench/run_gemm.sh does through OPENBLAS_CORETYPE.
+ * which bench/run.sh does through OPENBLAS_CORETYPE.
  *
  * The machine we run on is small and shared, so: matrices are allocated and touched once (page
  * faults are slow here), each side gets at least ~0.5 s (0.05 s with --quick) of repetitions,
