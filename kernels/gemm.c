@@ -174,6 +174,16 @@ static void macro_b_outer(const gemm_job *J, const float *abuf, long ic, int mc,
 }
 
 /*
+ * The epilogue of the K block at pc: beta only on the first (C then holds the partial sums),
+ * the activation only on the last; tile_c fills in the biases.
+ */
+static graft__ukr_epi block_epi(const gemm_job *J, long pc, int last) {
+    graft__ukr_epi e = {J->alpha, pc == 0 ? J->beta : 1.0f, NULL, NULL,
+                        last ? J->epi.act : GRAFT_ACT_NONE};
+    return e;
+}
+
+/*
  * One thread's rectangle of C, through the loop nest of the variant's order (kernels.h).
  * Each operand is packed where its reuse pays for it, read in place or packed one micro-panel
  * at a time where it does not; none of this changes any element's arithmetic.
@@ -203,8 +213,7 @@ static void gemm_task(void *vjob, int task, int thread) {
             for (long pc = 0; pc < J->K; pc += J->kcb) {
                 int kc = (int)min_l(J->kcb, J->K - pc), last = pc + kc >= J->K;
                 if (!lazy_a) graft__pack_a(kr, J->ta, J->A, J->lda, ic, pc, mc, kc, abuf);
-                graft__ukr_epi e = {J->alpha, pc == 0 ? J->beta : 1.0f, NULL, NULL,
-                                    last ? J->epi.act : GRAFT_ACT_NONE};
+                graft__ukr_epi e = block_epi(J, pc, last);
                 for (long jc = n0; jc < n1; jc += ncb) {
                     int nc = (int)min_l(ncb, n1 - jc);
                     b_view bv = b_block(J, pc, kc, jc, nc, direct, bbuf);
@@ -228,8 +237,7 @@ static void gemm_task(void *vjob, int task, int thread) {
             int kc = (int)min_l(J->kcb, J->K - pc), last = pc + kc >= J->K;
             b_view bv = {NULL, NULL, 0, NULL};
             if (!lazy_b) bv = b_block(J, pc, kc, jc, nc, direct, bbuf);
-            graft__ukr_epi e = {J->alpha, pc == 0 ? J->beta : 1.0f, NULL, NULL,
-                                last ? J->epi.act : GRAFT_ACT_NONE};
+            graft__ukr_epi e = block_epi(J, pc, last);
             for (long ic = m0; ic < m1; ic += mcb) {
                 int mc = (int)min_l(mcb, m1 - ic);
                 graft__pack_a(kr, J->ta, J->A, J->lda, ic, pc, mc, kc, abuf);
