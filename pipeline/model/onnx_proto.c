@@ -387,6 +387,8 @@ static int decode_tensor(dec *d, graft_pb_reader r, int depth, graft_onnx_tensor
     memset(t, 0, sizeof *t);
     t->name = "";
     t->external_location = "";
+    t->external_offset = "";
+    t->external_length = "";
     size_t a_dims = 0, a_f32 = 0, a_i32 = 0, a_i64 = 0, a_f64 = 0, a_u64 = 0, a_str = 0;
     int has_raw = 0;
     r = start;
@@ -411,6 +413,8 @@ static int decode_tensor(dec *d, graft_pb_reader r, int depth, graft_onnx_tensor
             graft_pb_reader sub;
             graft_pb_reader_sub(&sub, &r, &f, "onnx: StringStringEntryProto");
             err = decode_entry(d, sub, "location", &t->external_location);
+            if (!err) err = decode_entry(d, sub, "offset", &t->external_offset);
+            if (!err) err = decode_entry(d, sub, "length", &t->external_length);
             break;
         }
         default: break;

@@ -89,6 +89,8 @@ typedef struct graft_onnx_tensor {
     /* data_location == EXTERNAL: the elements are in another file, not read by us. */
     int external;
     const char *external_location; /* external_data's "location", "" when absent */
+    const char *external_offset;   /* its "offset" and "length" (decimal), "" when absent */
+    const char *external_length;
     const uint8_t *raw;
     size_t raw_len;
     const float *float_data;

@@ -1,0 +1,781 @@
+/*
+ * pipeline/net/net.c: a graft_net is a model compiled for one input size and a set of taps.
+ * Creation runs, once: the cut (only nodes the taps depend on), shape inference with folding of
+ * every shape computation, the layout plan (NHWC where the kernels want it, layout steps where a
+ * reader wants NCHW), and the memory plan: activations live in one arena, each value at an
+ * offset chosen by liveness, so values whose lifetimes do not overlap share bytes. Running is
+ * then a walk over the steps with no allocation.
+ *
+ * Not here: the layers' arithmetic (layers_*.c) and weight packing (pipeline/model/model.c).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "net.h"
+#include "kernels.h"
+
+int graft__model_conv_plan(const graft__graph *g, const graft__node *n, const int pads[4],
+                           graft_conv2d_plan **out);
+
+/* ---- value table --------------------------------------------------------------------- */
+
+static int grow_values(graft_net *net, int need, int *cap) {
+    if (need <= *cap) return 0;
+    int nc = *cap * 2 > need ? *cap * 2 : need;
+#define GROW(field)                                                                          \
+    do {                                                                                     \
+        void *p = realloc(net->field, (size_t)nc * sizeof *net->field);                      \
+        if (!p) return graft__fail(GRAFT_ENOMEM, "net: out of memory");                      \
+        net->field = p;                                                                      \
+    } while (0)
+    GROW(t);
+    GROW(nhwc);
+    GROW(alias);
+    GROW(ptr);
+    GROW(offset);
+    GROW(def_step);
+    GROW(last_step);
+#undef GROW
+    *cap = nc;
+    return 0;
+}
+
+/* A 4-D value whose NCHW and NHWC orders are the same bytes. */
+static int layout_free(const graft__tinfo *t) {
+    return t->rank == 4 && (t->dims[1] == 1 || t->dims[2] * t->dims[3] == 1);
+}
+
+typedef struct planner {
+    graft_net *net;
+    int cap_vals;
+    int cap_steps;
+    int *twin_nhwc, *twin_nchw; /* (graph values) memoized layout twins, -1 */
+} planner;
+
+static int add_step(planner *pl, graft__step **out) {
+    graft_net *net = pl->net;
+    if (net->n_steps == pl->cap_steps) {
+        int cap = pl->cap_steps ? pl->cap_steps * 2 : 64;
+        graft__step *s = realloc(net->steps, (size_t)cap * sizeof *s);
+        if (!s) return graft__fail(GRAFT_ENOMEM, "net: out of memory");
+        net->steps = s;
+        pl->cap_steps = cap;
+    }
+    *out = &net->steps[net->n_steps++];
+    memset(*out, 0, sizeof **out);
+    return 0;
+}
+
+/* The value holding v in the wanted layout (want_nhwc), adding a layout step if needed. */
+static int in_layout(planner *pl, int v, int want_nhwc) {
+    graft_net *net = pl->net;
+    if (net->t[v].rank != 4 || net->nhwc[v] == want_nhwc) return v;
+    int *memo = want_nhwc ? pl->twin_nhwc : pl->twin_nchw;
+    if (v < net->g->n_values && memo[v] >= 0) return memo[v];
+    int nv = net->n_vals;
+    int err = grow_values(net, nv + 1, &pl->cap_vals);
+    if (err) return err;
+    net->n_vals++;
+    net->t[nv] = net->t[v];
+    net->t[nv].owned = 0;
+    net->t[nv].data = NULL;
+    net->nhwc[nv] = want_nhwc;
+    net->alias[nv] = -1;
+    net->ptr[nv] = NULL;
+    if (layout_free(&net->t[v])) {
+        net->alias[nv] = v;
+        net->t[nv].data = net->t[v].data;
+    } else {
+        graft__step *s;
+        if ((err = add_step(pl, &s))) return err;
+        s->kind = want_nhwc ? GRAFT__STEP_TO_NHWC : GRAFT__STEP_TO_NCHW;
+        s->src = v;
+        s->dst = nv;
+        s->node = -1;
+    }
+    if (v < net->g->n_values) memo[v] = nv;
+    return nv;
+}
+
+static int is_perm_to_nhwc(const graft__node *n) {
+    return n->a.transpose.n == 4 && n->a.transpose.perm[0] == 0 && n->a.transpose.perm[1] == 2 &&
+           n->a.transpose.perm[2] == 3 && n->a.transpose.perm[3] == 1;
+}
+
+/*
+ * Decides how node n runs and in which layouts: fills s->in, s->mode, the outputs' nhwc and
+ * aliases. Returns 0 or an error.
+ */
+static int plan_node(planner *pl, int ni, graft__step *s_unused) {
+    (void)s_unused;
+    graft_net *net = pl->net;
+    const graft__graph *g = net->g;
+    const graft__node *n = &g->nodes[ni];
+    int in[256];
+    int n_in = n->n_in > 256 ? 256 : n->n_in;
+    for (int i = 0; i < n_in; i++) in[i] = n->in[i];
+    int x = in[0];
+    const graft__tinfo *tx = x >= 0 ? &net->t[x] : NULL;
+    int x_nhwc = x >= 0 && net->nhwc[x] && tx->rank == 4;
+    int mode = 0, out_nhwc = 0, alias_out = 0;
+    switch (n->op) {
+    case GRAFT__OP_CONV:
+    case GRAFT__OP_POOL:
+    case GRAFT__OP_GLOBAL_POOL:
+    case GRAFT__OP_LRN:
+        in[0] = in_layout(pl, x, 1);
+        out_nhwc = 1;
+        break;
+    case GRAFT__OP_BATCHNORM:
+        if (tx->rank == 4) {
+            in[0] = in_layout(pl, x, 1);
+            out_nhwc = 1;
+        } else if (tx->rank != 2) {
+            return graft__fail(GRAFT_EUNSUPPORTED, "node '%s' (%s): batch norm of a rank-%d tensor",
+                               n->name, n->src_op, tx->rank);
+        }
+        break;
+    case GRAFT__OP_UNARY:
+    case GRAFT__OP_CAST:
+        out_nhwc = x_nhwc;
+        if (n->op == GRAFT__OP_CAST) alias_out = 1;
+        break;
+    case GRAFT__OP_IDENTITY:
+        out_nhwc = x_nhwc;
+        alias_out = 1;
+        break;
+    case GRAFT__OP_BINARY: {
+        const graft__tinfo *to = &net->t[n->out[0]];
+        int any = 0;
+        for (int i = 0; i < 2; i++)
+            any |= net->nhwc[in[i]] && net->t[in[i]].rank == 4 && !net->t[in[i]].data;
+        int ok = to->rank == 4 && any;
+        for (int i = 0; i < 2 && ok; i++) {
+            const graft__tinfo *ti = &net->t[in[i]];
+            if (ti->rank == 4) continue;
+            /* Padded to 4-D, a lower-rank operand must have C == 1 or H * W == 1 to be read
+               as NHWC without moving data. */
+            int64_t d[4] = {1, 1, 1, 1};
+            for (int k = 0; k < ti->rank; k++) d[4 - ti->rank + k] = ti->dims[k];
+            if (!(d[1] == 1 || d[2] * d[3] == 1)) ok = 0;
+        }
+        if (ok) {
+            mode = 1;
+            out_nhwc = 1;
+            for (int i = 0; i < 2; i++)
+                if (net->t[in[i]].rank == 4) in[i] = in_layout(pl, in[i], 1);
+        } else {
+            for (int i = 0; i < 2; i++) in[i] = in_layout(pl, in[i], 0);
+        }
+        break;
+    }
+    case GRAFT__OP_CONCAT: {
+        int64_t axis = n->a.axis < 0 ? n->a.axis + tx->rank : n->a.axis;
+        int any = 0;
+        for (int i = 0; i < n_in; i++) any |= net->nhwc[in[i]];
+        if (tx->rank == 4 && axis == 1 && any) {
+            mode = 1;
+            out_nhwc = 1;
+            for (int i = 0; i < n_in; i++) in[i] = in_layout(pl, in[i], 1);
+        } else {
+            for (int i = 0; i < n_in; i++) in[i] = in_layout(pl, in[i], 0);
+        }
+        break;
+    }
+    case GRAFT__OP_SOFTMAX: {
+        int64_t axis = n->a.softmax.axis < 0 ? n->a.softmax.axis + tx->rank : n->a.softmax.axis;
+        if (x_nhwc && axis == 1 && (!n->a.softmax.coerce_2d || tx->dims[2] * tx->dims[3] == 1)) {
+            mode = 1;
+            out_nhwc = 1;
+        } else {
+            in[0] = in_layout(pl, x, 0);
+            if (!n->a.softmax.coerce_2d && axis != tx->rank - 1) mode = 2; /* strided */
+        }
+        break;
+    }
+    case GRAFT__OP_REDUCE: {
+        const graft__tinfo *to = &net->t[n->out[0]];
+        int64_t cnt = 0, a2 = 0, a3 = 0;
+        /* axes were resolved by inference: an output of (N, C[, 1, 1]) from 4-D means H, W */
+        if (tx->rank == 4 && n->a.axes.kind != GRAFT__REDUCE_SUM &&
+            to->dims[0] == tx->dims[0] && to->dims[1] == tx->dims[1] &&
+            ((to->rank == 4 && to->dims[2] == 1 && to->dims[3] == 1) || to->rank == 2) &&
+            graft__numel(to) == tx->dims[0] * tx->dims[1] && tx->dims[2] * tx->dims[3] >= 1) {
+            (void)cnt, (void)a2, (void)a3;
+            mode = 1;
+            in[0] = in_layout(pl, x, 1);
+            out_nhwc = to->rank == 4;
+        } else {
+            in[0] = in_layout(pl, x, 0);
+        }
+        break;
+    }
+    case GRAFT__OP_PAD:
+        if (x_nhwc) {
+            mode = 1;
+            out_nhwc = 1;
+        }
+        break;
+    case GRAFT__OP_TRANSPOSE:
+        if (x_nhwc && is_perm_to_nhwc(n)) {
+            mode = 1; /* the NHWC bytes already are the transposed tensor */
+            alias_out = 1;
+        } else {
+            in[0] = in_layout(pl, x, 0);
+        }
+        break;
+    case GRAFT__OP_SPLIT: {
+        int64_t axis = n->a.split.axis < 0 ? n->a.split.axis + tx->rank : n->a.split.axis;
+        if (x_nhwc && axis == 1) {
+            mode = 1;
+            out_nhwc = 1;
+        } else {
+            in[0] = in_layout(pl, x, 0);
+        }
+        break;
+    }
+    case GRAFT__OP_RESHAPE:
+    case GRAFT__OP_FLATTEN:
+    case GRAFT__OP_SQUEEZE:
+    case GRAFT__OP_UNSQUEEZE:
+        in[0] = in_layout(pl, x, 0);
+        alias_out = 1;
+        break;
+    default: /* GEMM, MATMUL, SLICE, GATHER: plain row-major */
+        for (int i = 0; i < n_in; i++)
+            if (in[i] >= 0) in[i] = in_layout(pl, in[i], 0);
+        break;
+    }
+    for (int i = 0; i < n_in; i++)
+        if (in[i] < -1) return in[i]; /* an error from in_layout */
+    for (int o = 0; o < n->n_out; o++) {
+        int v = n->out[o];
+        net->nhwc[v] = out_nhwc && net->t[v].rank == 4;
+        net->alias[v] = alias_out ? in[0] : -1;
+    }
+    if (alias_out) return 0; /* no step: the output is a view of the input */
+    graft__step *s;
+    int err = add_step(pl, &s);
+    if (err) return err;
+    s->kind = GRAFT__STEP_NODE;
+    s->node = ni;
+    s->mode = mode;
+    s->in = malloc(sizeof(int) * (size_t)(n_in ? n_in : 1));
+    if (!s->in) return graft__fail(GRAFT_ENOMEM, "net: out of memory");
+    memcpy(s->in, in, sizeof(int) * (size_t)n_in);
+    return 0;
+}
+
+/* ---- memory plan ----------------------------------------------------------------------- */
+
+static int root_of(const graft_net *net, int v) {
+    while (net->alias[v] >= 0) v = net->alias[v];
+    return v;
+}
+
+typedef struct interval {
+    int v;
+    size_t bytes;
+    int first, last;
+} interval;
+
+static int cmp_size_desc(const void *a, const void *b) {
+    const interval *x = a, *y = b;
+    if (x->bytes != y->bytes) return x->bytes < y->bytes ? 1 : -1;
+    return x->first - y->first;
+}
+
+static int plan_memory(graft_net *net) {
+    int V = net->n_vals;
+    for (int v = 0; v < V; v++) net->def_step[v] = net->last_step[v] = -1;
+    for (int s = 0; s < net->n_steps; s++) {
+        graft__step *st = &net->steps[s];
+        if (st->kind != GRAFT__STEP_NODE) {
+            net->def_step[root_of(net, st->dst)] = s;
+            int r = root_of(net, st->src);
+            if (net->last_step[r] < s) net->last_step[r] = s;
+            continue;
+        }
+        const graft__node *n = &net->g->nodes[st->node];
+        for (int i = 0; i < n->n_in; i++) {
+            if (st->in[i] < 0) continue;
+            int r = root_of(net, st->in[i]);
+            if (net->last_step[r] < s) net->last_step[r] = s;
+        }
+        for (int o = 0; o < n->n_out; o++) {
+            int r = root_of(net, n->out[o]);
+            if (net->def_step[r] < 0) net->def_step[r] = s;
+        }
+    }
+    for (int i = 0; i < net->n_taps; i++) net->last_step[root_of(net, net->tap_val[i])] = net->n_steps;
+    interval *iv = malloc(sizeof *iv * (size_t)(V ? V : 1));
+    if (!iv) return graft__fail(GRAFT_ENOMEM, "net: out of memory");
+    int k = 0;
+    for (int v = 0; v < V; v++) {
+        if (net->alias[v] >= 0 || net->t[v].data || net->def_step[v] < 0) continue;
+        int64_t numel = graft__numel(&net->t[v]);
+        size_t bytes = ((size_t)numel * 4 + 63) & ~(size_t)63;
+        int last = net->last_step[v] < net->def_step[v] ? net->def_step[v] : net->last_step[v];
+        iv[k++] = (interval){v, bytes ? bytes : 64, net->def_step[v], last};
+    }
+    qsort(iv, (size_t)k, sizeof *iv, cmp_size_desc);
+    size_t peak = 0;
+    /* First fit among the placed intervals that overlap in time, lowest offset first. */
+    for (int i = 0; i < k; i++) {
+        size_t off = 0;
+        for (int again = 1; again;) {
+            again = 0;
+            for (int j = 0; j < i; j++) {
+                if (iv[j].last < iv[i].first || iv[i].last < iv[j].first) continue;
+                size_t o2 = net->offset[iv[j].v];
+                if (off < o2 + iv[j].bytes && o2 < off + iv[i].bytes) {
+                    off = o2 + iv[j].bytes;
+                    again = 1;
+                }
+            }
+        }
+        net->offset[iv[i].v] = off;
+        if (off + iv[i].bytes > peak) peak = off + iv[i].bytes;
+    }
+    free(iv);
+    net->arena_bytes = peak;
+    if (peak) {
+        net->arena = mmap(NULL, peak, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (net->arena == MAP_FAILED) {
+            net->arena = NULL;
+            return graft__fail(GRAFT_ENOMEM, "net: cannot map %zu bytes of activations", peak);
+        }
+#ifdef MADV_HUGEPAGE
+        if (peak >= (2u << 20)) madvise(net->arena, peak, MADV_HUGEPAGE);
+#endif
+    }
+    return 0;
+}
+
+/* ---- creation ---------------------------------------------------------------------------- */
+
+static int64_t node_flops(const graft_net *net, const graft__node *n) {
+    const graft__tinfo *o = &net->t[n->out[0]];
+    int64_t out = graft__numel(o);
+    switch (n->op) {
+    case GRAFT__OP_CONV: {
+        const graft__tinfo *w = &net->t[n->in[1]];
+        return 2 * out * w->dims[1] * w->dims[2] * w->dims[3];
+    }
+    case GRAFT__OP_GEMM:
+    case GRAFT__OP_MATMUL: {
+        const graft__tinfo *a = &net->t[n->in[0]];
+        int64_t K = n->op == GRAFT__OP_GEMM && n->a.gemm.trans_a ? a->dims[0] : a->dims[a->rank - 1];
+        return 2 * out * K;
+    }
+    case GRAFT__OP_POOL:
+        return out * n->a.pool.p.kernel_h * n->a.pool.p.kernel_w;
+    case GRAFT__OP_GLOBAL_POOL:
+    case GRAFT__OP_REDUCE:
+        return graft__numel(&net->t[n->in[0]]);
+    case GRAFT__OP_UNARY:
+    case GRAFT__OP_BINARY:
+    case GRAFT__OP_BATCHNORM:
+    case GRAFT__OP_SOFTMAX:
+    case GRAFT__OP_LRN:
+        return out;
+    default:
+        return 0;
+    }
+}
+
+static int resolve_taps(graft_net *net, const char *const *taps, int tap_count) {
+    const graft__graph *g = net->g;
+    net->n_taps = tap_count > 0 && taps ? tap_count : 1;
+    net->tap_val = calloc((size_t)net->n_taps, sizeof(int));
+    net->tap_rank = calloc((size_t)net->n_taps, sizeof(int));
+    net->tap_dims = calloc((size_t)net->n_taps, sizeof *net->tap_dims);
+    net->tap_out = calloc((size_t)net->n_taps, sizeof(float *));
+    if (!net->tap_val || !net->tap_rank || !net->tap_dims || !net->tap_out)
+        return graft__fail(GRAFT_ENOMEM, "net: out of memory");
+    if (!(tap_count > 0 && taps)) {
+        net->tap_val[0] = net->m->default_tap;
+        net->default_flatten = 1;
+        return 0;
+    }
+    for (int i = 0; i < tap_count; i++) {
+        int v = taps[i] ? graft__graph_find(g, taps[i]) : -1;
+        if (v < 0) {
+            /* Suggest names that contain the given one, as users type layer names loosely. */
+            char hint[256] = "";
+            size_t used = 0;
+            for (int u = 0; u < g->n_values && used < 200 && taps[i] && taps[i][0]; u++)
+                if (strstr(g->values[u].name, taps[i]) && !g->values[u].data)
+                    used += (size_t)snprintf(hint + used, sizeof hint - used, "%s'%s'",
+                                             used ? ", " : "; did you mean ",
+                                             g->values[u].name);
+            return graft__fail(GRAFT_EINVAL, "no tensor named '%s' in the model%s (`graft info "
+                               "MODEL` lists them)", taps[i] ? taps[i] : "(null)", hint);
+        }
+        const graft__value *val = &g->values[v];
+        if (val->producer < 0 && !val->is_input && !val->data)
+            return graft__fail(GRAFT_EINVAL, "tensor '%s' was fused into the node after it "
+                               "(e.g. a Conv's output before its ReLU); load the model with "
+                               "it in graft_model_options.keep to tap it", taps[i]);
+        if (val->dtype != GRAFT__F32)
+            return graft__fail(GRAFT_EINVAL, "tensor '%s' is an integer shape tensor, not an "
+                               "activation", taps[i]);
+        net->tap_val[i] = v;
+    }
+    return 0;
+}
+
+int graft_net_create(graft_model *m, int N, int H, int W, const char *const *taps, int tap_count,
+                     const graft_tap_options *opts, graft_net **out) {
+    if (!m || !out) return graft__fail(GRAFT_EINVAL, "graft_net_create: NULL argument");
+    if (N < 1 || H < 1 || W < 1 || N > (1 << 20) || H > (1 << 16) || W > (1 << 16))
+        return graft__fail(GRAFT_EINVAL, "graft_net_create: input %d x %d x %d is out of range",
+                           N, H, W);
+    const graft__graph *g = m->g;
+    graft_net *net = calloc(1, sizeof *net);
+    if (!net) return graft__fail(GRAFT_ENOMEM, "net: out of memory");
+    net->m = m;
+    net->g = g;
+    net->N = N, net->H = H, net->W = W;
+    if (opts) net->tap_opts = *opts;
+    planner pl = {.net = net};
+    int err = grow_values(net, g->n_values + 16, &pl.cap_vals);
+    int *needed = calloc((size_t)g->n_nodes + 1, sizeof(int));
+    int *stack = malloc(sizeof(int) * ((size_t)g->n_values + 1));
+    pl.twin_nhwc = malloc(sizeof(int) * ((size_t)g->n_values + 1));
+    pl.twin_nchw = malloc(sizeof(int) * ((size_t)g->n_values + 1));
+    net->flops = calloc((size_t)g->n_nodes + 1, sizeof(int64_t));
+    net->opname = calloc((size_t)g->n_nodes + 1, sizeof *net->opname);
+    if (!err && (!needed || !stack || !pl.twin_nhwc || !pl.twin_nchw || !net->flops ||
+                 !net->opname))
+        err = graft__fail(GRAFT_ENOMEM, "net: out of memory");
+    if (!err) err = resolve_taps(net, taps, tap_count);
+    if (err) goto fail;
+    net->n_vals = g->n_values;
+    for (int v = 0; v < g->n_values; v++) {
+        graft__tinfo *t = &net->t[v];
+        memset(t, 0, sizeof *t);
+        t->dtype = g->values[v].dtype;
+        t->rank = g->values[v].data ? g->values[v].rank : -1;
+        memcpy(t->dims, g->values[v].dims, sizeof t->dims);
+        t->data = g->values[v].data;
+        /* Released weights: shape known, data with the packed plan. */
+        if (!t->data && g->values[v].producer < 0 && !g->values[v].is_input) t->rank = g->values[v].rank;
+        net->nhwc[v] = 0;
+        net->alias[v] = -1;
+        net->ptr[v] = NULL;
+        pl.twin_nhwc[v] = pl.twin_nchw[v] = -1;
+    }
+    {
+        graft__tinfo *ti = &net->t[g->input];
+        int64_t C = g->values[g->input].rank == 4 && g->values[g->input].dims[1] > 0
+                        ? g->values[g->input].dims[1] : 3;
+        int64_t dims[4] = {N, C, H, W};
+        if (g->values[g->input].rank >= 0 && g->values[g->input].rank != 4) {
+            err = graft__fail(GRAFT_EUNSUPPORTED, "input '%s' has rank %d; graft feeds images "
+                              "(N, C, H, W)", g->values[g->input].name, g->values[g->input].rank);
+            goto fail;
+        }
+        ti->rank = 4;
+        memcpy(ti->dims, dims, sizeof dims);
+        net->nhwc[g->input] = 1; /* planned for images as decoded; NCHW input is converted */
+    }
+    /* The cut: nodes the taps depend on. */
+    int sp = 0;
+    for (int i = 0; i < net->n_taps; i++) stack[sp++] = net->tap_val[i];
+    int *seen = calloc((size_t)g->n_values + 1, sizeof(int));
+    if (!seen) {
+        err = graft__fail(GRAFT_ENOMEM, "net: out of memory");
+        goto fail;
+    }
+    while (sp) {
+        int v = stack[--sp];
+        if (seen[v]++) continue;
+        int p = g->values[v].producer;
+        if (p < 0 || needed[p]) continue;
+        needed[p] = 1;
+        for (int i = 0; i < g->nodes[p].n_in; i++)
+            if (g->nodes[p].in[i] >= 0 && !seen[g->nodes[p].in[i]] && sp < g->n_values)
+                stack[sp++] = g->nodes[p].in[i];
+    }
+    free(seen);
+    /* Shapes and folding, in topological order. */
+    for (int n = 0; n < g->n_nodes && !err; n++) {
+        if (!needed[n]) continue;
+        const graft__node *nd = &g->nodes[n];
+        err = graft__infer_node(g, nd, net->t, 0);
+        for (int o = 0; o < nd->n_out && !err; o++) {
+            const graft__tinfo *t = &net->t[nd->out[o]];
+            int ok = t->rank >= 0;
+            for (int d = 0; d < t->rank; d++) ok &= t->dims[d] >= 0;
+            if (!ok)
+                err = graft__fail(GRAFT_EINVAL, "node '%s' (%s): cannot infer the shape of '%s'",
+                                  nd->name, nd->src_op, g->values[nd->out[o]].name);
+        }
+        if (err) break;
+        int folded = 1;
+        for (int o = 0; o < nd->n_out; o++) folded &= net->t[nd->out[o]].data != NULL;
+        if (folded) needed[n] = 0; /* computed at creation */
+        else {
+            for (int i = 0; i < nd->n_in; i++) {
+                int v = nd->in[i];
+                if (v >= 0 && net->t[v].dtype == GRAFT__I64 && !net->t[v].data &&
+                    !(nd->op == GRAFT__OP_GATHER && i == 0))
+                    err = graft__fail(GRAFT_EUNSUPPORTED, "node '%s' (%s): computes with integer "
+                                      "tensors that depend on image data", nd->name, nd->src_op);
+            }
+            if (!err && net->t[nd->out[0]].dtype != GRAFT__F32)
+                err = graft__fail(GRAFT_EUNSUPPORTED, "node '%s' (%s): integer results at run "
+                                  "time are not supported", nd->name, nd->src_op);
+        }
+    }
+    if (err) goto fail;
+    for (int i = 0; i < net->n_taps; i++) {
+        int v = net->tap_val[i];
+        if (net->t[v].rank < 0) {
+            err = graft__fail(GRAFT_EINVAL, "tap '%s': no shape", g->values[v].name);
+            goto fail;
+        }
+    }
+    /* Layouts and steps. */
+    for (int n = 0; n < g->n_nodes && !err; n++)
+        if (needed[n]) err = plan_node(&pl, n, NULL);
+    if (err) goto fail;
+    /* Conv plans for this size when the model could not pack them (SAME padding). */
+    for (int s = 0; s < net->n_steps && !err; s++) {
+        graft__step *st = &net->steps[s];
+        if (st->kind != GRAFT__STEP_NODE || g->nodes[st->node].op != GRAFT__OP_CONV) continue;
+        const graft__node *nd = &g->nodes[st->node];
+        st->plan = m->conv_plan[st->node];
+        if (st->plan) continue;
+        const graft__tinfo *x = &net->t[st->in[0]];
+        const graft_conv2d *d = &nd->a.conv.d;
+        int pin[4] = {d->pad_top, d->pad_left, d->pad_bottom, d->pad_right}, p[4];
+        const graft__tinfo *w = &net->t[nd->in[1]];
+        graft__resolve_pads(nd->a.conv.auto_pad, (int)x->dims[2], (int)x->dims[3],
+                            (int)w->dims[2], (int)w->dims[3], d->stride_h, d->stride_w,
+                            d->dilation_h, d->dilation_w, pin, p);
+        graft_conv2d_plan **np = realloc(net->own_plans, sizeof *np * (size_t)(net->n_own_plans + 1));
+        if (!np) {
+            err = graft__fail(GRAFT_ENOMEM, "net: out of memory");
+            break;
+        }
+        net->own_plans = np;
+        err = graft__model_conv_plan(g, nd, p, &np[net->n_own_plans]);
+        if (!err) st->plan = np[net->n_own_plans++];
+    }
+    if (!err) err = plan_memory(net);
+    if (err) goto fail;
+    for (int n = 0; n < g->n_nodes; n++)
+        if (needed[n]) net->flops[n] = node_flops(net, &g->nodes[n]);
+    /* Tap buffers. */
+    for (int i = 0; i < net->n_taps; i++) {
+        const graft__tinfo *t = &net->t[net->tap_val[i]];
+        int pool = net->tap_opts.pool != GRAFT_TAP_POOL_NONE && t->rank == 4;
+        if (pool || (net->default_flatten && t->rank == 4 && t->dims[2] * t->dims[3] == 1)) {
+            net->tap_rank[i] = 2;
+            net->tap_dims[i][0] = t->dims[0];
+            net->tap_dims[i][1] = t->dims[1];
+        } else {
+            net->tap_rank[i] = t->rank;
+            memcpy(net->tap_dims[i], t->dims, sizeof(int64_t) * (size_t)t->rank);
+        }
+        int64_t k = 1;
+        for (int d = 0; d < net->tap_rank[i]; d++) k *= net->tap_dims[i][d];
+        net->tap_out[i] = malloc(sizeof(float) * (size_t)(k ? k : 1));
+        if (!net->tap_out[i]) {
+            err = graft__fail(GRAFT_ENOMEM, "net: out of memory for tap '%s'",
+                              g->values[net->tap_val[i]].name);
+            goto fail;
+        }
+    }
+fail:
+    free(needed);
+    free(stack);
+    free(pl.twin_nhwc);
+    free(pl.twin_nchw);
+    if (err) {
+        graft_net_destroy(net);
+        return err;
+    }
+    *out = net;
+    return 0;
+}
+
+void graft_net_destroy(graft_net *net) {
+    if (!net) return;
+    for (int v = 0; v < net->n_vals && net->t; v++)
+        if (net->t[v].owned) free(net->t[v].data);
+    for (int s = 0; s < net->n_steps; s++) free(net->steps[s].in);
+    for (int i = 0; i < net->n_own_plans; i++) graft_conv2d_plan_destroy(net->own_plans[i]);
+    for (int i = 0; i < net->n_taps && net->tap_out; i++) free(net->tap_out[i]);
+    if (net->arena) munmap(net->arena, net->arena_bytes);
+    free(net->own_plans);
+    free(net->steps);
+    free(net->t);
+    free(net->nhwc);
+    free(net->alias);
+    free(net->ptr);
+    free(net->offset);
+    free(net->def_step);
+    free(net->last_step);
+    free(net->staging);
+    free(net->tap_val);
+    free(net->tap_rank);
+    free(net->tap_dims);
+    free(net->tap_out);
+    free(net->flops);
+    free(net->opname);
+    free(net);
+}
+
+/* ---- running ----------------------------------------------------------------------------- */
+
+static int finish_tap(graft_net *net, int i) {
+    int v = net->tap_val[i];
+    const graft__tinfo *t = &net->t[v];
+    const float *src = net->ptr[v];
+    float *dst = net->tap_out[i];
+    int64_t numel = graft__numel(t);
+    int pool = net->tap_opts.pool != GRAFT_TAP_POOL_NONE && t->rank == 4;
+    int err = 0;
+    if (pool) {
+        int kind = net->tap_opts.pool == GRAFT_TAP_POOL_MAX ? GRAFT_POOL_MAX : GRAFT_POOL_AVG;
+        const float *x = src;
+        float *tmp = NULL;
+        if (net->tap_opts.relu) {
+            tmp = malloc(sizeof(float) * (size_t)numel);
+            if (!tmp) return graft__fail(GRAFT_ENOMEM, "tap: out of memory");
+            graft_unary_op r = {GRAFT_UNARY_RELU, 0, 0};
+            err = graft_unary_apply(&r, tmp, src, (size_t)numel);
+            x = tmp;
+        }
+        if (!err && net->nhwc[v])
+            err = graft_global_pool_nhwc(kind, dst, x, (int)t->dims[0], (int)t->dims[2],
+                                         (int)t->dims[3], (int)t->dims[1]);
+        else if (!err) {
+            /* NCHW: each (n, c) plane reduced in order */
+            int64_t P = t->dims[2] * t->dims[3];
+            for (int64_t nc = 0; nc < t->dims[0] * t->dims[1]; nc++) {
+                float acc = kind == GRAFT_POOL_MAX ? x[nc * P] : 0.0f;
+                for (int64_t p = 0; p < P; p++) {
+                    float e = x[nc * P + p];
+                    if (kind == GRAFT_POOL_MAX) acc = e > acc ? e : acc;
+                    else acc += e;
+                }
+                dst[nc] = kind == GRAFT_POOL_MAX ? acc : acc * (1.0f / (float)P);
+            }
+        }
+        free(tmp);
+        return err;
+    }
+    if (net->nhwc[v] && t->rank == 4 && !layout_free(t))
+        err = graft_nhwc_to_nchw(dst, src, (int)t->dims[0], (int)t->dims[1], (int)t->dims[2],
+                                 (int)t->dims[3]);
+    else
+        memcpy(dst, src, sizeof(float) * (size_t)numel);
+    if (!err && net->tap_opts.relu) {
+        graft_unary_op r = {GRAFT_UNARY_RELU, 0, 0};
+        err = graft_unary_apply(&r, dst, dst, (size_t)numel);
+    }
+    return err;
+}
+
+int graft_net_run(graft_net *net, const float *x, graft_layout layout) {
+    if (!net || !x) return graft__fail(GRAFT_EINVAL, "graft_net_run: NULL argument");
+    const graft__graph *g = net->g;
+    int in = g->input;
+    const graft__tinfo *ti = &net->t[in];
+    if (layout == GRAFT_LAYOUT_NCHW && !layout_free(ti)) {
+        if (!net->staging) {
+            net->staging = malloc(sizeof(float) * (size_t)graft__numel(ti));
+            if (!net->staging) return graft__fail(GRAFT_ENOMEM, "net: out of memory for input");
+        }
+        int err = graft_nchw_to_nhwc(net->staging, x, (int)ti->dims[0], (int)ti->dims[1],
+                                     (int)ti->dims[2], (int)ti->dims[3]);
+        if (err) return err;
+        net->ptr[in] = net->staging;
+    } else {
+        net->ptr[in] = (float *)x; /* read only: no step writes to an input value */
+    }
+    for (int v = 0; v < net->n_vals; v++) {
+        if (v == in) continue;
+        int r = root_of(net, v);
+        if (r == in) net->ptr[v] = net->ptr[in];
+        else if (net->t[r].data) net->ptr[v] = net->t[r].data;
+        else if (net->def_step[r] >= 0) net->ptr[v] = (float *)(net->arena + net->offset[r]);
+        else net->ptr[v] = NULL;
+    }
+    for (int s = 0; s < net->n_steps; s++) {
+        const graft__step *st = &net->steps[s];
+        int err;
+        if (st->kind == GRAFT__STEP_NODE) {
+            err = graft__layer_forward(net, st);
+            if (err) {
+                const graft__node *n = &g->nodes[st->node];
+                char msg[512];
+                snprintf(msg, sizeof msg, "%s", graft_last_error());
+                return graft__fail(err, "node '%s' (%s): %s", n->name, n->src_op, msg);
+            }
+            continue;
+        }
+        const graft__tinfo *t = &net->t[st->src];
+        int dN = (int)t->dims[0], dC = (int)t->dims[1], dH = (int)t->dims[2], dW = (int)t->dims[3];
+        err = st->kind == GRAFT__STEP_TO_NHWC
+                  ? graft_nchw_to_nhwc(net->ptr[st->dst], net->ptr[st->src], dN, dC, dH, dW)
+                  : graft_nhwc_to_nchw(net->ptr[st->dst], net->ptr[st->src], dN, dC, dH, dW);
+        if (err) return err;
+    }
+    for (int i = 0; i < net->n_taps; i++) {
+        int err = finish_tap(net, i);
+        if (err) return err;
+    }
+    return 0;
+}
+
+int graft_net_tap(const graft_net *net, int i, const float **data, int *rank, int64_t *dims) {
+    if (!net || i < 0 || i >= net->n_taps)
+        return graft__fail(GRAFT_EINVAL, "graft_net_tap: no tap %d", i);
+    if (data) *data = net->tap_out[i];
+    if (rank) *rank = net->tap_rank[i];
+    if (dims) memcpy(dims, net->tap_dims[i], sizeof(int64_t) * (size_t)net->tap_rank[i]);
+    return 0;
+}
+
+int graft_net_tap_count(const graft_net *net) { return net->n_taps; }
+const char *graft_net_tap_name(const graft_net *net, int i) {
+    return i >= 0 && i < net->n_taps ? net->g->values[net->tap_val[i]].name : NULL;
+}
+size_t graft_net_activation_bytes(const graft_net *net) { return net->arena_bytes; }
+
+/* ---- listing ----------------------------------------------------------------------------- */
+
+int graft_net_node_count(const graft_net *net) { return net->g->n_nodes; }
+
+int graft_net_node_info(const graft_net *net, int i, graft_node_info *out) {
+    if (!net || !out || i < 0 || i >= net->g->n_nodes)
+        return graft__fail(GRAFT_EINVAL, "graft_net_node_info: no node %d", i);
+    const graft__graph *g = net->g;
+    const graft__node *n = &g->nodes[i];
+    memset(out, 0, sizeof *out);
+    out->name = n->name[0] ? n->name : g->values[n->out[0]].name;
+    const char *op = n->src_op;
+    if (n->op == GRAFT__OP_BINARY && n->a.binary.act != GRAFT_ACT_NONE && !strchr(op, '+')) {
+        snprintf(net->opname[i], sizeof net->opname[i], "%s+Relu", op);
+        op = net->opname[i];
+    }
+    out->op = op;
+    out->output = g->values[n->out[0]].name;
+    const graft__tinfo *t = &net->t[n->out[0]];
+    out->rank = t->rank < 0 ? 0 : t->rank;
+    memcpy(out->dims, t->dims, sizeof(int64_t) * (size_t)out->rank);
+    for (int k = 0; k < n->n_in; k++) {
+        int v = n->in[k];
+        if (v >= 0 && g->values[v].is_weight && g->values[v].producer < 0)
+            out->params += graft__value_numel(&g->values[v]);
+    }
+    out->flops = net->flops[i];
+    return 0;
+}

@@ -1,0 +1,89 @@
+/*
+ * pipeline/net/net.h: what the model (pipeline/model/model.c), the net planner (net.c) and the
+ * layer forward functions (layers_*.c) share. Internal to libgraft.
+ *
+ * A net is a list of steps over values. Every value has a logical shape (ONNX order) and a
+ * physical layout: 4-D activations are NHWC where the ops that produce and read them allow it
+ * (convolution, pooling, batch norm, elementwise, channel concat), NCHW otherwise; the planner
+ * inserts layout steps where a reader wants the other one, and makes them free aliases when the
+ * two orders coincide (H * W == 1 or C == 1).
+ */
+#ifndef GRAFT_PIPELINE_NET_H
+#define GRAFT_PIPELINE_NET_H
+
+#include "../model/graph.h"
+#include "graft/model.h"
+
+struct graft_model {
+    graft__graph *g;
+    graft_conv2d_plan **conv_plan; /* (n_nodes) packed at load; NULL until known or not conv */
+    graft_packed_b **gemm_pb;      /* (n_nodes) packed B of Gemm/MatMul with constant B */
+    float **gemm_bias;             /* (n_nodes) (N) bias of such a Gemm, alpha/beta applied */
+    int default_tap;               /* value index */
+    size_t weight_bytes;
+    int64_t params;
+};
+
+enum { GRAFT__STEP_NODE, GRAFT__STEP_TO_NHWC, GRAFT__STEP_TO_NCHW };
+
+typedef struct graft__step {
+    int kind;
+    int node;       /* STEP_NODE: node index */
+    int *in;        /* STEP_NODE: the node's inputs after layout steps (value indices) */
+    int src, dst;   /* layout steps */
+    int mode;       /* STEP_NODE: how the layer runs (op-specific: NHWC form, alias, ...) */
+    graft_conv2d_plan *plan; /* conv: the plan for this input size (model's or net's own) */
+} graft__step;
+
+struct graft_net {
+    graft_model *m;
+    const graft__graph *g;
+    int N, H, W;
+    int n_vals;            /* graph values + the ones layout steps add */
+    graft__tinfo *t;       /* (n_vals) logical shapes, folded constants */
+    int *nhwc;             /* (n_vals) 1: stored NHWC */
+    int *alias;            /* (n_vals) value whose storage it shares, or -1 */
+    float **ptr;           /* (n_vals) storage during a run */
+    size_t *offset;        /* (n_vals) arena offset of storage roots */
+    int *def_step, *last_step;
+    graft__step *steps;
+    int n_steps;
+    graft_conv2d_plan **own_plans; /* plans made for this input size; freed with the net */
+    int n_own_plans;
+    unsigned char *arena;  /* activation memory, one block */
+    size_t arena_bytes;
+    float *staging;        /* NCHW input converted to NHWC, allocated on first such run */
+    /* taps */
+    int n_taps;
+    int *tap_val;
+    int *tap_rank;
+    int64_t (*tap_dims)[GRAFT_MODEL_MAX_RANK];
+    float **tap_out;       /* (n_taps) owned result buffers */
+    graft_tap_options tap_opts;
+    int default_flatten;   /* the default tap of shape (N, C, 1, 1) is handed out as (N, C) */
+    int64_t *flops;        /* (n_nodes) per node of the graph, 0 for nodes not run */
+    char (*opname)[48];
+};
+
+/* Runs one node step; the layer functions live in layers_*.c. */
+int graft__layer_forward(graft_net *net, const graft__step *s);
+
+/* Elements of a value's logical shape. */
+static inline int64_t graft__numel(const graft__tinfo *t) {
+    int64_t n = 1;
+    for (int d = 0; d < t->rank; d++) n *= t->dims[d];
+    return n;
+}
+
+/* Physical dims of value v (NHWC order when stored so). */
+static inline void graft__phys_dims(const graft_net *net, int v, int64_t *dims) {
+    const graft__tinfo *t = &net->t[v];
+    for (int d = 0; d < t->rank; d++) dims[d] = t->dims[d];
+    if (net->nhwc[v] && t->rank == 4) {
+        dims[1] = t->dims[2];
+        dims[2] = t->dims[3];
+        dims[3] = t->dims[1];
+    }
+}
+
+#endif
