@@ -13,6 +13,7 @@
 
 #include "graft/graft.h"
 #include "graft/kernels.h"
+#include "cli.h"
 #include "kernels.h" /* graft__pool_env_note: `graft cpu` explains an ignored GRAFT_THREADS */
 
 typedef struct command {
@@ -178,6 +179,8 @@ static const command commands[] = {
     {"version", cmd_version, "print graft's version"},
     {"cpu", cmd_cpu, "show the CPU, kernel variants, caches and threads"},
     {"selftest", cmd_selftest, "check every GEMM variant against a naive reference"},
+    {"info", graft__cmd_info, "list a model's nodes, shapes, FLOPs, memory and tap names"},
+    {"classify", graft__cmd_classify, "run a model on images and print the top classes"},
     {"help", cmd_help, "show this help"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

@@ -1,0 +1,441 @@
+/*
+ * pipeline/cli/model_cmds.c: `graft info` and `graft classify`, the commands that look at a
+ * model: what it contains (nodes, shapes, parameters, FLOPs, peak activation memory, tap
+ * names) and what it says about images. Both parse their own getopt_long options; main.c's
+ * table dispatches to them. Image preparation goes through pipeline/decode (the same decode,
+ * resize and normalisation the extract pipeline uses).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "graft/image.h"
+#include "graft/kernels.h"
+#include "graft/model.h"
+
+/* Splits "a,b,c" into up to max floats; returns the count or -1. */
+static int parse_floats(const char *s, float *v, int max) {
+    int n = 0;
+    while (*s && n < max) {
+        char *end;
+        errno = 0;
+        double d = strtod(s, &end);
+        if (end == s || errno || !isfinite(d)) return -1;
+        v[n++] = (float)d;
+        s = end;
+        if (*s == ',') s++;
+        else if (*s) return -1;
+    }
+    return *s ? -1 : n;
+}
+
+/* Splits "a,b" (names) into a NULL-terminated array of strdup'd names; count in *n. */
+static char **split_names(const char *s, int *n) {
+    int cap = 1;
+    for (const char *p = s; *p; p++) cap += *p == ',';
+    char **v = calloc((size_t)cap + 1, sizeof(char *));
+    if (!v) return NULL;
+    *n = 0;
+    const char *start = s;
+    for (const char *p = s;; p++) {
+        if (*p == ',' || !*p) {
+            if (p > start) {
+                v[*n] = strndup(start, (size_t)(p - start));
+                (*n)++;
+            }
+            if (!*p) break;
+            start = p + 1;
+        }
+    }
+    return v;
+}
+
+static void free_names(char **v) {
+    for (int i = 0; v && v[i]; i++) free(v[i]);
+    free(v);
+}
+
+static void fmt_shape(char *buf, size_t len, int rank, const int64_t *dims) {
+    size_t used = (size_t)snprintf(buf, len, "(");
+    for (int d = 0; d < rank && used < len; d++)
+        used += (size_t)snprintf(buf + used, len - used, "%s%lld", d ? ", " : "", (long long)dims[d]);
+    if (used < len) snprintf(buf + used, len - used, ")");
+}
+
+static void fmt_count(char *buf, size_t len, double v, const char *unit) {
+    if (v >= 1e9) snprintf(buf, len, "%.2f G%s", v / 1e9, unit);
+    else if (v >= 1e6) snprintf(buf, len, "%.2f M%s", v / 1e6, unit);
+    else if (v >= 1e3) snprintf(buf, len, "%.1f k%s", v / 1e3, unit);
+    else snprintf(buf, len, "%.0f %s", v, unit);
+}
+
+static int parse_size(const char *s, int *h, int *w) {
+    float v[2];
+    int k = parse_floats(s, v, 2);
+    if (k < 1 || v[0] < 1 || v[0] > 16384) return -1;
+    *h = (int)v[0];
+    *w = k == 2 ? (int)v[1] : *h;
+    return *w >= 1 && *w <= 16384 ? 0 : -1;
+}
+
+/* ---- graft info ------------------------------------------------------------------------ */
+
+static const char info_usage[] =
+    "usage: graft info [options] MODEL\n"
+    "\n"
+    "Lists what MODEL (.onnx or .tflite) contains: inputs, outputs, preprocessing, every node\n"
+    "with its output shape, parameters and FLOPs, the peak activation memory of one forward\n"
+    "pass, and the tap names --layer accepts (any tensor name works).\n"
+    "\n"
+    "  -b, --batch N        batch size for shapes, FLOPs and memory (default 1)\n"
+    "  -s, --size H[,W]     input height and width (default: the model's, else 224)\n"
+    "  -l, --layer NAMES    cut after these taps (comma-separated) instead of the default\n"
+    "  -h, --help           show this help\n";
+
+int graft__cmd_info(int argc, char **argv) {
+    static const struct option opts[] = {{"batch", required_argument, 0, 'b'},
+                                         {"size", required_argument, 0, 's'},
+                                         {"layer", required_argument, 0, 'l'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    int N = 1, H = 0, W = 0, c;
+    const char *layers = NULL;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "b:s:l:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'b':
+            N = atoi(optarg);
+            if (N < 1) {
+                fprintf(stderr, "graft info: --batch must be >= 1\n");
+                return 2;
+            }
+            break;
+        case 's':
+            if (parse_size(optarg, &H, &W)) {
+                fprintf(stderr, "graft info: --size takes H or H,W\n");
+                return 2;
+            }
+            break;
+        case 'l': layers = optarg; break;
+        case 'h': fputs(info_usage, stdout); return 0;
+        default: fputs(info_usage, stderr); return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        fputs(info_usage, stderr);
+        return 2;
+    }
+    int n_taps = 0;
+    char **taps = layers ? split_names(layers, &n_taps) : NULL;
+    graft_model_options mo = {.keep = (const char *const *)taps};
+    graft_model *m = NULL;
+    graft_net *net = NULL;
+    int rc = 1;
+    if (graft_model_load(argv[optind], &mo, &m)) {
+        fprintf(stderr, "graft info: %s\n", graft_last_error());
+        goto done;
+    }
+    graft_model_preproc pp;
+    graft_model_get_preproc(m, &pp);
+    if (!H) H = pp.height, W = pp.width;
+    /* Without --layer, every output is computed so that every node is listed. */
+    const char *outs[64];
+    const char *const *want = (const char *const *)taps;
+    int n_want = n_taps;
+    if (!taps) {
+        n_want = graft_model_output_count(m) < 64 ? graft_model_output_count(m) : 64;
+        for (int i = 0; i < n_want; i++) outs[i] = graft_model_output_name(m, i);
+        want = outs;
+    }
+    if (graft_net_create(m, N, H, W, want, n_want, NULL, &net)) {
+        fprintf(stderr, "graft info: %s\n", graft_last_error());
+        goto done;
+    }
+    char buf[128], buf2[64];
+    printf("model       %s\n", argv[optind]);
+    printf("format      %s, %s\n", graft_model_format(m), graft_model_producer(m));
+    printf("input       %s (%d, %d, %d, %d)\n", graft_model_input_name(m), N, pp.channels, H, W);
+    for (int i = 0; i < graft_model_output_count(m); i++)
+        printf("%s %s\n", i ? "           " : "outputs    ", graft_model_output_name(m, i));
+    printf("preprocess  mean %.4g,%.4g,%.4g std %.4g,%.4g,%.4g (0-1 scale) %s\n", pp.mean[0],
+           pp.mean[1], pp.mean[2], pp.std[0], pp.std[1], pp.std[2],
+           pp.from_file ? "from the model file" : "torchvision's ImageNet default");
+    if (pp.resize)
+        printf("            shorter side to %d, center crop %dx%d\n", pp.resize, H, W);
+    else
+        printf("            whole image stretched to %dx%d\n", H, W);
+    fmt_count(buf, sizeof buf, (double)graft_model_param_count(m), "");
+    printf("parameters  %s (%.1f MiB as float32)\n", buf,
+           (double)graft_model_weight_bytes(m) / 1048576.0);
+    printf("\n%-4s %-44s %-18s %-22s %10s %12s\n", "#", "node", "op", "output shape", "params",
+           "FLOPs");
+    int64_t total_flops = 0;
+    int listed = 0;
+    for (int i = 0; i < graft_net_node_count(net); i++) {
+        graft_node_info ni;
+        if (graft_net_node_info(net, i, &ni)) continue;
+        if (!ni.flops && !ni.params && ni.rank == 0) continue;
+        total_flops += ni.flops;
+        fmt_shape(buf, sizeof buf, ni.rank, ni.dims);
+        char name[45];
+        snprintf(name, sizeof name, "%s", ni.output);
+        fmt_count(buf2, sizeof buf2, (double)ni.flops, "");
+        printf("%-4d %-44s %-18s %-22s %10lld %12s\n", listed++, name, ni.op, buf,
+               (long long)ni.params, ni.flops ? buf2 : "-");
+    }
+    fmt_count(buf, sizeof buf, (double)total_flops, "FLOP");
+    printf("\nforward     %s for a batch of %d\n", buf, N);
+    printf("activations %.2f MiB peak (one arena, buffers reused by liveness)\n",
+           (double)graft_net_activation_bytes(net) / 1048576.0);
+    printf("taps        default: %s\n", graft_model_default_tap(m));
+    printf("            any tensor above can be tapped with --layer NAME[,NAME...]\n");
+    rc = 0;
+done:
+    graft_net_destroy(net);
+    graft_model_destroy(m);
+    free_names(taps);
+    return rc;
+}
+
+/* ---- graft classify -------------------------------------------------------------------- */
+
+static const char classify_usage[] =
+    "usage: graft classify [options] MODEL IMAGE...\n"
+    "\n"
+    "Runs MODEL on each image and prints the top classes with their probabilities. Images are\n"
+    "prepared as the model says, else as torchvision's ImageNet evaluation: shorter side to\n"
+    "256, center crop 224, mean 0.485,0.456,0.406, std 0.229,0.224,0.225.\n"
+    "\n"
+    "  -L, --labels FILE    class names, one per line (line i is class i)\n"
+    "  -k, --top K          classes to print per image (default 5)\n"
+    "  -j, --json           one JSON object per image: {\"image\", \"top\": [{\"class\",\n"
+    "                       \"label\", \"score\"}]}\n"
+    "      --mean M[,M,M]   normalization mean on the 0-1 scale (torchvision Normalize)\n"
+    "      --std S[,S,S]    normalization std on the 0-1 scale\n"
+    "      --size H[,W]     network input size\n"
+    "      --resize N       shorter side before the center crop; 0 stretches the whole\n"
+    "                       image to the input size\n"
+    "  -h, --help           show this help\n";
+
+/* The label file's lines, or NULL; count in *n. */
+static char **read_labels(const char *path, const char *embedded, int *n) {
+    char *text = NULL;
+    if (path) {
+        FILE *f = fopen(path, "rb");
+        if (!f) {
+            fprintf(stderr, "graft classify: %s: %s\n", path, strerror(errno));
+            return NULL;
+        }
+        fseek(f, 0, SEEK_END);
+        long len = ftell(f);
+        fseek(f, 0, SEEK_SET);
+        text = malloc((size_t)(len > 0 ? len : 0) + 1);
+        if (!text || (len > 0 && fread(text, 1, (size_t)len, f) != (size_t)len)) {
+            fclose(f);
+            free(text);
+            fprintf(stderr, "graft classify: %s: cannot read\n", path);
+            return NULL;
+        }
+        text[len > 0 ? len : 0] = 0;
+        fclose(f);
+    } else if (embedded) {
+        text = strdup(embedded);
+    }
+    if (!text) return NULL;
+    int cap = 1;
+    for (char *p = text; *p; p++) cap += *p == '\n';
+    char **v = calloc((size_t)cap + 1, sizeof(char *));
+    *n = 0;
+    for (char *line = text; v && line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl) *nl = 0;
+        size_t l = strlen(line);
+        if (l && line[l - 1] == '\r') line[l - 1] = 0;
+        v[(*n)++] = strdup(line);
+        line = nl ? nl + 1 : NULL;
+    }
+    free(text);
+    return v;
+}
+
+static void json_string(const char *s) {
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') printf("\\%c", ch);
+        else if (ch < 0x20) printf("\\u%04x", ch);
+        else putchar(ch);
+    }
+    putchar('"');
+}
+
+int graft__cmd_classify(int argc, char **argv) {
+    enum { OPT_MEAN = 256, OPT_STD, OPT_SIZE, OPT_RESIZE };
+    static const struct option opts[] = {{"labels", required_argument, 0, 'L'},
+                                         {"top", required_argument, 0, 'k'},
+                                         {"json", no_argument, 0, 'j'},
+                                         {"mean", required_argument, 0, OPT_MEAN},
+                                         {"std", required_argument, 0, OPT_STD},
+                                         {"size", required_argument, 0, OPT_SIZE},
+                                         {"resize", required_argument, 0, OPT_RESIZE},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *labels_path = NULL;
+    int top = 5, json = 0, c, H = 0, W = 0, resize = -1;
+    float mean[3], stdv[3];
+    int n_mean = 0, n_std = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "L:k:jh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'L': labels_path = optarg; break;
+        case 'k':
+            top = atoi(optarg);
+            if (top < 1) {
+                fprintf(stderr, "graft classify: --top must be >= 1\n");
+                return 2;
+            }
+            break;
+        case 'j': json = 1; break;
+        case OPT_MEAN:
+            n_mean = parse_floats(optarg, mean, 3);
+            if (n_mean != 1 && n_mean != 3) {
+                fprintf(stderr, "graft classify: --mean takes M or M,M,M\n");
+                return 2;
+            }
+            break;
+        case OPT_STD:
+            n_std = parse_floats(optarg, stdv, 3);
+            if ((n_std != 1 && n_std != 3) || stdv[0] == 0 || (n_std == 3 && (!stdv[1] || !stdv[2]))) {
+                fprintf(stderr, "graft classify: --std takes S or S,S,S (non-zero)\n");
+                return 2;
+            }
+            break;
+        case OPT_SIZE:
+            if (parse_size(optarg, &H, &W)) {
+                fprintf(stderr, "graft classify: --size takes H or H,W\n");
+                return 2;
+            }
+            break;
+        case OPT_RESIZE:
+            resize = atoi(optarg);
+            if (resize < 0) {
+                fprintf(stderr, "graft classify: --resize must be >= 0\n");
+                return 2;
+            }
+            break;
+        case 'h': fputs(classify_usage, stdout); return 0;
+        default: fputs(classify_usage, stderr); return 2;
+        }
+    }
+    if (argc - optind < 2) {
+        fputs(classify_usage, stderr);
+        return 2;
+    }
+    graft_model *m = NULL;
+    graft_net *net = NULL;
+    float *x = NULL;
+    char **labels = NULL;
+    int n_labels = 0, rc = 1, failures = 0;
+    if (graft_model_load(argv[optind], NULL, &m)) {
+        fprintf(stderr, "graft classify: %s\n", graft_last_error());
+        goto done;
+    }
+    graft_model_preproc pp;
+    graft_model_get_preproc(m, &pp);
+    if (n_mean) for (int i = 0; i < 3; i++) pp.mean[i] = mean[n_mean == 1 ? 0 : i];
+    if (n_std) for (int i = 0; i < 3; i++) pp.std[i] = stdv[n_std == 1 ? 0 : i];
+    if (H) pp.height = H, pp.width = W;
+    if (resize >= 0) pp.resize = resize;
+    if (labels_path || pp.labels) {
+        labels = read_labels(labels_path, pp.labels, &n_labels);
+        if (labels_path && !labels) goto done;
+    }
+    const char *out_name = graft_model_output_name(m, 0);
+    const char *taps[1] = {out_name};
+    if (graft_net_create(m, 1, pp.height, pp.width, taps, 1, NULL, &net)) {
+        fprintf(stderr, "graft classify: %s\n", graft_last_error());
+        goto done;
+    }
+    x = malloc(sizeof(float) * 3 * (size_t)pp.height * (size_t)pp.width);
+    if (!x) goto done;
+    for (int a = optind + 1; a < argc; a++) {
+        const char *path = argv[a];
+        graft_image img = {0}, prep = {0};
+        int err = graft_image_load_file(path, NULL, &img);
+        if (!err)
+            err = pp.resize ? graft_image_resize_center_crop(&prep, &img, pp.resize, pp.width,
+                                                             pp.height, GRAFT_RESAMPLE_BILINEAR)
+                            : graft_image_resize(&prep, &img, pp.width, pp.height,
+                                                 GRAFT_RESAMPLE_BILINEAR);
+        if (!err) err = graft_image_to_float(&prep, pp.mean, pp.std, GRAFT_IMAGE_LAYOUT_HWC, x);
+        if (!err) err = graft_net_run(net, x, GRAFT_LAYOUT_NHWC);
+        graft_image_free(&img);
+        graft_image_free(&prep);
+        if (err) {
+            fprintf(stderr, "graft classify: %s: %s\n", path, graft_last_error());
+            failures++;
+            continue;
+        }
+        const float *y;
+        int rank;
+        int64_t dims[GRAFT_MODEL_MAX_RANK];
+        graft_net_tap(net, 0, &y, &rank, dims);
+        int64_t K = 1;
+        for (int d = 1; d < rank; d++) K *= dims[d];
+        /* Scores are probabilities: a model ending in softmax is taken as it is. */
+        float *p = malloc(sizeof(float) * (size_t)K);
+        int *idx = malloc(sizeof(int) * (size_t)K);
+        if (!p || !idx) {
+            free(p);
+            free(idx);
+            goto done;
+        }
+        double sum = 0;
+        int is_prob = 1;
+        for (int64_t k = 0; k < K; k++) {
+            sum += y[k];
+            if (y[k] < 0 || y[k] > 1) is_prob = 0;
+        }
+        if (is_prob && fabs(sum - 1.0) < 1e-3) memcpy(p, y, sizeof(float) * (size_t)K);
+        else graft_softmax(p, y, 1, (size_t)K, 0);
+        for (int64_t k = 0; k < K; k++) idx[k] = (int)k;
+        int kk = top < K ? top : (int)K;
+        for (int i = 0; i < kk; i++) /* partial selection: K is ~1000, kk ~5 */
+            for (int j = i + 1; j < K; j++)
+                if (p[idx[j]] > p[idx[i]]) {
+                    int t = idx[i];
+                    idx[i] = idx[j];
+                    idx[j] = t;
+                }
+        if (json) {
+            printf("{\"image\": ");
+            json_string(path);
+            printf(", \"top\": [");
+            for (int i = 0; i < kk; i++) {
+                printf("%s{\"class\": %d, \"label\": ", i ? ", " : "", idx[i]);
+                json_string(idx[i] < n_labels ? labels[idx[i]] : "");
+                printf(", \"score\": %.6g}", p[idx[i]]);
+            }
+            printf("]}\n");
+        } else {
+            printf("%s\n", path);
+            for (int i = 0; i < kk; i++)
+                printf("  %5d  %.4f  %s\n", idx[i], p[idx[i]],
+                       idx[i] < n_labels ? labels[idx[i]] : "");
+        }
+        fflush(stdout);
+        free(p);
+        free(idx);
+    }
+    rc = failures ? 1 : 0;
+done:
+    free(x);
+    graft_net_destroy(net);
+    graft_model_destroy(m);
+    free_names(labels);
+    return rc;
+}
