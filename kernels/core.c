@@ -4,6 +4,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "kernels.h"
 
@@ -37,9 +38,13 @@ static _Thread_local char last_error[512];
 const char *graft_last_error(void) { return last_error; }
 
 int graft__fail(int err, const char *fmt, ...) {
+    /* Formatted aside first: callers may pass graft_last_error() itself as an argument, to
+       wrap a lower layer's message in context. */
+    char buf[sizeof last_error];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    memcpy(last_error, buf, sizeof buf);
     return err;
 }

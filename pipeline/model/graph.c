@@ -72,6 +72,7 @@ void graft__graph_destroy(graft__graph *g) {
     free(g->values);
     free(g->nodes);
     free(g->outputs);
+    free(g->inputs);
     free(g->labels);
     free(gi->idx.slots);
     free(gi);
@@ -223,6 +224,16 @@ int graft__graph_add_node(graft__graph *g, int op, const char *name, const char 
     for (int i = 0; i < n_out; i++) g->values[out[i]].producer = g->n_nodes;
     g->n_nodes++;
     if (node) *node = n;
+    return 0;
+}
+
+int graft__graph_add_input(graft__graph *g, int v) {
+    int *in = realloc(g->inputs, sizeof(int) * (size_t)(g->n_inputs + 1));
+    if (!in) return graft__fail(GRAFT_ENOMEM, "graph: out of memory");
+    g->inputs = in;
+    g->inputs[g->n_inputs++] = v;
+    g->values[v].is_input = 1;
+    if (g->input < 0) g->input = v;
     return 0;
 }
 

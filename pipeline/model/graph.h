@@ -162,7 +162,8 @@ typedef struct graft__graph {
     graft__node *nodes;
     int n_nodes, cap_nodes;
     int *outputs, n_outputs; /* graph outputs, in the file's order */
-    int input;               /* the image input's value index (-1 until set) */
+    int *inputs, n_inputs;   /* graph inputs fed at run time, in the file's order */
+    int input;               /* the image input (inputs[0]), -1 until set */
     graft_model_preproc preproc;
     char *labels;            /* embedded labels text (owned), or NULL */
     char format[16];         /* "onnx", "tflite" */
@@ -191,6 +192,9 @@ int graft__graph_add_const(graft__graph *g, const char *name, int dtype, int ran
 /* Convenience: a rank-1 I64 constant (axes, shapes) or a rank-0 F32 scalar. */
 int graft__graph_add_i64(graft__graph *g, const char *name, const int64_t *v, int n);
 int graft__graph_add_scalar(graft__graph *g, const char *name, float v);
+
+/* Appends value v to the graph inputs (the first one is the image input). */
+int graft__graph_add_input(graft__graph *g, int v);
 
 /*
  * Adds a node of `op` (attributes left zero; fill them through the returned pointer's `a`)
@@ -247,6 +251,8 @@ int graft__slice_params(const graft__node *n, const graft__tinfo *t, int64_t *di
                         int64_t *start, int64_t *step);
 void graft__slice_copy(void *dst, const void *src, size_t esz, const graft__tinfo *x,
                        const int64_t *dims, const int64_t *start, const int64_t *step);
+/* The axes a Reduce node reduces, as a mask over the input's axes; 1 when not known yet. */
+int graft__reduce_mask(const graft__node *n, const graft__tinfo *t, int *mark);
 /* Gather along axis of x by the constant I64 indices ix; -1 for an index out of range. */
 int graft__gather_copy(void *dst, const void *src, size_t esz, const graft__tinfo *x, int axis,
                        const graft__tinfo *ix);

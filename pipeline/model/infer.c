@@ -578,26 +578,35 @@ static int infer_pad(const graft__graph *g, const graft__node *n, graft__tinfo *
     return 0;
 }
 
-static int infer_reduce(const graft__graph *g, const graft__node *n, graft__tinfo *t) {
+int graft__reduce_mask(const graft__node *n, const graft__tinfo *t, int *mark) {
     const graft__tinfo *x = &t[n->in[0]];
     int64_t axes[GRAFT__MAX_RANK];
     int k = get_axes(n, t, axes);
-    if (k == -1 || k == -3) {
-        if (known(x)) FAIL(GRAFT_EUNSUPPORTED, "axes depend on data");
-        return 0;
-    }
-    if (!known(x)) return 0;
-    int mark[GRAFT__MAX_RANK] = {0};
+    if (k == -1 || k == -3) return 1;
+    for (int d = 0; d < GRAFT__MAX_RANK; d++) mark[d] = 0;
     if (k <= 0) {
         if (!(k == 0 && n->a.axes.noop_with_empty_axes))
             for (int d = 0; d < x->rank; d++) mark[d] = 1;
-    } else {
-        for (int i = 0; i < k; i++) {
-            int64_t a;
-            if (norm_axis(axes[i], x->rank, &a)) FAIL(GRAFT_EINVAL, "axis out of range");
-            mark[a] = 1;
-        }
+        return 0;
     }
+    for (int i = 0; i < k; i++) {
+        int64_t a;
+        if (norm_axis(axes[i], x->rank, &a)) return graft__fail(GRAFT_EINVAL, "axis out of range");
+        mark[a] = 1;
+    }
+    return 0;
+}
+
+static int infer_reduce(const graft__graph *g, const graft__node *n, graft__tinfo *t) {
+    const graft__tinfo *x = &t[n->in[0]];
+    int mark[GRAFT__MAX_RANK];
+    int r0 = graft__reduce_mask(n, t, mark);
+    if (r0 == 1) {
+        if (known(x)) FAIL(GRAFT_EUNSUPPORTED, "axes depend on data");
+        return 0;
+    }
+    if (r0) return nfail(g, n, r0, "", graft_last_error());
+    if (!known(x)) return 0;
     int64_t dims[GRAFT__MAX_RANK];
     int r = 0;
     for (int d = 0; d < x->rank; d++) {
@@ -718,8 +727,7 @@ static int infer_unary(const graft__graph *g, const graft__node *n, graft__tinfo
     if (x->dtype != GRAFT__F32) FAIL(GRAFT_EUNSUPPORTED, "activation of an integer tensor");
     set_shape(o, GRAFT__F32, x->rank, x->dims);
     for (int i = 1; i < n->n_in; i++)
-        if (n->in[i] >= 0 && !t[n->in[i]].data) FAIL(GRAFT_EUNSUPPORTED, "Clip bounds computed "
-                                                     "at run time");
+        if (n->in[i] >= 0 && !t[n->in[i]].data) return 0; /* bounds read at run time */
     if (!x->data || !fold_float) return 0;
     graft_unary_op op = n->a.unary;
     if (n->n_in > 1 && n->in[1] >= 0) op.alpha = (float)get_d(&t[n->in[1]], 0);

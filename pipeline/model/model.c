@@ -80,15 +80,17 @@ static int pack_weights(graft_model *m) {
         graft__node *nd = &g->nodes[n];
         if (nd->op != GRAFT__OP_CONV) continue;
         const graft__value *w = &g->values[nd->in[1]];
-        if (!w->data || w->rank != 4 || w->dtype != GRAFT__F32) {
-            err = graft__fail(GRAFT_EUNSUPPORTED, "node '%s' (%s): weights must be a float "
-                              "constant of rank 4", nd->name, nd->src_op);
+        if (!w->data || (nd->n_in > 2 && nd->in[2] >= 0 && !g->values[nd->in[2]].data))
+            continue; /* weights fed at run time: packed per call */
+        if (w->rank != 4 || w->dtype != GRAFT__F32) {
+            err = graft__fail(GRAFT_EUNSUPPORTED, "node '%s' (%s): weights must be float and of "
+                              "rank 4 (2-D convolution)", nd->name, nd->src_op);
             break;
         }
         if (nd->n_in > 2 && nd->in[2] >= 0 &&
-            (!g->values[nd->in[2]].data || graft__value_numel(&g->values[nd->in[2]]) != w->dims[0])) {
-            err = graft__fail(GRAFT_EUNSUPPORTED, "node '%s' (%s): the bias must be a constant of "
-                              "C_out elements", nd->name, nd->src_op);
+            graft__value_numel(&g->values[nd->in[2]]) != w->dims[0]) {
+            err = graft__fail(GRAFT_EINVAL, "node '%s' (%s): the bias must have C_out elements",
+                              nd->name, nd->src_op);
             break;
         }
         if (nd->a.conv.auto_pad == GRAFT__PAD_SAME_UPPER ||
@@ -186,6 +188,14 @@ static int find_default_tap(const graft__graph *g) {
     return g->outputs[0];
 }
 
+/* Prefixes the current error message with the model's path (once). */
+static int prefix_path(int err, const char *path) {
+    char msg[768];
+    snprintf(msg, sizeof msg, "%s", graft_last_error());
+    if (!strncmp(msg, path, strlen(path))) return err;
+    return graft__fail(err, "%s: %s", path, msg);
+}
+
 int graft_model_load(const char *path, const graft_model_options *opts, graft_model **out) {
     if (!path || !out) return graft__fail(GRAFT_EINVAL, "graft_model_load: NULL argument");
     graft_model_options none = {0};
@@ -200,19 +210,17 @@ int graft_model_load(const char *path, const graft_model_options *opts, graft_mo
     else
         err = graft__onnx_import(buf, len, path, &g);
     munmap(buf, len);
-    if (err) {
-        const char *msg = graft_last_error();
-        if (strncmp(msg, path, strlen(path)))
-            return graft__fail(err, "%s: %s", path, msg);
-        return err;
-    }
+    if (err) return prefix_path(err, path);
     graft_model *m = calloc(1, sizeof *m);
     if (!m) {
         graft__graph_destroy(g);
         return graft__fail(GRAFT_ENOMEM, "model: out of memory");
     }
     m->g = g;
-    err = graft__graph_finish(g, opts->keep, opts->no_fuse);
+    if (!g->n_inputs && g->input >= 0) err = graft__graph_add_input(g, g->input);
+    if (!err && (g->input < 0 || !g->n_outputs))
+        err = graft__fail(GRAFT_EINVAL, "the graph has no %s", g->input < 0 ? "input" : "output");
+    if (!err) err = graft__graph_finish(g, opts->keep, opts->no_fuse);
     if (!err) {
         size_t n = (size_t)g->n_nodes + 1;
         m->conv_plan = calloc(n, sizeof *m->conv_plan);
@@ -246,7 +254,7 @@ int graft_model_load(const char *path, const graft_model_options *opts, graft_mo
             g->preproc.resize = 256;
         }
         const graft__value *in = &g->values[g->input];
-        if (in->rank == 4) {
+        if (in->rank == 4 && in->dtype == GRAFT__F32) {
             if (!g->preproc.channels && in->dims[1] > 0) g->preproc.channels = (int)in->dims[1];
             if (!g->preproc.height && in->dims[2] > 0) g->preproc.height = (int)in->dims[2];
             if (!g->preproc.width && in->dims[3] > 0) g->preproc.width = (int)in->dims[3];
@@ -258,10 +266,8 @@ int graft_model_load(const char *path, const graft_model_options *opts, graft_mo
         g->preproc.labels = g->labels;
     }
     if (err) {
-        const char *msg = graft_last_error();
-        if (strncmp(msg, path, strlen(path))) err = graft__fail(err, "%s: %s", path, msg);
         graft_model_destroy(m);
-        return err;
+        return prefix_path(err, path);
     }
     *out = m;
     return 0;

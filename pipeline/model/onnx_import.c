@@ -567,6 +567,10 @@ static int import_node(importer *im, const graft_onnx_node *n) {
     if (!strcmp(op, "Cast")) {
         NEED_IN(1);
         int64_t to = attr_i(n, "to", 0);
+        if (to != GRAFT_ONNX_DTYPE_FLOAT && to != GRAFT_ONNX_DTYPE_INT64 &&
+            to != GRAFT_ONNX_DTYPE_INT32 && to != GRAFT_ONNX_DTYPE_DOUBLE)
+            return node_fail(n, GRAFT_EUNSUPPORTED, "Cast to a type other than float, double, "
+                             "int32 or int64");
         ADD(GRAFT__OP_CAST, 1, 1);
         int fl = to == GRAFT_ONNX_DTYPE_FLOAT || to == GRAFT_ONNX_DTYPE_FLOAT16 ||
                  to == GRAFT_ONNX_DTYPE_DOUBLE || to == GRAFT_ONNX_DTYPE_BFLOAT16;
@@ -598,6 +602,13 @@ static int import_node(importer *im, const graft_onnx_node *n) {
         NEED_IN(1);
         if (!strcmp(op, "Dropout") && n_out > 1 && n->outputs[1][0])
             return node_fail(n, GRAFT_EUNSUPPORTED, "the mask output of Dropout");
+        if (!strcmp(op, "Dropout") && n_in > 2 && in[2] >= 0) {
+            const graft__value *tm = &im->g->values[in[2]];
+            if (!tm->data || graft__value_numel(tm) != 1 ||
+                (tm->dtype == GRAFT__I64 ? *(const int64_t *)tm->data != 0
+                                         : *(const float *)tm->data != 0.0f))
+                return node_fail(n, GRAFT_EUNSUPPORTED, "training-mode Dropout");
+        }
         ADD(GRAFT__OP_IDENTITY, 1, 1);
         return 0;
     }
@@ -631,17 +642,18 @@ static int import_graph(importer *im) {
                 dims[d] = vi->type.dims[d].has_value ? vi->type.dims[d].value : -1;
         }
         int et = vi->type.elem_type;
-        if (et && et != GRAFT_ONNX_DTYPE_FLOAT)
-            return graft__fail(GRAFT_EUNSUPPORTED, "onnx: input '%s' is %s; graft feeds float "
-                               "images", vi->name, graft_onnx_dtype_name(et));
-        int v = graft__graph_add_value(g, vi->name, GRAFT__F32, rank, dims);
+        int isfloat = !et || et == GRAFT_ONNX_DTYPE_FLOAT || et == GRAFT_ONNX_DTYPE_FLOAT16 ||
+                      et == GRAFT_ONNX_DTYPE_DOUBLE;
+        int isint = et == GRAFT_ONNX_DTYPE_INT64 || et == GRAFT_ONNX_DTYPE_INT32 ||
+                    et == GRAFT_ONNX_DTYPE_INT8 || et == GRAFT_ONNX_DTYPE_UINT8 ||
+                    et == GRAFT_ONNX_DTYPE_BOOL;
+        if (!isfloat && !isint)
+            return graft__fail(GRAFT_EUNSUPPORTED, "onnx: input '%s' is %s", vi->name,
+                               graft_onnx_dtype_name(et));
+        int v = graft__graph_add_value(g, vi->name, isfloat ? GRAFT__F32 : GRAFT__I64, rank, dims);
         if (v < 0) return v;
-        g->values[v].is_input = 1;
-        if (g->input >= 0)
-            return graft__fail(GRAFT_EUNSUPPORTED, "onnx: the graph has several inputs ('%s', "
-                               "'%s'); graft runs single-image-input networks",
-                               g->values[g->input].name, vi->name);
-        g->input = v;
+        int err = graft__graph_add_input(g, v);
+        if (err) return err;
     }
     if (g->input < 0) return graft__fail(GRAFT_EINVAL, "onnx: the graph has no input");
     /* Outputs first, so a file whose nodes are not in topological order (ONNX requires it,

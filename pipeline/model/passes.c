@@ -177,15 +177,18 @@ static int normalize_clip(graft__graph *g) {
         for (int i = 1; i < nd->n_in && i < 3; i++) {
             if (nd->in[i] < 0) continue;
             const graft__value *b = &g->values[nd->in[i]];
-            if (!b->data || graft__value_numel(b) != 1)
-                return graft__fail(GRAFT_EUNSUPPORTED, "node '%s' (Clip): bounds computed at "
-                                   "run time", nd->name);
+            if (!b->data) goto next; /* read at run time */
+            if (graft__value_numel(b) != 1)
+                return graft__fail(GRAFT_EINVAL, "node '%s' (Clip): bounds must be scalars",
+                                   nd->name);
             float v = b->dtype == GRAFT__F32 ? *(const float *)b->data
                                              : (float)*(const int64_t *)b->data;
             if (i == 1) nd->a.unary.alpha = v;
             else nd->a.unary.beta = v;
+            nd->in[i] = -1;
         }
         nd->n_in = 1;
+    next:;
     }
     return 0;
 }

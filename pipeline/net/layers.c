@@ -28,8 +28,28 @@ static int act_apply(graft_act act, float *y, size_t count) {
 
 static int fwd_conv(graft_net *net, const graft__step *s, const graft__node *n) {
     const graft__tinfo *x = TI(0);
-    return graft_conv2d_forward(s->plan, OUT(0), IN(0), (int)x->dims[0], (int)x->dims[2],
-                                (int)x->dims[3]);
+    if (s->plan)
+        return graft_conv2d_forward(s->plan, OUT(0), IN(0), (int)x->dims[0], (int)x->dims[2],
+                                    (int)x->dims[3]);
+    /* Weights computed or fed at run time (conformance graphs): pack for this call. */
+    const graft__tinfo *w = TI(1);
+    graft_conv2d d = n->a.conv.d;
+    d.C_out = (int)w->dims[0];
+    d.C_in = (int)w->dims[1] * d.groups;
+    d.kernel_h = (int)w->dims[2];
+    d.kernel_w = (int)w->dims[3];
+    int pin[4] = {d.pad_top, d.pad_left, d.pad_bottom, d.pad_right}, p[4];
+    graft__resolve_pads(n->a.conv.auto_pad, (int)x->dims[2], (int)x->dims[3], d.kernel_h,
+                        d.kernel_w, d.stride_h, d.stride_w, d.dilation_h, d.dilation_w, pin, p);
+    d.pad_top = p[0], d.pad_left = p[1], d.pad_bottom = p[2], d.pad_right = p[3];
+    graft_conv2d_plan *plan;
+    int err = graft_conv2d_plan_create(&d, IN(1), n->n_in > 2 && s->in[2] >= 0 ? IN(2) : NULL,
+                                       &plan);
+    if (err) return err;
+    err = graft_conv2d_forward(plan, OUT(0), IN(0), (int)x->dims[0], (int)x->dims[2],
+                               (int)x->dims[3]);
+    graft_conv2d_plan_destroy(plan);
+    return err;
 }
 
 /* Fills y (M, N) with C broadcast (scalar, (N), (1, N), (M, 1) or (M, N)). */
@@ -191,16 +211,9 @@ static int fwd_reduce(graft_net *net, const graft__step *s, const graft__node *n
     /* Generic: y[j] over the input elements mapping to j, in input order. */
     int64_t xs[GRAFT__MAX_RANK], ys[GRAFT__MAX_RANK], total = graft__numel(x);
     int64_t ycount = graft__numel(y);
-    int keep[GRAFT__MAX_RANK];
-    /* Which axes are reduced: compare ranks/dims (keepdims) or positions (dropped). */
-    int yr = 0;
-    for (int d = 0; d < x->rank; d++) {
-        int reduced;
-        if (y->rank == x->rank) reduced = y->dims[d] == 1 && x->dims[d] != 1;
-        else reduced = !(yr < y->rank && y->dims[yr] == x->dims[d]);
-        if (y->rank == x->rank || !reduced) yr++;
-        keep[d] = !reduced;
-    }
+    int mark[GRAFT__MAX_RANK];
+    int err = graft__reduce_mask(n, net->t, mark);
+    if (err) return err == 1 ? graft__fail(GRAFT_EUNSUPPORTED, "reduce axes unknown") : err;
     int64_t s_ = 1;
     for (int d = x->rank - 1; d >= 0; d--) {
         xs[d] = s_;
@@ -208,8 +221,8 @@ static int fwd_reduce(graft_net *net, const graft__step *s, const graft__node *n
     }
     s_ = 1;
     for (int d = x->rank - 1; d >= 0; d--) {
-        ys[d] = keep[d] ? s_ : 0;
-        if (keep[d]) s_ *= x->dims[d];
+        ys[d] = mark[d] ? 0 : s_;
+        if (!mark[d]) s_ *= x->dims[d];
     }
     float *out = OUT(0);
     int mx = n->a.axes.kind == GRAFT__REDUCE_MAX;
@@ -244,8 +257,7 @@ static int fwd_pad(graft_net *net, const graft__step *s, const graft__node *n) {
         yd[k] = x->dims[l] + pads[l] + pads[l + r];
     }
     float value = n->a.pad.value;
-    if (n->n_in > 2 && n->in[2] >= 0 && net->t[n->in[2]].data)
-        value = *(const float *)net->t[n->in[2]].data;
+    if (n->n_in > 2 && s->in[2] >= 0 && graft__numel(TI(2)) >= 1) value = IN(2)[0];
     int64_t total = 1, idx[GRAFT__MAX_RANK] = {0};
     for (int k = 0; k < r; k++) total *= yd[k];
     float *y = OUT(0);
@@ -334,8 +346,12 @@ int graft__layer_forward(graft_net *net, const graft__step *s) {
         return graft_global_pool_nhwc(n->a.gpool, OUT(0), IN(0), (int)x->dims[0],
                                       (int)x->dims[2], (int)x->dims[3], (int)x->dims[1]);
     }
-    case GRAFT__OP_UNARY:
-        return graft_unary_apply(&n->a.unary, OUT(0), IN(0), (size_t)graft__numel(TI(0)));
+    case GRAFT__OP_UNARY: {
+        graft_unary_op op = n->a.unary;
+        if (n->n_in > 1 && s->in[1] >= 0 && graft__numel(TI(1))) op.alpha = IN(1)[0];
+        if (n->n_in > 2 && s->in[2] >= 0 && graft__numel(TI(2))) op.beta = IN(2)[0];
+        return graft_unary_apply(&op, OUT(0), IN(0), (size_t)graft__numel(TI(0)));
+    }
     case GRAFT__OP_BINARY: return fwd_binary(net, s, n);
     case GRAFT__OP_BATCHNORM: {
         const graft__tinfo *x = TI(0);

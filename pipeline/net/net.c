@@ -434,11 +434,36 @@ int graft_net_create(graft_model *m, int N, int H, int W, const char *const *tap
         return graft__fail(GRAFT_EINVAL, "graft_net_create: input %d x %d x %d is out of range",
                            N, H, W);
     const graft__graph *g = m->g;
+    if (g->n_inputs != 1)
+        return graft__fail(GRAFT_EUNSUPPORTED, "the model has %d inputs; graft runs networks "
+                           "with one image input", g->n_inputs);
+    const graft__value *iv = &g->values[g->input];
+    if (iv->dtype != GRAFT__F32 || (iv->rank >= 0 && iv->rank != 4))
+        return graft__fail(GRAFT_EUNSUPPORTED, "input '%s' is not a float (N, C, H, W) image "
+                           "batch", iv->name);
+    graft__net_input in = {.rank = 4};
+    in.dims[0] = N;
+    in.dims[1] = iv->rank == 4 && iv->dims[1] > 0 ? iv->dims[1] : 3;
+    in.dims[2] = H;
+    in.dims[3] = W;
+    return graft__net_create_ex(m, &in, 1, taps, tap_count, opts, 1, out);
+}
+
+int graft__net_create_ex(graft_model *m, const graft__net_input *inputs, int n_inputs,
+                         const char *const *taps, int tap_count, const graft_tap_options *opts,
+                         int image_nhwc, graft_net **out) {
+    const graft__graph *g = m->g;
+    if (n_inputs != g->n_inputs)
+        return graft__fail(GRAFT_EINVAL, "the model has %d inputs, %d given", g->n_inputs,
+                           n_inputs);
     graft_net *net = calloc(1, sizeof *net);
     if (!net) return graft__fail(GRAFT_ENOMEM, "net: out of memory");
     net->m = m;
     net->g = g;
-    net->N = N, net->H = H, net->W = W;
+    net->image_nhwc = image_nhwc;
+    net->N = (int)inputs[0].dims[0];
+    net->H = inputs[0].rank == 4 ? (int)inputs[0].dims[2] : 1;
+    net->W = inputs[0].rank == 4 ? (int)inputs[0].dims[3] : 1;
     if (opts) net->tap_opts = *opts;
     planner pl = {.net = net};
     int err = grow_values(net, g->n_values + 16, &pl.cap_vals);
@@ -468,19 +493,41 @@ int graft_net_create(graft_model *m, int N, int H, int W, const char *const *tap
         net->ptr[v] = NULL;
         pl.twin_nhwc[v] = pl.twin_nchw[v] = -1;
     }
-    {
-        graft__tinfo *ti = &net->t[g->input];
-        int64_t C = g->values[g->input].rank == 4 && g->values[g->input].dims[1] > 0
-                        ? g->values[g->input].dims[1] : 3;
-        int64_t dims[4] = {N, C, H, W};
-        if (g->values[g->input].rank >= 0 && g->values[g->input].rank != 4) {
-            err = graft__fail(GRAFT_EUNSUPPORTED, "input '%s' has rank %d; graft feeds images "
-                              "(N, C, H, W)", g->values[g->input].name, g->values[g->input].rank);
+    for (int i = 0; i < n_inputs; i++) {
+        int v = g->inputs[i];
+        graft__tinfo *ti = &net->t[v];
+        const graft__value *gv = &g->values[v];
+        if (inputs[i].rank < 0 || inputs[i].rank > GRAFT__MAX_RANK ||
+            (gv->rank >= 0 && gv->rank != inputs[i].rank)) {
+            err = graft__fail(GRAFT_EINVAL, "input '%s': rank %d given, the model says %d",
+                              gv->name, inputs[i].rank, gv->rank);
             goto fail;
         }
-        ti->rank = 4;
-        memcpy(ti->dims, dims, sizeof dims);
-        net->nhwc[g->input] = 1; /* planned for images as decoded; NCHW input is converted */
+        ti->rank = inputs[i].rank;
+        memcpy(ti->dims, inputs[i].dims, sizeof(int64_t) * (size_t)ti->rank);
+        for (int d = 0; d < ti->rank; d++)
+            if (ti->dims[d] < 0 || (gv->rank > 0 && gv->dims[d] >= 0 && gv->dims[d] != ti->dims[d] &&
+                                    !(i == 0 && image_nhwc && d != 1))) {
+                err = graft__fail(GRAFT_EINVAL, "input '%s': dimension %d is %lld, the model "
+                                  "says %lld", gv->name, d, (long long)ti->dims[d],
+                                  (long long)gv->dims[d]);
+                goto fail;
+            }
+        if (gv->dtype == GRAFT__I64) {
+            size_t bytes = sizeof(int64_t) * (size_t)graft__numel(ti);
+            if (!inputs[i].data) {
+                err = graft__fail(GRAFT_EINVAL, "integer input '%s' needs its values", gv->name);
+                goto fail;
+            }
+            ti->data = malloc(bytes ? bytes : 1);
+            if (!ti->data) {
+                err = graft__fail(GRAFT_ENOMEM, "net: out of memory");
+                goto fail;
+            }
+            memcpy(ti->data, inputs[i].data, bytes);
+            ti->owned = 1;
+        }
+        net->nhwc[v] = i == 0 && image_nhwc && ti->rank == 4;
     }
     /* The cut: nodes the taps depend on. */
     int sp = 0;
@@ -521,8 +568,8 @@ int graft_net_create(graft_model *m, int N, int H, int W, const char *const *tap
         else {
             for (int i = 0; i < nd->n_in; i++) {
                 int v = nd->in[i];
-                if (v >= 0 && net->t[v].dtype == GRAFT__I64 && !net->t[v].data &&
-                    !(nd->op == GRAFT__OP_GATHER && i == 0))
+                /* Integer data that is not folded away would reach float kernels. */
+                if (v >= 0 && net->t[v].dtype == GRAFT__I64 && (!net->t[v].data || i == 0))
                     err = graft__fail(GRAFT_EUNSUPPORTED, "node '%s' (%s): computes with integer "
                                       "tensors that depend on image data", nd->name, nd->src_op);
             }
@@ -538,6 +585,12 @@ int graft_net_create(graft_model *m, int N, int H, int W, const char *const *tap
             err = graft__fail(GRAFT_EINVAL, "tap '%s': no shape", g->values[v].name);
             goto fail;
         }
+        if (net->t[v].dtype != GRAFT__F32) {
+            err = graft__fail(GRAFT_EUNSUPPORTED, "tap '%s' is an integer tensor (shapes and "
+                              "indices are computed when the net is made, not output)",
+                              g->values[v].name);
+            goto fail;
+        }
     }
     /* Layouts and steps. */
     for (int n = 0; n < g->n_nodes && !err; n++)
@@ -550,6 +603,9 @@ int graft_net_create(graft_model *m, int N, int H, int W, const char *const *tap
         const graft__node *nd = &g->nodes[st->node];
         st->plan = m->conv_plan[st->node];
         if (st->plan) continue;
+        if (!g->values[nd->in[1]].data ||
+            (nd->n_in > 2 && nd->in[2] >= 0 && !g->values[nd->in[2]].data))
+            continue; /* weights fed at run time: layers.c packs per call */
         const graft__tinfo *x = &net->t[st->in[0]];
         const graft_conv2d *d = &nd->a.conv.d;
         int pin[4] = {d->pad_top, d->pad_left, d->pad_bottom, d->pad_right}, p[4];
@@ -685,10 +741,8 @@ static int finish_tap(graft_net *net, int i) {
 
 int graft_net_run(graft_net *net, const float *x, graft_layout layout) {
     if (!net || !x) return graft__fail(GRAFT_EINVAL, "graft_net_run: NULL argument");
-    const graft__graph *g = net->g;
-    int in = g->input;
-    const graft__tinfo *ti = &net->t[in];
-    if (layout == GRAFT_LAYOUT_NCHW && !layout_free(ti)) {
+    const graft__tinfo *ti = &net->t[net->g->input];
+    if (layout == GRAFT_LAYOUT_NCHW && net->image_nhwc && !layout_free(ti)) {
         if (!net->staging) {
             net->staging = malloc(sizeof(float) * (size_t)graft__numel(ti));
             if (!net->staging) return graft__fail(GRAFT_ENOMEM, "net: out of memory for input");
@@ -696,14 +750,27 @@ int graft_net_run(graft_net *net, const float *x, graft_layout layout) {
         int err = graft_nchw_to_nhwc(net->staging, x, (int)ti->dims[0], (int)ti->dims[1],
                                      (int)ti->dims[2], (int)ti->dims[3]);
         if (err) return err;
-        net->ptr[in] = net->staging;
-    } else {
-        net->ptr[in] = (float *)x; /* read only: no step writes to an input value */
+        x = net->staging;
+    }
+    const float *in[1] = {x};
+    return graft__net_run_ex(net, in);
+}
+
+int graft__net_run_ex(graft_net *net, const float *const *inputs) {
+    const graft__graph *g = net->g;
+    for (int i = 0; i < g->n_inputs; i++) {
+        int v = g->inputs[i];
+        if (net->t[v].dtype == GRAFT__F32) {
+            if (!inputs[i] && graft__numel(&net->t[v]))
+                return graft__fail(GRAFT_EINVAL, "input '%s' is NULL", g->values[v].name);
+            net->ptr[v] = (float *)inputs[i]; /* read only: no step writes to an input */
+        }
     }
     for (int v = 0; v < net->n_vals; v++) {
-        if (v == in) continue;
+        if (g->values[v].is_input && v < g->n_values && net->t[v].dtype == GRAFT__F32) continue;
         int r = root_of(net, v);
-        if (r == in) net->ptr[v] = net->ptr[in];
+        if (r < g->n_values && g->values[r].is_input && net->t[r].dtype == GRAFT__F32)
+            net->ptr[v] = net->ptr[r];
         else if (net->t[r].data) net->ptr[v] = net->t[r].data;
         else if (net->def_step[r] >= 0) net->ptr[v] = (float *)(net->arena + net->offset[r]);
         else net->ptr[v] = NULL;

@@ -53,6 +53,7 @@ struct graft_net {
     unsigned char *arena;  /* activation memory, one block */
     size_t arena_bytes;
     float *staging;        /* NCHW input converted to NHWC, allocated on first such run */
+    int image_nhwc;        /* input 0 is planned NHWC */
     /* taps */
     int n_taps;
     int *tap_val;
@@ -64,6 +65,25 @@ struct graft_net {
     int64_t *flops;        /* (n_nodes) per node of the graph, 0 for nodes not run */
     char (*opname)[48];
 };
+
+/*
+ * Shapes of a net's inputs, for the general entry points below (the ONNX conformance tests
+ * feed graphs with several inputs of any rank). An I64 input must come with its data, which
+ * becomes a constant of the net (copied), so shapes and axes fed as inputs fold as usual.
+ */
+typedef struct graft__net_input {
+    int rank;
+    int64_t dims[GRAFT__MAX_RANK];
+    const void *data; /* I64 inputs: (dims) int64_t; F32 inputs: ignored */
+} graft__net_input;
+
+/* graft_net_create for every graph input in order; image_nhwc: input 0 is fed NHWC. */
+int graft__net_create_ex(graft_model *m, const graft__net_input *inputs, int n_inputs,
+                         const char *const *taps, int tap_count, const graft_tap_options *opts,
+                         int image_nhwc, graft_net **out);
+/* Runs with one pointer per F32 graph input (row-major, logical order; input 0 NHWC when
+   the net was made with image_nhwc), NULL for I64 ones. */
+int graft__net_run_ex(graft_net *net, const float *const *inputs);
 
 /* Runs one node step; the layer functions live in layers_*.c. */
 int graft__layer_forward(graft_net *net, const graft__step *s);
