@@ -427,6 +427,93 @@ static int resolve_taps(graft_net *net, const char *const *taps, int tap_count) 
     return 0;
 }
 
+/* Activation bytes a micro-batch may take: about what stays in this class of core's L2 and
+   its share of L3 from one layer to the next (see the cliff measured in bench/models). */
+#define MICROBATCH_BUDGET ((size_t)8 << 20)
+
+/*
+ * Whether every image of a batch goes through the net on its own, judged on a net made for
+ * one image: every computed value keeps the batch as its first axis, and no operator works
+ * along that axis (softmax, concat, split, slice, gather, reduce or pad over axis 0, a
+ * transpose moving it, a Gemm reading A transposed, a product with a computed B).
+ */
+static int batch_separable(const graft_net *net) {
+    const graft__graph *g = net->g;
+    for (int s = 0; s < net->n_steps; s++) {
+        const graft__step *st = &net->steps[s];
+        if (st->kind != GRAFT__STEP_NODE) continue;
+        const graft__node *n = &g->nodes[st->node];
+        for (int o = 0; o < n->n_out; o++) {
+            const graft__tinfo *t = &net->t[n->out[o]];
+            if (t->rank < 1 || t->dims[0] != 1) return 0;
+        }
+        int xr = net->t[st->in[0]].rank;
+        int axis = 1;
+        switch (n->op) {
+        case GRAFT__OP_SOFTMAX: axis = n->a.softmax.axis < 0 ? n->a.softmax.axis + xr : n->a.softmax.axis; break;
+        case GRAFT__OP_CONCAT:
+        case GRAFT__OP_GATHER:
+        case GRAFT__OP_FLATTEN: axis = n->a.axis < 0 ? n->a.axis + xr : n->a.axis; break;
+        case GRAFT__OP_SPLIT: axis = n->a.split.axis < 0 ? n->a.split.axis + xr : n->a.split.axis; break;
+        case GRAFT__OP_TRANSPOSE: axis = n->a.transpose.n && n->a.transpose.perm[0] == 0; break;
+        case GRAFT__OP_GEMM: axis = !n->a.gemm.trans_a; break;
+        case GRAFT__OP_MATMUL: axis = net->t[st->in[1]].data != NULL; break;
+        case GRAFT__OP_SLICE: axis = 0; break; /* conservative: slices rarely matter here */
+        case GRAFT__OP_REDUCE: {
+            int mark[GRAFT__MAX_RANK];
+            axis = !graft__reduce_mask(n, net->t, mark) && !mark[0];
+            break;
+        }
+        case GRAFT__OP_PAD: {
+            const int64_t *p = net->t[n->in[1]].data;
+            axis = p && !p[0] && !p[xr];
+            break;
+        }
+        default: break;
+        }
+        if (axis == 0) return 0;
+    }
+    for (int i = 0; i < net->n_taps; i++) {
+        const graft__tinfo *t = &net->t[net->tap_val[i]];
+        if (t->rank < 1 || t->dims[0] != 1) return 0;
+    }
+    return 1;
+}
+
+static int wrap_microbatch(graft_net *inner, int N, int sub, graft_net **out) {
+    graft_net *w = calloc(1, sizeof *w);
+    if (!w) return graft__fail(GRAFT_ENOMEM, "net: out of memory");
+    w->m = inner->m;
+    w->g = inner->g;
+    w->N = N, w->H = inner->H, w->W = inner->W;
+    w->image_nhwc = 1;
+    w->inner = inner;
+    w->sub = sub;
+    w->n_taps = inner->n_taps;
+    w->tap_val = calloc((size_t)w->n_taps, sizeof(int));
+    w->tap_rank = calloc((size_t)w->n_taps, sizeof(int));
+    w->tap_dims = calloc((size_t)w->n_taps, sizeof *w->tap_dims);
+    w->tap_out = calloc((size_t)w->n_taps, sizeof(float *));
+    int err = !w->tap_val || !w->tap_rank || !w->tap_dims || !w->tap_out;
+    for (int i = 0; i < w->n_taps && !err; i++) {
+        w->tap_val[i] = inner->tap_val[i];
+        w->tap_rank[i] = inner->tap_rank[i];
+        memcpy(w->tap_dims[i], inner->tap_dims[i], sizeof w->tap_dims[i]);
+        w->tap_dims[i][0] = inner->tap_dims[i][0] / sub * N;
+        int64_t k = 1;
+        for (int d = 0; d < w->tap_rank[i]; d++) k *= w->tap_dims[i][d];
+        w->tap_out[i] = malloc(sizeof(float) * (size_t)(k ? k : 1));
+        err = !w->tap_out[i];
+    }
+    if (err) {
+        w->inner = NULL;
+        graft_net_destroy(w);
+        return graft__fail(GRAFT_ENOMEM, "net: out of memory");
+    }
+    *out = w;
+    return 0;
+}
+
 int graft_net_create(graft_model *m, int N, int H, int W, const char *const *taps, int tap_count,
                      const graft_tap_options *opts, graft_net **out) {
     if (!m || !out) return graft__fail(GRAFT_EINVAL, "graft_net_create: NULL argument");
@@ -446,7 +533,37 @@ int graft_net_create(graft_model *m, int N, int H, int W, const char *const *tap
     in.dims[1] = iv->rank == 4 && iv->dims[1] > 0 ? iv->dims[1] : 3;
     in.dims[2] = H;
     in.dims[3] = W;
-    return graft__net_create_ex(m, &in, 1, taps, tap_count, opts, 1, out);
+    if (N == 1) return graft__net_create_ex(m, &in, 1, taps, tap_count, opts, 1, out);
+    /* Plan one image first: its arena says how many images fit the cache budget. */
+    graft_net *one = NULL, *inner = NULL;
+    in.dims[0] = 1;
+    int err = graft__net_create_ex(m, &in, 1, taps, tap_count, opts, 1, &one);
+    if (err) return err;
+    int sub = N;
+    if (batch_separable(one)) {
+        const char *env = getenv("GRAFT_MICROBATCH");
+        size_t per = one->arena_bytes ? one->arena_bytes : 1;
+        int limit = (int)(MICROBATCH_BUDGET / per);
+        if (env && atoi(env) >= 1) limit = atoi(env);
+        if (limit < 1) limit = 1;
+        for (sub = limit < N ? limit : N; N % sub; sub--) {
+        }
+    }
+    if (sub == 1) {
+        inner = one;
+    } else {
+        graft_net_destroy(one);
+        in.dims[0] = sub;
+        err = graft__net_create_ex(m, &in, 1, taps, tap_count, opts, 1, &inner);
+        if (err) return err;
+        if (sub == N) {
+            *out = inner;
+            return 0;
+        }
+    }
+    err = wrap_microbatch(inner, N, sub, out);
+    if (err) graft_net_destroy(inner);
+    return err;
 }
 
 int graft__net_create_ex(graft_model *m, const graft__net_input *inputs, int n_inputs,
@@ -662,6 +779,7 @@ fail:
 
 void graft_net_destroy(graft_net *net) {
     if (!net) return;
+    graft_net_destroy(net->inner);
     for (int v = 0; v < net->n_vals && net->t; v++)
         if (net->t[v].owned) free(net->t[v].data);
     for (int s = 0; s < net->n_steps; s++) free(net->steps[s].in);
@@ -741,6 +859,21 @@ static int finish_tap(graft_net *net, int i) {
 
 int graft_net_run(graft_net *net, const float *x, graft_layout layout) {
     if (!net || !x) return graft__fail(GRAFT_EINVAL, "graft_net_run: NULL argument");
+    if (net->inner) {
+        const graft__tinfo *ti = &net->inner->t[net->g->input];
+        size_t per_chunk = (size_t)graft__numel(ti); /* sub images, either layout */
+        for (int c = 0; c < net->N / net->sub; c++) {
+            int err = graft_net_run(net->inner, x + (size_t)c * per_chunk, layout);
+            if (err) return err;
+            for (int i = 0; i < net->n_taps; i++) {
+                int64_t k = 1;
+                for (int d = 0; d < net->inner->tap_rank[i]; d++) k *= net->inner->tap_dims[i][d];
+                memcpy(net->tap_out[i] + (size_t)c * (size_t)k, net->inner->tap_out[i],
+                       sizeof(float) * (size_t)k);
+            }
+        }
+        return 0;
+    }
     const graft__tinfo *ti = &net->t[net->g->input];
     if (layout == GRAFT_LAYOUT_NCHW && net->image_nhwc && !layout_free(ti)) {
         if (!net->staging) {
@@ -815,13 +948,22 @@ int graft_net_tap_count(const graft_net *net) { return net->n_taps; }
 const char *graft_net_tap_name(const graft_net *net, int i) {
     return i >= 0 && i < net->n_taps ? net->g->values[net->tap_val[i]].name : NULL;
 }
-size_t graft_net_activation_bytes(const graft_net *net) { return net->arena_bytes; }
+size_t graft_net_activation_bytes(const graft_net *net) {
+    return net->inner ? net->inner->arena_bytes : net->arena_bytes;
+}
 
 /* ---- listing ----------------------------------------------------------------------------- */
 
 int graft_net_node_count(const graft_net *net) { return net->g->n_nodes; }
 
 int graft_net_node_info(const graft_net *net, int i, graft_node_info *out) {
+    if (net && net->inner) {
+        int err = graft_net_node_info(net->inner, i, out);
+        if (err) return err;
+        out->flops = out->flops / net->sub * net->N;
+        if (out->rank) out->dims[0] = out->dims[0] / net->sub * net->N;
+        return 0;
+    }
     if (!net || !out || i < 0 || i >= net->g->n_nodes)
         return graft__fail(GRAFT_EINVAL, "graft_net_node_info: no node %d", i);
     const graft__graph *g = net->g;

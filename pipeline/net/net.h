@@ -54,6 +54,14 @@ struct graft_net {
     size_t arena_bytes;
     float *staging;        /* NCHW input converted to NHWC, allocated on first such run */
     int image_nhwc;        /* input 0 is planned NHWC */
+    /*
+     * Micro-batching: a net for N images may run as N / sub passes of an inner net made for
+     * `sub` images, when the graph treats images independently. The activations of a few
+     * images stay in cache from layer to layer, where those of a whole batch of 32 stream
+     * through DRAM at every layer. The wrapper owns inner and its own (N-image) tap buffers.
+     */
+    graft_net *inner;
+    int sub;
     /* taps */
     int n_taps;
     int *tap_val;

@@ -1,0 +1,537 @@
+/*
+ * tests/pipeline/check_net.c: the model runtime on small ONNX graphs the test writes itself
+ * (a minimal protobuf writer below), so that every path is checked without external files:
+ * fusion and the default tap, results against loops written here, the memory planner's reuse,
+ * micro-batching equal to the whole batch bit for bit, taps (names, ReLU, pooling, fused-away
+ * names), and bad models: truncated, not ONNX, cycles, undefined inputs, unknown operators,
+ * absurd sizes, with the error code and a message naming the culprit.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../check.h"
+#include "graft/model.h"
+
+/* ---- a minimal protobuf writer ---------------------------------------------------------- */
+
+typedef struct pb {
+    uint8_t *b;
+    size_t n, cap;
+} pb;
+
+static void pb_put(pb *p, const void *d, size_t n) {
+    if (p->n + n > p->cap) {
+        p->cap = (p->n + n) * 2 + 64;
+        p->b = realloc(p->b, p->cap);
+    }
+    memcpy(p->b + p->n, d, n);
+    p->n += n;
+}
+static void pb_varint(pb *p, uint64_t v) {
+    uint8_t t[10];
+    int k = 0;
+    do {
+        t[k++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        v >>= 7;
+    } while (v);
+    pb_put(p, t, (size_t)k);
+}
+static void pb_key(pb *p, int field, int wire) { pb_varint(p, (uint64_t)field << 3 | (uint64_t)wire); }
+static void pb_int(pb *p, int field, int64_t v) {
+    pb_key(p, field, 0);
+    pb_varint(p, (uint64_t)v);
+}
+static void pb_bytes(pb *p, int field, const void *d, size_t n) {
+    pb_key(p, field, 2);
+    pb_varint(p, n);
+    pb_put(p, d, n);
+}
+static void pb_str(pb *p, int field, const char *s) { pb_bytes(p, field, s, strlen(s)); }
+static void pb_msg(pb *p, int field, pb *sub) {
+    pb_bytes(p, field, sub->b, sub->n);
+    free(sub->b);
+    memset(sub, 0, sizeof *sub);
+}
+static void pb_float(pb *p, int field, float f) {
+    pb_key(p, field, 5);
+    pb_put(p, &f, 4);
+}
+
+/* ONNX pieces. */
+static void tensor(pb *graph, const char *name, int rank, const int64_t *dims, const float *v) {
+    pb t = {0};
+    size_t n = 1;
+    for (int d = 0; d < rank; d++) {
+        pb_int(&t, 1, dims[d]);
+        n *= (size_t)dims[d];
+    }
+    pb_int(&t, 2, 1); /* FLOAT */
+    pb_str(&t, 8, name);
+    pb_bytes(&t, 9, v, n * 4);
+    pb_msg(graph, 5, &t);
+}
+
+static void value_info(pb *graph, int field, const char *name, int rank, const int64_t *dims) {
+    pb shape = {0}, tt = {0}, type = {0}, vi = {0};
+    for (int d = 0; d < rank; d++) {
+        pb dim = {0};
+        if (dims[d] >= 0) pb_int(&dim, 1, dims[d]);
+        else pb_str(&dim, 2, "N");
+        pb_msg(&shape, 1, &dim);
+    }
+    pb_int(&tt, 1, 1);
+    pb_msg(&tt, 2, &shape);
+    pb_msg(&type, 1, &tt);
+    pb_str(&vi, 1, name);
+    pb_msg(&vi, 2, &type);
+    pb_msg(graph, field, &vi);
+}
+
+typedef struct attr {
+    const char *name;
+    int type; /* 1 float, 2 int, 7 ints */
+    float f;
+    int64_t i;
+    int64_t ints[8];
+    int n_ints;
+} attr;
+
+static void node(pb *graph, const char *name, const char *op, const char *const *in, int n_in,
+                 const char *const *out, int n_out, const attr *attrs, int n_attrs) {
+    pb nd = {0};
+    for (int i = 0; i < n_in; i++) pb_str(&nd, 1, in[i]);
+    for (int i = 0; i < n_out; i++) pb_str(&nd, 2, out[i]);
+    pb_str(&nd, 3, name);
+    pb_str(&nd, 4, op);
+    for (int a = 0; a < n_attrs; a++) {
+        pb at = {0};
+        pb_str(&at, 1, attrs[a].name);
+        pb_int(&at, 20, attrs[a].type);
+        if (attrs[a].type == 1) pb_float(&at, 2, attrs[a].f);
+        if (attrs[a].type == 2) pb_int(&at, 3, attrs[a].i);
+        for (int k = 0; attrs[a].type == 7 && k < attrs[a].n_ints; k++) pb_int(&at, 8, attrs[a].ints[k]);
+        pb_msg(&nd, 5, &at);
+    }
+    pb_msg(graph, 1, &nd);
+}
+
+static void model(pb *out, pb *graph) {
+    pb opset = {0};
+    pb_int(out, 1, 8); /* ir_version */
+    pb_str(out, 2, "graft-test");
+    pb_str(&opset, 1, "");
+    pb_int(&opset, 2, 13);
+    pb_msg(out, 8, &opset);
+    pb_msg(out, 7, graph);
+}
+
+static int write_tmp(const pb *p, char *path, size_t len) {
+    snprintf(path, len, "/tmp/graft-check-net-XXXXXX");
+    int fd = mkstemp(path);
+    if (fd < 0) return -1;
+    int ok = write(fd, p->b, p->n) == (ssize_t)p->n;
+    close(fd);
+    return ok ? 0 : -1;
+}
+
+/* ---- the test network --------------------------------------------------------------------- */
+
+enum { C_IN = 3, C_OUT = 5, K = 3, CLASSES = 4 };
+
+static float wconv[C_OUT * C_IN * K * K], bconv[C_OUT], wfc[CLASSES * C_OUT], bfc[CLASSES];
+
+static void init_weights(void) {
+    uint32_t s = 12345;
+    for (size_t i = 0; i < sizeof wconv / 4; i++) {
+        s = s * 1664525u + 1013904223u;
+        wconv[i] = ((float)(s >> 8) / 16777216.0f - 0.5f);
+    }
+    for (int i = 0; i < C_OUT; i++) bconv[i] = 0.1f * (float)(i - 2);
+    for (size_t i = 0; i < sizeof wfc / 4; i++) wfc[i] = 0.05f * (float)((int)(i % 7) - 3);
+    for (int i = 0; i < CLASSES; i++) bfc[i] = 0.01f * (float)i;
+}
+
+/*
+ * x (N, 3, H, W) -> Conv 3x3 pad 1 -> Relu -> GlobalAveragePool -> Flatten -> Gemm -> logits,
+ * with `variant` breaking it on purpose: 1 a cycle, 2 an undefined input, 3 an unknown op,
+ * 4 absurd dims on an initializer.
+ */
+static void build(pb *out, int variant) {
+    pb g = {0};
+    int64_t wd[4] = {C_OUT, C_IN, K, K}, bd[1] = {C_OUT}, fd[2] = {CLASSES, C_OUT}, fb[1] = {CLASSES};
+    init_weights();
+    if (variant == 4) {
+        int64_t huge[2] = {(int64_t)1 << 40, 1 << 20};
+        pb t = {0};
+        pb_int(&t, 1, huge[0]);
+        pb_int(&t, 1, huge[1]);
+        pb_int(&t, 2, 1);
+        pb_str(&t, 8, "W");
+        pb_bytes(&t, 9, wconv, 16);
+        pb_msg(&g, 5, &t);
+    } else {
+        tensor(&g, "W", 4, wd, wconv);
+    }
+    tensor(&g, "B", 1, bd, bconv);
+    tensor(&g, "FW", 2, fd, wfc);
+    tensor(&g, "FB", 1, fb, bfc);
+    int64_t xd[4] = {-1, C_IN, 8, 8}, yd[2] = {-1, CLASSES};
+    value_info(&g, 11, "x", 4, xd);
+    value_info(&g, 12, "logits", 2, yd);
+    attr conv_a[2] = {{"kernel_shape", 7, 0, 0, {K, K}, 2}, {"pads", 7, 0, 0, {1, 1, 1, 1}, 4}};
+    const char *cin[3] = {variant == 1 ? "pooled" : "x", "W", "B"};
+    const char *cout_[1] = {"conv"};
+    node(&g, "conv1", "Conv", cin, 3, cout_, 1, conv_a, 2);
+    const char *rin[1] = {variant == 2 ? "nowhere" : "conv"}, *rout[1] = {"relu"};
+    node(&g, "relu1", variant == 3 ? "FancyRelu" : "Relu", rin, 1, rout, 1, NULL, 0);
+    const char *pin[1] = {"relu"}, *pout[1] = {"pooled"};
+    node(&g, "gap", "GlobalAveragePool", pin, 1, pout, 1, NULL, 0);
+    const char *fin[1] = {"pooled"}, *fout[1] = {"flat"};
+    node(&g, "flatten", "Flatten", fin, 1, fout, 1, NULL, 0);
+    attr gemm_a[1] = {{"transB", 2, 0, 1, {0}, 0}};
+    const char *gin[3] = {"flat", "FW", "FB"}, *gout[1] = {"logits"};
+    node(&g, "fc", "Gemm", gin, 3, gout, 1, gemm_a, 1);
+    model(out, &g);
+}
+
+/* The same network in plain loops: logits (N, CLASSES) and the pooled codes (N, C_OUT). */
+static void reference(const float *x, int N, int H, int W, float *logits, float *codes) {
+    for (int n = 0; n < N; n++) {
+        for (int o = 0; o < C_OUT; o++) {
+            double acc_sum = 0;
+            for (int h = 0; h < H; h++)
+                for (int w = 0; w < W; w++) {
+                    double acc = bconv[o];
+                    for (int c = 0; c < C_IN; c++)
+                        for (int kh = 0; kh < K; kh++)
+                            for (int kw = 0; kw < K; kw++) {
+                                int ih = h + kh - 1, iw = w + kw - 1;
+                                if (ih < 0 || iw < 0 || ih >= H || iw >= W) continue;
+                                acc += (double)wconv[((o * C_IN + c) * K + kh) * K + kw] *
+                                       x[((n * C_IN + c) * H + ih) * W + iw];
+                            }
+                    acc_sum += acc > 0 ? acc : 0;
+                }
+            codes[n * C_OUT + o] = (float)(acc_sum / (H * W));
+        }
+        for (int k = 0; k < CLASSES; k++) {
+            double acc = bfc[k];
+            for (int o = 0; o < C_OUT; o++) acc += (double)wfc[k * C_OUT + o] * codes[n * C_OUT + o];
+            logits[n * CLASSES + k] = (float)acc;
+        }
+    }
+}
+
+static int close_to(const float *a, const float *b, size_t n, float tol, char *msg, size_t len,
+                    const char *what) {
+    for (size_t i = 0; i < n; i++)
+        if (!(fabsf(a[i] - b[i]) <= tol * (1 + fabsf(b[i])))) {
+            snprintf(msg, len, "%s[%zu] = %g, want %g", what, i, a[i], b[i]);
+            return 0;
+        }
+    return 1;
+}
+
+static int load_variant(int variant, graft_model **m, char *path, size_t plen) {
+    pb p = {0};
+    build(&p, variant);
+    int err = write_tmp(&p, path, plen);
+    free(p.b);
+    if (err) return -1000;
+    err = graft_model_load(path, NULL, m);
+    return err;
+}
+
+/* ---- checks ------------------------------------------------------------------------------ */
+
+static int check_forward(char *msg, size_t msglen) {
+    char path[64];
+    graft_model *m = NULL;
+    graft_net *net = NULL;
+    int rc = GRAFT_CHECK_FAIL, N = 3, H = 7, W = 9; /* not the 8x8 the file names */
+    if (load_variant(0, &m, path, sizeof path)) {
+        snprintf(msg, msglen, "load: %s", graft_last_error());
+        unlink(path);
+        return GRAFT_CHECK_FAIL;
+    }
+    unlink(path);
+    float *x = malloc(sizeof(float) * N * C_IN * H * W), logits[3 * CLASSES], codes[3 * C_OUT];
+    for (int i = 0; i < N * C_IN * H * W; i++) x[i] = sinf((float)i * 0.37f);
+    reference(x, N, H, W, logits, codes);
+    if (strcmp(graft_model_default_tap(m), "flat")) {
+        snprintf(msg, msglen, "default tap is '%s', want 'flat' (the classifier's input)",
+                 graft_model_default_tap(m));
+        goto done;
+    }
+    if (graft_model_param_count(m) != C_OUT * C_IN * K * K + C_OUT + CLASSES * C_OUT + CLASSES) {
+        snprintf(msg, msglen, "parameter count %lld", (long long)graft_model_param_count(m));
+        goto done;
+    }
+    const char *taps[2] = {"logits", "flat"};
+    if (graft_net_create(m, N, H, W, taps, 2, NULL, &net)) {
+        snprintf(msg, msglen, "net: %s", graft_last_error());
+        goto done;
+    }
+    /* Conv and Relu run as one node. */
+    int fused = 0;
+    for (int i = 0; i < graft_net_node_count(net); i++) {
+        graft_node_info ni;
+        if (!graft_net_node_info(net, i, &ni) && !strcmp(ni.op, "Conv+Relu")) fused = 1;
+    }
+    if (!fused) {
+        snprintf(msg, msglen, "Conv+Relu was not fused");
+        goto done;
+    }
+    if (graft_net_run(net, x, GRAFT_LAYOUT_NCHW)) {
+        snprintf(msg, msglen, "run: %s", graft_last_error());
+        goto done;
+    }
+    const float *y;
+    int rank;
+    int64_t dims[8];
+    graft_net_tap(net, 0, &y, &rank, dims);
+    if (rank != 2 || dims[0] != N || dims[1] != CLASSES) {
+        snprintf(msg, msglen, "logits shape rank %d (%lld, %lld)", rank, (long long)dims[0],
+                 (long long)dims[1]);
+        goto done;
+    }
+    if (!close_to(y, logits, (size_t)N * CLASSES, 1e-5f, msg, msglen, "logits")) goto done;
+    graft_net_tap(net, 1, &y, &rank, dims);
+    if (!close_to(y, codes, (size_t)N * C_OUT, 1e-5f, msg, msglen, "codes")) goto done;
+    rc = GRAFT_CHECK_PASS;
+done:
+    free(x);
+    graft_net_destroy(net);
+    graft_model_destroy(m);
+    return rc;
+}
+
+static int check_taps(char *msg, size_t msglen) {
+    char path[64];
+    graft_model *m = NULL;
+    graft_net *net = NULL;
+    int rc = GRAFT_CHECK_FAIL, N = 2, H = 5, W = 6;
+    if (load_variant(0, &m, path, sizeof path)) {
+        snprintf(msg, msglen, "load: %s", graft_last_error());
+        unlink(path);
+        return GRAFT_CHECK_FAIL;
+    }
+    unlink(path);
+    /* A name fusion removed, and a name that does not exist, are refused by name. */
+    const char *fused[1] = {"conv"}, *unknown[1] = {"conv9"};
+    int e1 = graft_net_create(m, N, H, W, fused, 1, NULL, &net);
+    const char *m1 = graft_last_error();
+    if (e1 != GRAFT_EINVAL || !strstr(m1, "'conv'") || !strstr(m1, "fused")) {
+        snprintf(msg, msglen, "tap on a fused-away tensor: %d '%s'", e1, m1);
+        goto done;
+    }
+    int e2 = graft_net_create(m, N, H, W, unknown, 1, NULL, &net);
+    if (e2 != GRAFT_EINVAL || !strstr(graft_last_error(), "conv9")) {
+        snprintf(msg, msglen, "unknown tap: %d '%s'", e2, graft_last_error());
+        goto done;
+    }
+    graft_model_destroy(m);
+    m = NULL;
+    /* With the name kept, the pre-activation output can be tapped, ReLU'd and pooled: the
+       result must equal the pooled codes of the default tap. */
+    pb p = {0};
+    build(&p, 0);
+    write_tmp(&p, path, sizeof path);
+    free(p.b);
+    const char *keep[2] = {"conv", NULL};
+    graft_model_options mo = {.keep = keep};
+    int err = graft_model_load(path, &mo, &m);
+    unlink(path);
+    if (err) {
+        snprintf(msg, msglen, "load with keep: %s", graft_last_error());
+        goto done;
+    }
+    graft_tap_options to = {.relu = 1, .pool = GRAFT_TAP_POOL_AVG};
+    if (graft_net_create(m, N, H, W, fused, 1, &to, &net)) {
+        snprintf(msg, msglen, "net on kept tensor: %s", graft_last_error());
+        goto done;
+    }
+    float *x = malloc(sizeof(float) * N * C_IN * H * W), logits[2 * CLASSES], codes[2 * C_OUT];
+    for (int i = 0; i < N * C_IN * H * W; i++) x[i] = cosf((float)i * 0.11f);
+    reference(x, N, H, W, logits, codes);
+    err = graft_net_run(net, x, GRAFT_LAYOUT_NCHW);
+    free(x);
+    if (err) {
+        snprintf(msg, msglen, "run: %s", graft_last_error());
+        goto done;
+    }
+    const float *y;
+    int rank;
+    int64_t dims[8];
+    graft_net_tap(net, 0, &y, &rank, dims);
+    if (rank != 2 || dims[0] != N || dims[1] != C_OUT) {
+        snprintf(msg, msglen, "pooled tap rank %d", rank);
+        goto done;
+    }
+    if (!close_to(y, codes, (size_t)N * C_OUT, 1e-5f, msg, msglen, "relu+avg tap")) goto done;
+    rc = GRAFT_CHECK_PASS;
+done:
+    graft_net_destroy(net);
+    graft_model_destroy(m);
+    return rc;
+}
+
+/* Micro-batched runs equal the whole batch bit for bit, in both input layouts. */
+static int check_microbatch(char *msg, size_t msglen) {
+    char path[64];
+    graft_model *m = NULL;
+    graft_net *a = NULL, *b = NULL;
+    int rc = GRAFT_CHECK_FAIL, N = 6, H = 11, W = 4;
+    if (load_variant(0, &m, path, sizeof path)) {
+        snprintf(msg, msglen, "load: %s", graft_last_error());
+        unlink(path);
+        return GRAFT_CHECK_FAIL;
+    }
+    unlink(path);
+    float *x = malloc(sizeof(float) * N * C_IN * H * W);
+    for (int i = 0; i < N * C_IN * H * W; i++) x[i] = sinf((float)i * 1.7f) * 3;
+    setenv("GRAFT_MICROBATCH", "2", 1);
+    int e1 = graft_net_create(m, N, H, W, NULL, 0, NULL, &a);
+    setenv("GRAFT_MICROBATCH", "6", 1);
+    int e2 = graft_net_create(m, N, H, W, NULL, 0, NULL, &b);
+    unsetenv("GRAFT_MICROBATCH");
+    if (e1 || e2) {
+        snprintf(msg, msglen, "net: %s", graft_last_error());
+        goto done;
+    }
+    for (int layout = 0; layout < 2; layout++) {
+        if (graft_net_run(a, x, (graft_layout)layout) || graft_net_run(b, x, (graft_layout)layout)) {
+            snprintf(msg, msglen, "run: %s", graft_last_error());
+            goto done;
+        }
+        const float *ya, *yb;
+        int ra, rb;
+        int64_t da[8], db[8];
+        graft_net_tap(a, 0, &ya, &ra, da);
+        graft_net_tap(b, 0, &yb, &rb, db);
+        if (ra != rb || da[0] != N || db[0] != N || da[1] != db[1] ||
+            memcmp(ya, yb, sizeof(float) * (size_t)(da[0] * da[1]))) {
+            snprintf(msg, msglen, "micro-batches of 2 differ from one batch of 6 (layout %d)",
+                     layout);
+            goto done;
+        }
+    }
+    rc = GRAFT_CHECK_PASS;
+done:
+    free(x);
+    graft_net_destroy(a);
+    graft_net_destroy(b);
+    graft_model_destroy(m);
+    return rc;
+}
+
+/* Each broken model fails with its code and a message naming what is wrong. */
+static int check_bad_models(char *msg, size_t msglen) {
+    static const struct {
+        int variant, err;
+        const char *needle;
+    } cases[] = {
+        {1, GRAFT_EINVAL, "cycle"},
+        {2, GRAFT_EINVAL, "nowhere"},
+        {3, GRAFT_EUNSUPPORTED, "FancyRelu"},
+        {4, GRAFT_ERANGE, "W"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char path[64];
+        graft_model *m = NULL;
+        int err = load_variant(cases[i].variant, &m, path, sizeof path);
+        unlink(path);
+        graft_model_destroy(m);
+        if (err != cases[i].err || !strstr(graft_last_error(), cases[i].needle)) {
+            snprintf(msg, msglen, "variant %d: got %d '%s', want %d naming '%s'",
+                     cases[i].variant, err, graft_last_error(), cases[i].err, cases[i].needle);
+            return GRAFT_CHECK_FAIL;
+        }
+    }
+    /* Truncations at every tenth byte never crash and never load. */
+    pb p = {0};
+    build(&p, 0);
+    for (size_t cut = 0; cut < p.n; cut += p.n / 10 + 1) {
+        char path[64];
+        pb q = {p.b, cut, cut};
+        write_tmp(&q, path, sizeof path);
+        graft_model *m = NULL;
+        int err = graft_model_load(path, NULL, &m);
+        unlink(path);
+        graft_model_destroy(m);
+        if (!err || (err != GRAFT_ECORRUPT && err != GRAFT_EINVAL && err != GRAFT_ERANGE)) {
+            snprintf(msg, msglen, "file cut at %zu of %zu bytes: %d '%s'", cut, p.n, err,
+                     graft_last_error());
+            free(p.b);
+            return GRAFT_CHECK_FAIL;
+        }
+    }
+    free(p.b);
+    /* Not a model at all, and a missing file. */
+    graft_model *m = NULL;
+    int err = graft_model_load("/nonexistent/model.onnx", NULL, &m);
+    if (err != GRAFT_EIO || !strstr(graft_last_error(), "/nonexistent/model.onnx")) {
+        snprintf(msg, msglen, "missing file: %d '%s'", err, graft_last_error());
+        return GRAFT_CHECK_FAIL;
+    }
+    pb junk = {0};
+    pb_put(&junk, "GIF89a this is not a network at all", 35);
+    char path[64];
+    write_tmp(&junk, path, sizeof path);
+    free(junk.b);
+    err = graft_model_load(path, NULL, &m);
+    unlink(path);
+    if (err != GRAFT_ECORRUPT) {
+        snprintf(msg, msglen, "junk file: %d '%s'", err, graft_last_error());
+        return GRAFT_CHECK_FAIL;
+    }
+    return GRAFT_CHECK_PASS;
+}
+
+/* Activation memory is reused: the arena is smaller than all activations side by side. */
+static int check_memory_plan(char *msg, size_t msglen) {
+    char path[64];
+    graft_model *m = NULL;
+    graft_net *net = NULL;
+    if (load_variant(0, &m, path, sizeof path)) {
+        snprintf(msg, msglen, "load: %s", graft_last_error());
+        unlink(path);
+        return GRAFT_CHECK_FAIL;
+    }
+    unlink(path);
+    int N = 1, H = 64, W = 64;
+    const char *taps[1] = {"logits"};
+    setenv("GRAFT_MICROBATCH", "1", 1);
+    int err = graft_net_create(m, N, H, W, taps, 1, NULL, &net);
+    unsetenv("GRAFT_MICROBATCH");
+    int rc = GRAFT_CHECK_PASS;
+    if (err) {
+        snprintf(msg, msglen, "net: %s", graft_last_error());
+        rc = GRAFT_CHECK_FAIL;
+    } else {
+        /* The NHWC conv output (5 x 64 x 64 floats) is the largest value; everything after it
+           is tiny. The arena must hold it plus the small values, not a copy per value. */
+        size_t conv_bytes = (size_t)C_OUT * H * W * 4, got = graft_net_activation_bytes(net);
+        if (got < conv_bytes || got > conv_bytes + 4096) {
+            snprintf(msg, msglen, "arena %zu bytes for a largest activation of %zu", got,
+                     conv_bytes);
+            rc = GRAFT_CHECK_FAIL;
+        }
+    }
+    graft_net_destroy(net);
+    graft_model_destroy(m);
+    return rc;
+}
+
+const graft_check graft_checks_net[] = {
+    {"net", "forward_matches_loops", check_forward},
+    {"net", "taps", check_taps},
+    {"net", "microbatch_equals_batch", check_microbatch},
+    {"net", "bad_models", check_bad_models},
+    {"net", "memory_plan", check_memory_plan},
+    {NULL, NULL, NULL},
+};
