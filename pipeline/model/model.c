@@ -198,19 +198,26 @@ static int prefix_path(int err, const char *path) {
 
 int graft_model_load(const char *path, const graft_model_options *opts, graft_model **out) {
     if (!path || !out) return graft__fail(GRAFT_EINVAL, "graft_model_load: NULL argument");
-    graft_model_options none = {0};
-    if (!opts) opts = &none;
     void *buf = NULL;
     size_t len = 0;
     int err = map_file(path, &buf, &len);
     if (err) return err;
+    err = graft__model_load_buffer(buf, len, path, opts, out);
+    munmap(buf, len);
+    return err ? prefix_path(err, path) : 0;
+}
+
+int graft__model_load_buffer(const void *buf, size_t len, const char *path,
+                             const graft_model_options *opts, graft_model **out) {
+    graft_model_options none = {0};
+    if (!opts) opts = &none;
     graft__graph *g = NULL;
+    int err;
     if (graft__tflite_sniff(buf, len))
         err = graft__tflite_import(buf, len, path, &g);
     else
         err = graft__onnx_import(buf, len, path, &g);
-    munmap(buf, len);
-    if (err) return prefix_path(err, path);
+    if (err) return err;
     graft_model *m = calloc(1, sizeof *m);
     if (!m) {
         graft__graph_destroy(g);
@@ -267,7 +274,7 @@ int graft_model_load(const char *path, const graft_model_options *opts, graft_mo
     }
     if (err) {
         graft_model_destroy(m);
-        return prefix_path(err, path);
+        return err;
     }
     *out = m;
     return 0;

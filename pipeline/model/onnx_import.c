@@ -598,6 +598,47 @@ static int import_node(importer *im, const graft_onnx_node *n) {
         }
         return 0;
     }
+    if (!strcmp(op, "DequantizeLinear")) {
+        /* int8/uint8 weights with their scale (per tensor or per channel along `axis`) and
+           zero point: dequantized now, so the network runs on the float kernels. */
+        NEED_IN(2);
+        const graft__value *q = &im->g->values[in[0]], *sc = &im->g->values[in[1]];
+        const graft__value *zp = n_in > 2 && in[2] >= 0 ? &im->g->values[in[2]] : NULL;
+        if (!q->data || !sc->data || (zp && !zp->data))
+            return node_fail(n, GRAFT_EUNSUPPORTED, "DequantizeLinear of activations (QDQ "
+                             "quantized execution); only quantized weights are dequantized");
+        int64_t numel = graft__value_numel(q), ns = graft__value_numel(sc);
+        int64_t axis = attr_i(n, "axis", 1);
+        if (axis < 0) axis += q->rank;
+        int64_t inner = 1, D = 1;
+        if (ns > 1) {
+            if (axis < 0 || axis >= q->rank || q->dims[axis] != ns)
+                return node_fail(n, GRAFT_EINVAL, "scale length does not match the axis");
+            D = ns;
+            for (int d = (int)axis + 1; d < q->rank; d++) inner *= q->dims[d];
+        }
+        if (zp && graft__value_numel(zp) != ns)
+            return node_fail(n, GRAFT_EINVAL, "zero point and scale differ in length");
+        float *w = malloc(sizeof(float) * (size_t)(numel ? numel : 1));
+        if (!w) return node_fail(n, GRAFT_ENOMEM, "out of memory");
+        for (int64_t i = 0; i < numel; i++) {
+            int64_t c = ns > 1 ? (i / inner) % D : 0;
+            double qv = q->dtype == GRAFT__I64 ? (double)((const int64_t *)q->data)[i]
+                                               : (double)((const float *)q->data)[i];
+            double z = !zp ? 0 : zp->dtype == GRAFT__I64 ? (double)((const int64_t *)zp->data)[c]
+                                                         : (double)((const float *)zp->data)[c];
+            w[i] = (float)((qv - z) * ((const float *)sc->data)[c]);
+        }
+        /* The output already exists as a plain value (the pre-pass): replace it by a constant
+           under the same name. */
+        graft__value *ov = &im->g->values[out[0]];
+        ov->data = w;
+        ov->dtype = GRAFT__F32;
+        ov->rank = q->rank;
+        memcpy(ov->dims, q->dims, sizeof ov->dims);
+        ov->is_weight = 1;
+        return 0;
+    }
     if (!strcmp(op, "Identity") || !strcmp(op, "Dropout")) {
         NEED_IN(1);
         if (!strcmp(op, "Dropout") && n_out > 1 && n->outputs[1][0])

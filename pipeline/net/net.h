@@ -93,6 +93,13 @@ int graft__net_create_ex(graft_model *m, const graft__net_input *inputs, int n_i
    the net was made with image_nhwc), NULL for I64 ones. */
 int graft__net_run_ex(graft_net *net, const float *const *inputs);
 
+/*
+ * graft_model_load from bytes in memory: buf[0, len) (a file mapping of `path`, or with path
+ * NULL any buffer, as the fuzz target passes) is only read during the call.
+ */
+int graft__model_load_buffer(const void *buf, size_t len, const char *path,
+                             const graft_model_options *opts, graft_model **out);
+
 /* Runs one node step; the layer functions live in layers_*.c. */
 int graft__layer_forward(graft_net *net, const graft__step *s);
 

@@ -164,7 +164,34 @@ static void build(pb *out, int variant) {
     pb g = {0};
     int64_t wd[4] = {C_OUT, C_IN, K, K}, bd[1] = {C_OUT}, fd[2] = {CLASSES, C_OUT}, fb[1] = {CLASSES};
     init_weights();
-    if (variant == 4) {
+    if (variant == 5) {
+        /* int8 weights, per output channel scales, through DequantizeLinear. */
+        int8_t q[C_OUT * C_IN * K * K], zp[C_OUT] = {0};
+        float scale[C_OUT];
+        for (int o = 0; o < C_OUT; o++) scale[o] = 0.004f * (float)(o + 1);
+        for (int i = 0; i < C_OUT * C_IN * K * K; i++) {
+            int o = i / (C_IN * K * K);
+            float r = roundf(wconv[i] / scale[o]);
+            q[i] = (int8_t)(r > 127 ? 127 : r < -128 ? -128 : r);
+            wconv[i] = (float)q[i] * scale[o];
+        }
+        pb t = {0};
+        for (int d = 0; d < 4; d++) pb_int(&t, 1, wd[d]);
+        pb_int(&t, 2, 3); /* INT8 */
+        pb_str(&t, 8, "Wq");
+        pb_bytes(&t, 9, q, sizeof q);
+        pb_msg(&g, 5, &t);
+        tensor(&g, "S", 1, bd, scale);
+        pb z = {0};
+        pb_int(&z, 1, C_OUT);
+        pb_int(&z, 2, 3);
+        pb_str(&z, 8, "Z");
+        pb_bytes(&z, 9, zp, sizeof zp);
+        pb_msg(&g, 5, &z);
+        attr ax[1] = {{"axis", 2, 0, 0, {0}, 0}};
+        const char *din[3] = {"Wq", "S", "Z"}, *dout[1] = {"W"};
+        node(&g, "dq", "DequantizeLinear", din, 3, dout, 1, ax, 1);
+    } else if (variant == 4) {
         int64_t huge[2] = {(int64_t)1 << 40, 1 << 20};
         pb t = {0};
         pb_int(&t, 1, huge[0]);
@@ -248,12 +275,17 @@ static int load_variant(int variant, graft_model **m, char *path, size_t plen) {
 
 /* ---- checks ------------------------------------------------------------------------------ */
 
-static int check_forward(char *msg, size_t msglen) {
+static int forward_variant(int variant, char *msg, size_t msglen);
+static int check_forward(char *msg, size_t msglen) { return forward_variant(0, msg, msglen); }
+/* int8 weights dequantized at load give the same network as their float values. */
+static int check_int8_weights(char *msg, size_t msglen) { return forward_variant(5, msg, msglen); }
+
+static int forward_variant(int variant, char *msg, size_t msglen) {
     char path[64];
     graft_model *m = NULL;
     graft_net *net = NULL;
     int rc = GRAFT_CHECK_FAIL, N = 3, H = 7, W = 9; /* not the 8x8 the file names */
-    if (load_variant(0, &m, path, sizeof path)) {
+    if (load_variant(variant, &m, path, sizeof path)) {
         snprintf(msg, msglen, "load: %s", graft_last_error());
         unlink(path);
         return GRAFT_CHECK_FAIL;
@@ -529,6 +561,7 @@ static int check_memory_plan(char *msg, size_t msglen) {
 
 const graft_check graft_checks_net[] = {
     {"net", "forward_matches_loops", check_forward},
+    {"net", "int8_weights", check_int8_weights},
     {"net", "taps", check_taps},
     {"net", "microbatch_equals_batch", check_microbatch},
     {"net", "bad_models", check_bad_models},

@@ -7,6 +7,7 @@
 #define NET_TEST(name) GRAFT_CHECK_TEST(net, graft_checks_net, name)
 
 NET_TEST(forward_matches_loops)
+NET_TEST(int8_weights)
 NET_TEST(taps)
 NET_TEST(microbatch_equals_batch)
 NET_TEST(bad_models)
