@@ -66,6 +66,10 @@ static inline __m256 unary8(graft_unary kind, __m256 x, __m256 a, __m256 b) {
         t = _mm256_mul_ps(_mm256_set1_ps(GRAFT__GELU_TANH_C1), _mm256_mul_ps(x, x));
         t = _mm256_mul_ps(x, _mm256_add_ps(_mm256_set1_ps(GRAFT__GELU_TANH_C0), t));
         return gated8(x, _mm256_mul_ps(half, _mm256_add_ps(one, Sleef_tanhf8_u10avx2(t))));
+    case GRAFT_UNARY_EXP:
+        return Sleef_expf8_u10avx2(x);
+    case GRAFT_UNARY_LOG:
+        return Sleef_logf8_u10avx2(x);
     case GRAFT_UNARY_COUNT:
         break;
     }
@@ -100,6 +104,8 @@ void graft_vmath_unary_avx2(const graft_unary_op *op, float *y, const float *x, 
     case GRAFT_UNARY_SILU: UNARY_LOOP(GRAFT_UNARY_SILU); break;
     case GRAFT_UNARY_GELU: UNARY_LOOP(GRAFT_UNARY_GELU); break;
     case GRAFT_UNARY_GELU_TANH: UNARY_LOOP(GRAFT_UNARY_GELU_TANH); break;
+    case GRAFT_UNARY_EXP: UNARY_LOOP(GRAFT_UNARY_EXP); break;
+    case GRAFT_UNARY_LOG: UNARY_LOOP(GRAFT_UNARY_LOG); break;
     case GRAFT_UNARY_COUNT: break;
     }
 }

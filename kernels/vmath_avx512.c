@@ -63,6 +63,10 @@ static inline __m512 unary16(graft_unary kind, __m512 x, __m512 a, __m512 b) {
         t = _mm512_mul_ps(_mm512_set1_ps(GRAFT__GELU_TANH_C1), _mm512_mul_ps(x, x));
         t = _mm512_mul_ps(x, _mm512_add_ps(_mm512_set1_ps(GRAFT__GELU_TANH_C0), t));
         return gated16(x, _mm512_mul_ps(half, _mm512_add_ps(one, Sleef_tanhf16_u10avx512f(t))));
+    case GRAFT_UNARY_EXP:
+        return Sleef_expf16_u10avx512f(x);
+    case GRAFT_UNARY_LOG:
+        return Sleef_logf16_u10avx512f(x);
     case GRAFT_UNARY_COUNT:
         break;
     }
@@ -95,6 +99,8 @@ void graft_vmath_unary_avx512(const graft_unary_op *op, float *y, const float *x
     case GRAFT_UNARY_SILU: UNARY_LOOP(GRAFT_UNARY_SILU); break;
     case GRAFT_UNARY_GELU: UNARY_LOOP(GRAFT_UNARY_GELU); break;
     case GRAFT_UNARY_GELU_TANH: UNARY_LOOP(GRAFT_UNARY_GELU_TANH); break;
+    case GRAFT_UNARY_EXP: UNARY_LOOP(GRAFT_UNARY_EXP); break;
+    case GRAFT_UNARY_LOG: UNARY_LOOP(GRAFT_UNARY_LOG); break;
     case GRAFT_UNARY_COUNT: break;
     }
 }

@@ -69,6 +69,10 @@ static inline float32x4_t unary4(graft_unary kind, float32x4_t x, float32x4_t a,
         t = vmulq_f32(vdupq_n_f32(GRAFT__GELU_TANH_C1), vmulq_f32(x, x));
         t = vmulq_f32(x, vaddq_f32(vdupq_n_f32(GRAFT__GELU_TANH_C0), t));
         return gated4(x, vmulq_f32(half, vaddq_f32(one, Sleef_tanhf4_u10advsimd(t))));
+    case GRAFT_UNARY_EXP:
+        return Sleef_expf4_u10advsimd(x);
+    case GRAFT_UNARY_LOG:
+        return Sleef_logf4_u10advsimd(x);
     case GRAFT_UNARY_COUNT:
         break;
     }
@@ -108,6 +112,8 @@ void graft_vmath_unary_neon(const graft_unary_op *op, float *y, const float *x, 
     case GRAFT_UNARY_SILU: UNARY_LOOP(GRAFT_UNARY_SILU); break;
     case GRAFT_UNARY_GELU: UNARY_LOOP(GRAFT_UNARY_GELU); break;
     case GRAFT_UNARY_GELU_TANH: UNARY_LOOP(GRAFT_UNARY_GELU_TANH); break;
+    case GRAFT_UNARY_EXP: UNARY_LOOP(GRAFT_UNARY_EXP); break;
+    case GRAFT_UNARY_LOG: UNARY_LOOP(GRAFT_UNARY_LOG); break;
     case GRAFT_UNARY_COUNT: break;
     }
 }

@@ -52,6 +52,10 @@ static float unary_one(const graft_unary_op *op, float x) {
     case GRAFT_UNARY_GELU_TANH:
         t = x * (GRAFT__GELU_TANH_C0 + GRAFT__GELU_TANH_C1 * x * x);
         return gated(x, 0.5f * (1.0f + tanhf(t)));
+    case GRAFT_UNARY_EXP:
+        return expf(x);
+    case GRAFT_UNARY_LOG:
+        return logf(x); /* C99 Annex F gives ONNX's values: -inf at +-0, NaN below 0 */
     case GRAFT_UNARY_COUNT:
         break;
     }

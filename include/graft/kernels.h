@@ -138,6 +138,10 @@ typedef enum graft_unary {
     GRAFT_UNARY_SILU,         /* x * sigmoid(x), also called swish */
     GRAFT_UNARY_GELU,         /* exact: 0.5 x (1 + erf(x / sqrt 2)) */
     GRAFT_UNARY_GELU_TANH,    /* 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))) */
+    GRAFT_UNARY_EXP,          /* exp(x), as ONNX Exp: subnormal below about -87.3, 0 below
+                                 about -104, +inf above about 88.72; exp(-inf) = 0 */
+    GRAFT_UNARY_LOG,          /* natural log(x), as ONNX Log: log(+-0) = -inf, log(+inf) = +inf,
+                                 NaN for x < 0 (-inf included); subnormal x are not flushed */
     GRAFT_UNARY_COUNT
 } graft_unary;
 
@@ -149,8 +153,8 @@ typedef struct graft_unary_op {
 /*
  * y[i] = op(x[i]) for i < n. x (n), y (n) belong to the caller; y may equal x (in place) but
  * must not overlap it otherwise. n may be 0 (nothing is read or written).
- * Accuracy: the scalar variant uses libm; the SIMD variants use SLEEF's 1-ULP exp, tanh and
- * erf, and agree with it within a few ULP (the bounds are derived in
+ * Accuracy: the scalar variant uses libm; the SIMD variants use SLEEF's 1-ULP exp, log, tanh
+ * and erf, and agree with it within a few ULP (the bounds are derived in
  * tests/kernels/check_vmath.c); RELU, CLIP and LEAKY_RELU are exact in every variant. For a
  * given variant, y[i] depends only on x[i]: bit-identical for any thread count, n, alignment,
  * in place or not. Long arrays are split among the kernel pool's threads.

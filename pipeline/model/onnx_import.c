@@ -247,7 +247,8 @@ static const struct {
     {"Relu", GRAFT_UNARY_RELU},       {"Sigmoid", GRAFT_UNARY_SIGMOID},
     {"Tanh", GRAFT_UNARY_TANH},       {"HardSwish", GRAFT_UNARY_HARD_SWISH},
     {"LeakyRelu", GRAFT_UNARY_LEAKY_RELU}, {"HardSigmoid", GRAFT_UNARY_HARD_SIGMOID},
-    {"Gelu", GRAFT_UNARY_GELU},
+    {"Gelu", GRAFT_UNARY_GELU},       {"Exp", GRAFT_UNARY_EXP},
+    {"Log", GRAFT_UNARY_LOG},
 };
 
 static int import_node(importer *im, const graft_onnx_node *n) {

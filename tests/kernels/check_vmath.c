@@ -2,7 +2,8 @@
  * tests/kernels/check_vmath.c: the activations, softmax and LRN (kernels/vmath*.c). The scalar
  * reference is checked against exact values and against the same formulas in double
  * precision; every SIMD variant the CPU has is checked against the reference (a variant it
- * lacks is reported as skipped) on awkward lengths, extreme values, with 1 and 2 threads
+ * lacks is reported as skipped) on awkward lengths, extreme values, random bit patterns (every
+ * binade, subnormals included) and exp's whole range, with 1 and 2 threads
  * (bit for bit), in place (bit for bit), misaligned, with guard elements around the output;
  * then every error code the three functions return.
  *
@@ -11,6 +12,9 @@
  * term where a formula cancels), per function:
  *   RELU, CLIP, LEAKY_RELU: k = 0, exact (same comparisons and one multiply everywhere).
  *   TANH: k = 4: SLEEF's and libm's tanhf are each within 1 ULP of the truth.
+ *   EXP, LOG: k = 4, as TANH. Where exp is subnormal (x < -87.3) an ULP is 2^-149 absolute,
+ *     and the FLT_MIN floor of the magnitude makes k u FLT_MIN = 2 such steps, more than the
+ *     1.5 by which a 1-ULP and a correctly rounded function can differ.
  *   SIGMOID: k = 10: e = exp(-|x|) differs by up to 4u (both 1-ULP), 1 + e then by up to 4u
  *     (2u from e, as e <= 1 + e, plus one rounding each side), and the quotient's rounding
  *     adds u each side: 4 + 4 + 2.
@@ -132,6 +136,8 @@ static const unary_case unary_cases[] = {
     {{GRAFT_UNARY_SILU, 0, 0}, "silu"},
     {{GRAFT_UNARY_GELU, 0, 0}, "gelu"},
     {{GRAFT_UNARY_GELU_TANH, 0, 0}, "gelu_tanh"},
+    {{GRAFT_UNARY_EXP, 0, 0}, "exp"},
+    {{GRAFT_UNARY_LOG, 0, 0}, "log"},
 };
 #define N_UNARY_CASES ((int)(sizeof unary_cases / sizeof unary_cases[0]))
 
@@ -139,7 +145,9 @@ static const unary_case unary_cases[] = {
 static double unary_tol(const graft_unary_op *op, float x, float ref) {
     double mag = fmax(fabs((double)ref), FLT_MIN), ax = fabs((double)x);
     switch (op->kind) {
-    case GRAFT_UNARY_TANH: return 4 * U * mag;
+    case GRAFT_UNARY_TANH:
+    case GRAFT_UNARY_EXP:
+    case GRAFT_UNARY_LOG: return 4 * U * mag;
     case GRAFT_UNARY_SIGMOID: return 10 * U * mag;
     case GRAFT_UNARY_SILU: return 12 * U * mag + 2 * ax * FLT_TRUE_MIN;
     case GRAFT_UNARY_GELU: return 4 * U * mag + 4 * U * ax;
@@ -151,12 +159,16 @@ static double unary_tol(const graft_unary_op *op, float x, float ref) {
     }
 }
 
-/* Values where activations change regime or arithmetic breaks down. */
+/*
+ * Values where activations change regime or arithmetic breaks down (for exp: -87.5 and
+ * -103.5 give subnormals, 88.72 is just below overflow; for log: 1 and its neighbours).
+ */
 static const float specials[] = {
     0.0f, -0.0f, FLT_TRUE_MIN, -FLT_TRUE_MIN, 1e-40f, -1e-40f, FLT_MIN, -FLT_MIN, 1e-30f,
-    -1e-20f, 1e-8f, -3e-5f, 0.5f, -0.5f, 3.0f, -3.0f, 2.5f, -2.5f, 6.0f, -6.0f, 20.0f, -20.0f,
-    88.7f, -88.7f, 89.0f, -89.0f, 100.0f, -100.0f, 103.0f, -104.0f, 110.0f, -110.0f, 1e4f,
-    -1e4f, 3e12f, -3e12f, 1e20f, -1e20f, FLT_MAX, -FLT_MAX, INFINITY, -INFINITY, NAN};
+    -1e-20f, 1e-8f, -3e-5f, 0.5f, -0.5f, 1.0f, -1.0f, 0.99999994f, 1.00000012f, 3.0f, -3.0f,
+    2.5f, -2.5f, 6.0f, -6.0f, 20.0f, -20.0f, -87.5f, 88.7f, -88.7f, 88.72f, 89.0f, -89.0f,
+    100.0f, -100.0f, 103.0f, -103.5f, -104.0f, 110.0f, -110.0f, 1e4f, -1e4f, 3e12f, -3e12f,
+    1e20f, -1e20f, FLT_MAX, -FLT_MAX, INFINITY, -INFINITY, NAN};
 #define N_SPECIALS ((int)(sizeof specials / sizeof specials[0]))
 
 /* Random values over several scales, with a special value at every fourth position. */
@@ -167,6 +179,23 @@ static void fill_unary(float *x, size_t n, uint64_t seed) {
         x[i] = i % 4 == 3 ? specials[(i / 4 + seed) % N_SPECIALS]
                           : (float)(rng_unit(&r) * scales[i % 5]);
 }
+
+/*
+ * Every binade at even positions (random bit patterns: both signs, subnormals, a few NaNs and
+ * infinities), exp's whole range [-105, 90) at odd ones.
+ */
+static void fill_wide(float *x, size_t n, uint64_t seed) {
+    rng r = {seed * 0x9e3779b97f4a7c15ull + 5};
+    for (size_t i = 0; i < n; i++) {
+        double u = rng_unit(&r);
+        uint32_t bits = (uint32_t)(r.s >> 32);
+        if (i % 2 == 0)
+            memcpy(&x[i], &bits, sizeof bits);
+        else
+            x[i] = (float)(-7.5 + 97.5 * u);
+    }
+}
+#define WIDE_N 4099
 
 static const size_t unary_lengths[] = {0,  1,   2,    3,    7,     15, 16, 17,
                                        31, 33, 100, 1000, 4099, 40000};
@@ -188,9 +217,11 @@ static int unary_sweep(graft_isa isa, char *msg, size_t len) {
     int bad = 0, checked = 0;
     for (int k = 0; k < N_UNARY_CASES && !bad; k++) {
         const unary_case *uc = &unary_cases[k];
-        /* The lengths, then all the special values in a row. */
-        for (int l = 0; l <= N_UNARY_LENGTHS && !bad; l++) {
-            size_t n = l < N_UNARY_LENGTHS ? unary_lengths[l] : (size_t)N_SPECIALS;
+        /* The lengths, then all the special values in a row, then every binade. */
+        for (int l = 0; l < N_UNARY_LENGTHS + 2 && !bad; l++) {
+            size_t n = l < N_UNARY_LENGTHS    ? unary_lengths[l]
+                       : l == N_UNARY_LENGTHS ? (size_t)N_SPECIALS
+                                              : (size_t)WIDE_N;
             buf x = {0}, ref = {0}, y1 = {0}, y2 = {0}, yin = {0};
             if (buf_make(&x, n) | buf_make(&ref, n) | buf_make(&y1, n) | buf_make(&y2, n) |
                 buf_make(&yin, n)) {
@@ -199,8 +230,10 @@ static int unary_sweep(graft_isa isa, char *msg, size_t len) {
             } else {
                 if (l < N_UNARY_LENGTHS)
                     fill_unary(x.p, n, (uint64_t)(k * 31 + l));
-                else
+                else if (l == N_UNARY_LENGTHS)
                     memcpy(x.p, specials, sizeof specials);
+                else
+                    fill_wide(x.p, n, (uint64_t)k);
                 if (n) memcpy(yin.p, x.p, n * sizeof(float));
                 bad = unary_run(GRAFT_ISA_SCALAR, 1, &uc->op, ref.p, x.p, n, msg, len) ||
                       unary_run(isa, 1, &uc->op, y1.p, x.p, n, msg, len) ||
@@ -253,22 +286,28 @@ static double unary_truth(const graft_unary_op *op, double x) {
     case GRAFT_UNARY_GELU_TANH:
         h = 0.5 * (1 + tanh(sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
         break;
+    case GRAFT_UNARY_EXP: return exp(x);
+    case GRAFT_UNARY_LOG: return log(x); /* NaN below 0, -inf at +-0, as ONNX */
     default: return NAN;
     }
     return h == 0 ? 0 : x * h;
 }
 
-/* The reference against its definitions in double, over a grid and the special values. */
+/*
+ * The reference against its definitions in double, over a grid, the special values and
+ * every binade.
+ */
 static int reference_matches_double(char *msg, size_t len) {
     if (graft_isa_set(GRAFT_ISA_SCALAR)) {
         snprintf(msg, len, "%s", graft_last_error());
         return GRAFT_CHECK_FAIL;
     }
-    enum { GRID = 400 };
-    float x[GRID + N_SPECIALS], y[GRID + N_SPECIALS];
+    enum { GRID = 400, WIDE = 2000 };
+    static float x[GRID + N_SPECIALS + WIDE], y[GRID + N_SPECIALS + WIDE];
     for (int i = 0; i < GRID; i++) x[i] = -30.0f + 0.15f * (float)i + 0.0123f;
     memcpy(x + GRID, specials, sizeof specials);
-    const size_t n = GRID + N_SPECIALS;
+    fill_wide(x + GRID + N_SPECIALS, WIDE, 99);
+    const size_t n = GRID + N_SPECIALS + WIDE;
     for (int k = 0; k < N_UNARY_CASES; k++) {
         const graft_unary_op *op = &unary_cases[k].op;
         if (graft_unary_apply(op, y, x, n)) {
@@ -514,7 +553,14 @@ static int known_values(graft_isa isa, char *msg, size_t len) {
         {GRAFT_UNARY_GELU, 0, 0, 0, 0}, {GRAFT_UNARY_GELU, 0, 0, -INFINITY, 0},
         {GRAFT_UNARY_GELU, 0, 0, INFINITY, INFINITY}, {GRAFT_UNARY_GELU_TANH, 0, 0, 0, 0},
         {GRAFT_UNARY_GELU_TANH, 0, 0, -INFINITY, 0},
-        {GRAFT_UNARY_GELU_TANH, 0, 0, INFINITY, INFINITY},
+        {GRAFT_UNARY_GELU_TANH, 0, 0, INFINITY, INFINITY}, {GRAFT_UNARY_EXP, 0, 0, 0, 1},
+        {GRAFT_UNARY_EXP, 0, 0, -0.0f, 1}, {GRAFT_UNARY_EXP, 0, 0, FLT_TRUE_MIN, 1},
+        {GRAFT_UNARY_EXP, 0, 0, -1e-40f, 1}, {GRAFT_UNARY_EXP, 0, 0, -INFINITY, 0},
+        {GRAFT_UNARY_EXP, 0, 0, INFINITY, INFINITY}, {GRAFT_UNARY_EXP, 0, 0, -200, 0},
+        {GRAFT_UNARY_EXP, 0, 0, 200, INFINITY}, {GRAFT_UNARY_EXP, 0, 0, -FLT_MAX, 0},
+        {GRAFT_UNARY_EXP, 0, 0, FLT_MAX, INFINITY}, {GRAFT_UNARY_LOG, 0, 0, 1, 0},
+        {GRAFT_UNARY_LOG, 0, 0, 0, -INFINITY}, {GRAFT_UNARY_LOG, 0, 0, -0.0f, -INFINITY},
+        {GRAFT_UNARY_LOG, 0, 0, INFINITY, INFINITY},
     };
     for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++) {
         float y;
@@ -527,6 +573,37 @@ static int known_values(graft_isa isa, char *msg, size_t len) {
         float y;
         EXPECT(one((graft_unary)k, 0.5f, 1.0f, NAN, &y) == GRAFT_OK && isnan(y),
                "kind %d of NaN = %g, want NaN", k, y);
+    }
+    /* ONNX Log of anything below 0, however small or large, is NaN. */
+    static const float log_nan[] = {-1.0f, -FLT_TRUE_MIN, -1e-40f, -FLT_MAX, -INFINITY};
+    for (size_t i = 0; i < sizeof log_nan / sizeof log_nan[0]; i++) {
+        float y;
+        EXPECT(one(GRAFT_UNARY_LOG, 0, 0, log_nan[i], &y) == GRAFT_OK && isnan(y),
+               "log(%g) = %g, want NaN", log_nan[i], y);
+    }
+    /*
+     * exp and log against libm's double, within 1 ULP each way (4u relative) plus one step of
+     * 2^-149 where exp is subnormal; log of subnormals must not be flushed to log(0).
+     */
+    static const struct {
+        graft_unary kind;
+        float x;
+    } exp_log[] = {
+        {GRAFT_UNARY_EXP, 1},       {GRAFT_UNARY_EXP, -1},      {GRAFT_UNARY_EXP, 10},
+        {GRAFT_UNARY_EXP, 88},      {GRAFT_UNARY_EXP, 88.72f},  {GRAFT_UNARY_EXP, -87},
+        {GRAFT_UNARY_EXP, -100},    {GRAFT_UNARY_EXP, -103},    {GRAFT_UNARY_LOG, 2},
+        {GRAFT_UNARY_LOG, 0.5f},    {GRAFT_UNARY_LOG, 10},      {GRAFT_UNARY_LOG, FLT_MAX},
+        {GRAFT_UNARY_LOG, FLT_MIN}, {GRAFT_UNARY_LOG, 1e-40f},  {GRAFT_UNARY_LOG, FLT_TRUE_MIN},
+        {GRAFT_UNARY_LOG, 1 + FLT_EPSILON}, {GRAFT_UNARY_LOG, 1 - FLT_EPSILON / 2},
+    };
+    for (size_t i = 0; i < sizeof exp_log / sizeof exp_log[0]; i++) {
+        float y;
+        double x = exp_log[i].x;
+        double want = exp_log[i].kind == GRAFT_UNARY_EXP ? exp(x) : log(x);
+        EXPECT(one(exp_log[i].kind, 0, 0, exp_log[i].x, &y) == GRAFT_OK, "%s",
+               graft_last_error());
+        EXPECT(fabs(y - want) <= 4 * U * fabs(want) + FLT_TRUE_MIN, "%s(%.9g) = %.9g, want %.9g",
+               exp_log[i].kind == GRAFT_UNARY_EXP ? "exp" : "log", x, y, want);
     }
     /* Textbook values: GELU(1) = Phi(1), HardSwish(1) = 2/3, sigmoid(-1), GELU_TANH(1). */
     static const struct {
@@ -650,6 +727,8 @@ static int rejects_bad_arguments(char *msg, size_t len) {
     const graft_unary_op leaky_inf = {GRAFT_UNARY_LEAKY_RELU, INFINITY, 0};
     const graft_unary_op hsig_inf = {GRAFT_UNARY_HARD_SIGMOID, 0.2f, -INFINITY};
     const graft_unary_op relu_nan = {GRAFT_UNARY_RELU, NAN, NAN}; /* RELU reads neither */
+    const graft_unary_op exp_inf = {GRAFT_UNARY_EXP, INFINITY, NAN}; /* nor EXP and LOG */
+    const graft_unary_op log_ignored = {GRAFT_UNARY_LOG, NAN, -INFINITY};
 
     EXPECT_ERR(graft_unary_apply(NULL, y, x, 8), GRAFT_EINVAL);
     EXPECT_ERR(graft_unary_apply(&bad_kind, y, x, 8), GRAFT_EINVAL);
@@ -689,6 +768,8 @@ static int rejects_bad_arguments(char *msg, size_t len) {
     /* Empty calls succeed and accept NULL; parameters a kind ignores are not checked. */
     EXPECT_ERR(graft_unary_apply(&relu, NULL, NULL, 0), GRAFT_OK);
     EXPECT_ERR(graft_unary_apply(&relu_nan, y, x, 8), GRAFT_OK);
+    EXPECT_ERR(graft_unary_apply(&exp_inf, y, x, 8), GRAFT_OK);
+    EXPECT_ERR(graft_unary_apply(&log_ignored, y, x, 8), GRAFT_OK);
     EXPECT_ERR(graft_unary_apply(&clip_inf, y, x, 8), GRAFT_OK);
     EXPECT_ERR(graft_softmax(NULL, NULL, 0, 4, 0), GRAFT_OK);
     EXPECT_ERR(graft_softmax(NULL, NULL, 4, 0, 1), GRAFT_OK);
