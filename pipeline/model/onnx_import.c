@@ -127,8 +127,20 @@ static int add_tensor_const(importer *im, const graft_onnx_tensor *t, const char
     size_t esz = isfloat ? 4 : 8;
     void *data = malloc(t->numel ? t->numel * esz : 1);
     int err = data ? 0 : graft__fail(GRAFT_ENOMEM, "onnx: tensor '%s': out of memory", name);
-    if (!err && isfloat) err = graft_onnx_tensor_to_float(&tmp, data, t->numel);
+    if (!err && t->data_type == GRAFT_ONNX_DTYPE_FLOAT && tmp.raw && im->path) {
+        /* float32 from a file mapping: copied in slices, each slice's file pages dropped
+           behind it, so a 400 MB layer is never resident twice (mapping and copy). */
+        const size_t slice = (size_t)16 << 20;
+        for (size_t off = 0; off < tmp.raw_len; off += slice) {
+            size_t len = tmp.raw_len - off < slice ? tmp.raw_len - off : slice;
+            memcpy((char *)data + off, tmp.raw + off, len);
+            release_pages(tmp.raw + off, len);
+        }
+    } else if (!err && isfloat) {
+        err = graft_onnx_tensor_to_float(&tmp, data, t->numel);
+    }
     if (!err && !isfloat) err = graft_onnx_tensor_to_int64(&tmp, data, t->numel);
+
     free(ext);
     if (err) {
         free(data);
