@@ -1,0 +1,75 @@
+/*
+ * npy.h: reading and writing NumPy .npy files (format versions 1.0, 2.0 and 3.0 read; 1.0
+ * written) holding float32 or uint8 arrays in C order: the reference outputs the tests
+ * compare against, and the feature cache's on-disk arrays.
+ *
+ * A deliberately small subset of the format: two dtypes, C order only, no pickled objects, no
+ * memory mapping. Files are read whole; every header field and size is checked against the
+ * file before use, so a malformed file fails with GRAFT_ECORRUPT, never a crash.
+ * All functions are thread-safe (no shared state beyond graft_last_error()).
+ */
+#ifndef GRAFT_NPY_H
+#define GRAFT_NPY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "graft.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum graft_npy_dtype {
+    GRAFT_NPY_DTYPE_F32 = 1, /* '<f4' ('>f4' read too, byte-swapped) */
+    GRAFT_NPY_DTYPE_U8       /* '|u1' */
+} graft_npy_dtype;
+
+#define GRAFT_NPY_MAX_RANK 8
+
+/*
+ * An array in memory: `count` elements of `dtype` in C order, in the host's byte order.
+ * Owns `data` (malloc'd by the function that filled it); free with graft_npy_free(). A zeroed
+ * struct is a valid empty array.
+ */
+typedef struct graft_npy {
+    graft_npy_dtype dtype;
+    int rank;                          /* 0 .. GRAFT_NPY_MAX_RANK; 0 is a scalar */
+    size_t shape[GRAFT_NPY_MAX_RANK];  /* shape[0 .. rank-1] */
+    size_t count;                      /* product of the shape (1 for a scalar) */
+    void *data;                        /* (shape...) */
+} graft_npy;
+
+/* Bytes per element: 4 for F32, 1 for U8, 0 for anything else. */
+size_t graft_npy_dtype_size(graft_npy_dtype dtype);
+
+/* Frees a->data and zeroes *a. NULL does nothing. */
+void graft_npy_free(graft_npy *a);
+
+/*
+ * Parses a whole .npy file held in memory into a new array in *out (the data is copied;
+ * `buf` is not retained). Errors: GRAFT_EINVAL (NULL), GRAFT_ECORRUPT (bad magic, header,
+ * or a data size that does not match the shape), GRAFT_EUNSUPPORTED (another dtype,
+ * fortran_order, rank above GRAFT_NPY_MAX_RANK), GRAFT_ERANGE (a shape whose size
+ * overflows), GRAFT_ENOMEM. *out written only on success.
+ */
+int graft_npy_parse(const void *buf, size_t len, graft_npy *out);
+
+/* Reads and parses the file at `path`: GRAFT_EIO when it cannot be read, else as above
+ * with the path in the message. */
+int graft_npy_read(const char *path, graft_npy *out);
+
+/*
+ * Writes `data` ((shape...) elements of `dtype`, C order, host byte order; borrowed) to
+ * `path` as a version 1.0 file, exactly as numpy.save would (little-endian, header padded
+ * to 64 bytes). The file is created or truncated; a failed write may leave a partial file.
+ * Errors: GRAFT_EINVAL (NULL, unknown dtype, rank outside 0..GRAFT_NPY_MAX_RANK),
+ * GRAFT_ERANGE (size overflow), GRAFT_EIO (with strerror).
+ */
+int graft_npy_write(const char *path, graft_npy_dtype dtype, int rank, const size_t *shape,
+                    const void *data);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
