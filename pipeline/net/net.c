@@ -971,8 +971,13 @@ int graft_net_node_info(const graft_net *net, int i, graft_node_info *out) {
     memset(out, 0, sizeof *out);
     out->name = n->name[0] ? n->name : g->values[n->out[0]].name;
     const char *op = n->src_op;
-    if (n->op == GRAFT__OP_BINARY && n->a.binary.act != GRAFT_ACT_NONE && !strchr(op, '+')) {
-        snprintf(net->opname[i], sizeof net->opname[i], "%s+Relu", op);
+    /* A fused activation shows in the name, whichever importer set it. */
+    graft_act act = n->op == GRAFT__OP_BINARY ? n->a.binary.act
+                  : n->op == GRAFT__OP_CONV   ? n->a.conv.d.act
+                  : n->op == GRAFT__OP_GEMM   ? n->a.gemm.act : GRAFT_ACT_NONE;
+    if (act != GRAFT_ACT_NONE && !strchr(op, '+')) {
+        snprintf(net->opname[i], sizeof net->opname[i], "%s+%s", op,
+                 act == GRAFT_ACT_RELU6 ? "Relu6" : "Relu");
         op = net->opname[i];
     }
     out->op = op;
