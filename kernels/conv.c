@@ -1,27 +1,40 @@
 /*
  * kernels/conv.c: the convolution driver. It validates a layer, packs its weights once into a
- * plan, and runs the forward pass on the kernel thread pool with one of four algorithms:
+ * plan, and runs the forward pass on the kernel thread pool with one of five algorithms:
  *   gemm-1x1     1x1, stride 1, no padding: the NHWC input already is the (N*H*W, C_in) matrix,
  *                so the layer is one GEMM against the packed weights, with no copy;
- *   im2col-gemm  anything else with groups == 1: fixed-size chunks of output pixels are
- *                unrolled into patches (kh, kw, c) in a thread's scratch, then multiplied;
+ *   im2col-gemm  anything else with groups == 1 that Winograd does not take: fixed-size
+ *                chunks of output pixels are unrolled into patches (kh, kw, c) in a thread's
+ *                scratch, then multiplied;
  *   grouped-gemm groups > 1 that are not depthwise: the same per group, writing its slice of
  *                output channels;
  *   depthwise    groups == C_in == C_out: direct SIMD kernels (conv_<isa>.c), one output row
- *                per task.
- * Bias and activation are fused into the GEMM epilogue or the depthwise kernel. Chunks and
- * rows do not depend on the thread count, so neither do the results.
- * Not here (yet): Winograd for 3x3 stride-1 layers; direct kernels for depth multiplier > 1,
- * which take the grouped path.
+ *                per task;
+ *   winograd-f4x4  3x3, stride 1, dilation 1, groups 1 with enough channels (see
+ *                graft__wino_preferred): F(4x4, 3x3) Winograd in winograd.c.
+ * Bias and activation are fused into the GEMM epilogue, the depthwise kernel or Winograd's
+ * output transform. Chunks and rows do not depend on the thread count, so neither do the
+ * results.
+ *
+ * The environment variable GRAFT_CONV_ALGO, read when a plan is created, overrides the choice
+ * for the layers Winograd can run (3x3, stride 1, dilation 1, groups 1): "winograd" or
+ * "im2col" forces that algorithm, "auto" or unset lets the planner choose; any other value
+ * makes plan creation fail with GRAFT_EINVAL. Tests and benches use it to compare the two.
+ * Winograd rounds differently from a direct sum, with 2-3x its error on the ResNet-50 layers
+ * (tests/kernels/check_winograd.c states the bound), so a layer's results change slightly
+ * with the algorithm.
+ * Not here (yet): direct kernels for depth multiplier > 1, which take the grouped path.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "conv.h"
+#include "winograd.h"
 
-enum { ALGO_GEMM_1X1, ALGO_IM2COL, ALGO_GROUPED, ALGO_DEPTHWISE };
-static const char *const algo_names[] = {"gemm-1x1", "im2col-gemm", "grouped-gemm", "depthwise"};
+enum { ALGO_GEMM_1X1, ALGO_IM2COL, ALGO_GROUPED, ALGO_DEPTHWISE, ALGO_WINOGRAD };
+static const char *const algo_names[] = {"gemm-1x1", "im2col-gemm", "grouped-gemm", "depthwise",
+                                         "winograd-f4x4"};
 
 /* Output pixels per im2col chunk: a multiple of every micro-kernel's MR-friendly size. */
 #define IM2COL_ROWS 112
@@ -36,6 +49,7 @@ struct graft_conv2d_plan {
     float *dw_w;       /* (KH, KW, C) depthwise weights */
     float *bias;       /* (C_out) or NULL */
     graft__dw_row_fn dw_row;
+    graft__wino *wino; /* Winograd's transformed weights */
 };
 
 const char *graft_conv2d_plan_algorithm(const graft_conv2d_plan *plan) {
@@ -94,6 +108,7 @@ void graft_conv2d_plan_destroy(graft_conv2d_plan *p) {
     free(p->pb);
     free(p->dw_w);
     free(p->bias);
+    graft__wino_destroy(p->wino);
     free(p);
 }
 
@@ -108,6 +123,24 @@ static graft__dw_row_fn dw_row_for(graft_isa isa) {
 #endif
     default: return graft_dwconv_row_ref;
     }
+}
+
+/*
+ * Whether a layer Winograd can run should take it: GRAFT_CONV_ALGO (see the top of this file)
+ * or else the measured rule. GRAFT_EINVAL for an unknown GRAFT_CONV_ALGO.
+ */
+static int choose_winograd(const graft_conv2d *d, graft_isa isa, int *use) {
+    const char *env = getenv("GRAFT_CONV_ALGO");
+    if (!env || !*env || strcmp(env, "auto") == 0)
+        *use = graft__wino_preferred(d, isa);
+    else if (strcmp(env, "winograd") == 0)
+        *use = 1;
+    else if (strcmp(env, "im2col") == 0)
+        *use = 0;
+    else
+        return graft__fail(GRAFT_EINVAL, "conv2d: GRAFT_CONV_ALGO=%s is not auto, im2col or "
+                           "winograd", env);
+    return GRAFT_OK;
 }
 
 int graft_conv2d_plan_create(const graft_conv2d *desc, const float *weight, const float *bias,
@@ -136,6 +169,13 @@ int graft_conv2d_plan_create(const graft_conv2d *desc, const float *weight, cons
         p->algo = ALGO_GEMM_1X1;
     else
         p->algo = ALGO_IM2COL;
+    int winograd = 0;
+    if (p->algo == ALGO_IM2COL && graft__wino_supports(d) &&
+        (err = choose_winograd(d, isa, &winograd))) {
+        free(p);
+        return err;
+    }
+    if (winograd) p->algo = ALGO_WINOGRAD;
 
     if (bias) {
         p->bias = malloc(sizeof(float) * d->C_out);
@@ -149,6 +189,14 @@ int graft_conv2d_plan_create(const graft_conv2d *desc, const float *weight, cons
         for (int c = 0; c < d->C_out; c++)
             for (int t = 0; t < taps; t++) p->dw_w[(size_t)t * d->C_out + c] = weight[(size_t)c * taps + t];
         p->dw_row = dw_row_for(isa);
+        *out = p;
+        return GRAFT_OK;
+    }
+    if (p->algo == ALGO_WINOGRAD) {
+        if ((err = graft__wino_create(d, weight, isa, &p->wino))) {
+            graft_conv2d_plan_destroy(p);
+            return err;
+        }
         *out = p;
         return GRAFT_OK;
     }
@@ -281,6 +329,8 @@ int graft_conv2d_forward(const graft_conv2d_plan *p, float *y, const float *x, i
         return graft_sgemm_packed(GRAFT_TRANS_NO, J.pixels, 1.0f, x, p->d.C_in, p->pb[0], 0.0f,
                                   y, p->d.C_out, &epi);
     }
+    if (p->algo == ALGO_WINOGRAD)
+        return graft__wino_forward(p->wino, y, x, N, H, W, J.OH, J.OW, p->bias);
     int threads;
     if (p->algo == ALGO_DEPTHWISE) {
         if ((err = graft__pool_begin(0, &threads))) return err;
