@@ -11,7 +11,7 @@ ARCH    := $(shell $(CC) -dumpmachine | cut -d- -f1)
 CFLAGS_BASE := -std=gnu11 -O2 -g -fPIC -Wall -Wextra -Wshadow -Wno-unused-parameter \
                -Iinclude -Ikernels -pthread
 CFLAGS  ?=
-LDLIBS  := -lsleef -lm -pthread
+LDLIBS  := -ljpeg -lspng -lwebp -lsleef -lm -pthread
 ifeq ($(SAN),1)
   BUILD := build-san
   CFLAGS_BASE += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -21,6 +21,9 @@ endif
 # libsleef-dev keeps sleef.h; -idirafter keeps the cross libc's own headers first.
 ifneq ($(CROSS),)
   CFLAGS_BASE += -idirafter /usr/include/$(ARCH)-linux-gnu
+  # jpeglib.h, spng.h and webp/ are architecture-independent and sit in /usr/include itself;
+  # searched last, after the cross libc's own headers.
+  CFLAGS_BASE += -idirafter /usr/include
 endif
 ALL_CFLAGS = $(CFLAGS_BASE) $(CFLAGS)
 
@@ -51,7 +54,7 @@ CRIT_OBJ  := $(CRIT_SRC:%.c=$(BUILD)/%.o)
 
 VERSION := $(shell sed -n 's/^\#define GRAFT_VERSION_STRING "\(.*\)"/\1/p' include/graft/graft.h)
 
-.PHONY: all lib test test-neon demo bench bench-gemm install deps deps-test deps-bench deps-neon \
+.PHONY: all lib test test-neon demo bench bench-gemm bench-models install deps deps-test deps-bench deps-neon \
         clean check-san check-install
 all: $(BUILD)/libgraft.a $(BUILD)/libgraft.so $(BUILD)/graft $(BUILD)/graft.pc
 
@@ -85,11 +88,13 @@ $(BUILD)/graft.pc: graft.pc.in include/graft/graft.h
 # Qualified by architecture because dpkg -s refuses a bare name that is installed for two
 # (test-neon adds libsleef-dev:arm64).
 DEB_ARCH   := $(shell dpkg --print-architecture 2>/dev/null)
-DEPS_BUILD := gcc make pkg-config libsleef-dev:$(DEB_ARCH)
+DEPS_BUILD := gcc make pkg-config libsleef-dev:$(DEB_ARCH) libjpeg62-turbo-dev:$(DEB_ARCH) \
+              libspng-dev:$(DEB_ARCH) libwebp-dev:$(DEB_ARCH)
 DEPS_TEST  := libcriterion-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static \
               libonnx-testdata
 DEPS_BENCH := libopenblas-dev libdnnl-dev
-DEPS_NEON  := libsleef-dev:arm64 libc6:arm64
+DEPS_NEON  := libsleef-dev:arm64 libc6:arm64 libjpeg62-turbo-dev:arm64 libspng-dev:arm64 \
+              libwebp-dev:arm64
 define apt_ensure
 	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -117,9 +122,21 @@ $(CRIT_OBJ): ALL_CFLAGS += -DGRAFT_BUILD_DIR='"$(BUILD)"'
 $(BUILD)/tests/run_tests: $(CRIT_OBJ) $(CHECK_OBJ) $(BUILD)/libgraft.a
 	$(CC) $(LDFLAGS) -o $@ $^ -lcriterion $(LDLIBS)
 
-test: deps-test
+test: deps-test models
 	$(MAKE) --no-print-directory all $(BUILD)/tests/run_tests
 	$(BUILD)/tests/run_tests $(TEST_ARGS)
+
+# The torchvision networks tests/models/check_models.c runs (and bench-models times): seeded
+# random weights exported to ONNX at opsets 13 and 17 with PyTorch's reference outputs, written
+# to $(BUILD)/models (or GRAFT_MODELS_DIR; about 2.4 GB, never committed). Incremental: a model
+# is regenerated only when the script changed. MODELS=resnet18,mobilenet_v2 makes a subset.
+DEPS_MODELS := python3-torch python3-torchvision python3-onnx python3-numpy
+.PHONY: models
+models: deps
+	$(call apt_ensure,$(DEPS_MODELS))
+	/usr/bin/python3 tests/models/gen_torchvision.py "$${GRAFT_MODELS_DIR:-$(BUILD)/models}" \
+	  $(if $(MODELS),--models $(MODELS))
+$(BUILD)/tests/models/check_models.o: ALL_CFLAGS += -DGRAFT_BUILD_DIR='"$(BUILD)"'
 
 # The same suite under AddressSanitizer + UndefinedBehaviorSanitizer.
 check-san: deps-test
@@ -157,6 +174,26 @@ $(BUILD)/bench/bench_conv: bench/bench_conv.c bench/bench_common.c $(BUILD)/libg
 bench-conv: deps-bench
 	$(MAKE) --no-print-directory all $(BUILD)/bench/bench_conv
 	BUILD=$(BUILD) bash bench/run.sh conv
+# Whole networks against ONNX Runtime 1.20 (npm's onnxruntime-node, installed into
+# $(BUILD)/node_modules) and PyTorch 1.13 (Debian), each in its own process: images/s and peak
+# RSS. The five networks come from `make models`. BENCH_QUICK=1 runs one short round.
+BENCH_MODELS := mobilenet_v2,resnet18,resnet50,squeezenet1_1,alexnet
+ORT_NODE_VERSION := 1.20
+$(BUILD)/bench/bench_models: bench/bench_models.c bench/bench_common.c $(BUILD)/libgraft.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -O3 -DGRAFT_BUILD_DIR='"$(BUILD)"' -o $@ $^ $(LDLIBS)
+bench-models: deps
+	$(call apt_ensure,$(DEPS_MODELS) nodejs)
+	@command -v npm >/dev/null || { echo "bench-models: npm is missing (apt-get install npm)"; \
+	  exit 1; }
+	$(MAKE) --no-print-directory models MODELS=$(BENCH_MODELS)
+	@node -p "require('./$(BUILD)/node_modules/onnxruntime-node/package.json').version" 2>/dev/null | \
+	  grep -q '^$(subst .,\.,$(ORT_NODE_VERSION))\.' || \
+	  ONNXRUNTIME_NODE_INSTALL_CUDA=skip npm install --prefix $(BUILD) --no-audit --no-fund \
+	    onnxruntime-node@~$(ORT_NODE_VERSION).0
+	$(MAKE) --no-print-directory all $(BUILD)/bench/bench_models
+	BUILD=$(BUILD) NODE_PATH=$(abspath $(BUILD))/node_modules bash bench/run.sh models \
+	  --models $(BENCH_MODELS)
 bench: bench-gemm bench-conv
 
 install: all
@@ -227,3 +264,76 @@ fuzz: deps
 	else echo "fuzz: $(FUZZ_DATA)/node is absent: starting from an empty corpus"; fi
 	$(BUILD)/fuzz/fuzz_onnx -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 \
 	  -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus
+	$(MAKE) --no-print-directory fuzz-tflite
+	$(MAKE) --no-print-directory fuzz-image
+	$(MAKE) --no-print-directory fuzz-model
+
+# libFuzzer on the TFLite importer and the flatbuffer reader under it, metadata and appended
+# zip included (tests/fuzz/fuzz_tflite.c); `make fuzz` runs it after the ONNX target. Seeds:
+# the sample models of tests/model/tflite_build.h, written by the fuzzer itself into an empty
+# $(BUILD)/fuzz/tflite_corpus. Crashing inputs are saved as $(BUILD)/fuzz/tflite-*.
+FUZZ_TFLITE_SRC := tests/fuzz/fuzz_tflite.c pipeline/model/tflite_import.c \
+                   pipeline/model/tflite_fb.c pipeline/model/graph.c kernels/core.c
+.PHONY: fuzz-tflite
+$(BUILD)/fuzz/fuzz_tflite: $(FUZZ_TFLITE_SRC) tests/model/tflite_build.h \
+                           $(wildcard pipeline/model/*.h include/graft/*.h kernels/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=gnu11 -g -O1 -Wall -Wextra -Wshadow -Wno-unused-parameter -Iinclude \
+	  -Ikernels -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ \
+	  $(FUZZ_TFLITE_SRC) -lm
+fuzz-tflite: deps
+	$(call apt_ensure,$(DEPS_FUZZ))
+	$(MAKE) --no-print-directory $(BUILD)/fuzz/fuzz_tflite
+	@mkdir -p $(BUILD)/fuzz/tflite_corpus
+	@[ -n "$$(ls -A $(BUILD)/fuzz/tflite_corpus)" ] || \
+	  GRAFT_FUZZ_WRITE_SEEDS=$(BUILD)/fuzz/tflite_corpus $(BUILD)/fuzz/fuzz_tflite
+	$(BUILD)/fuzz/fuzz_tflite -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	  -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/tflite- $(BUILD)/fuzz/tflite_corpus
+
+# libFuzzer on the image decoders, resize/crop/to_float and the .npy parser
+# (tests/fuzz/fuzz_image.c). Seeds: small images of every format and variant written by
+# tests/fuzz/image_seeds.py (needs Debian's python3 with PIL; without it the corpus starts
+# empty). `make fuzz-image FUZZ_SECONDS=600`; crashing inputs are saved as $(BUILD)/fuzz/image-*.
+FUZZ_IMAGE_SRC := tests/fuzz/fuzz_image.c $(wildcard pipeline/decode/*.c) pipeline/io/npy.c \
+                  kernels/core.c
+.PHONY: fuzz-image
+$(BUILD)/fuzz/fuzz_image: $(FUZZ_IMAGE_SRC) $(wildcard pipeline/decode/*.h include/graft/*.h \
+                          kernels/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=gnu11 -g -O1 -Wall -Wextra -Wshadow -Wno-unused-parameter -Iinclude \
+	  -Ikernels -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ \
+	  $(FUZZ_IMAGE_SRC) -ljpeg -lspng -lwebp -lm
+fuzz-image: deps
+	$(call apt_ensure,$(DEPS_FUZZ))
+	$(MAKE) --no-print-directory $(BUILD)/fuzz/fuzz_image
+	@mkdir -p $(BUILD)/fuzz/image_corpus
+	@[ -n "$$(ls -A $(BUILD)/fuzz/image_corpus)" ] || \
+	  /usr/bin/python3 tests/fuzz/image_seeds.py $(BUILD)/fuzz/image_corpus || \
+	  echo "fuzz-image: no seeds (python3 with PIL missing): starting from an empty corpus"
+	$(BUILD)/fuzz/fuzz_image -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	  -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/image- $(BUILD)/fuzz/image_corpus
+
+# libFuzzer on the whole model path (tests/fuzz/fuzz_model.c): format sniffing, both
+# importers, the graph passes, weight packing, net planning and a forward pass on small
+# inputs. Needs the library itself built with clang and the fuzzer's instrumentation, in
+# $(BUILD)/fuzz/lib. Seeds: the ONNX and TFLite corpora of the two targets above.
+.PHONY: fuzz-model
+$(BUILD)/fuzz/fuzz_model: tests/fuzz/fuzz_model.c $(LIB_SRC) $(wildcard pipeline/*/*.h \
+                          include/graft/*.h kernels/*.h)
+	@# -O1 for the SIMD files too: clang at -O3 with ASan spends minutes and gigabytes on the
+	@# unrolled kernel templates, and the fuzzer is after the parsers, not kernel speed.
+	$(MAKE) --no-print-directory CC=$(FUZZ_CC) BUILD=$(BUILD)/fuzz/lib \
+	  CFLAGS="-O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all" \
+	  ISA_FLAGS_avx2="-O1 -mavx2 -mfma" \
+	  ISA_FLAGS_avx512="-O1 -mavx512f -mavx512vl -mavx512dq -mavx512bw -mfma" \
+	  $(BUILD)/fuzz/lib/libgraft.a
+	$(FUZZ_CC) -std=gnu11 -g -O1 -Wall -Wextra -Wno-unused-parameter -Iinclude -Ikernels \
+	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< \
+	  $(BUILD)/fuzz/lib/libgraft.a $(LDLIBS)
+fuzz-model: deps
+	$(call apt_ensure,$(DEPS_FUZZ))
+	$(MAKE) --no-print-directory $(BUILD)/fuzz/fuzz_model
+	@mkdir -p $(BUILD)/fuzz/model_corpus
+	$(BUILD)/fuzz/fuzz_model -max_total_time=$(FUZZ_SECONDS) -timeout=20 -rss_limit_mb=4096 \
+	  -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/model- $(BUILD)/fuzz/model_corpus \
+	  $(wildcard $(BUILD)/fuzz/corpus) $(wildcard $(BUILD)/fuzz/tflite_corpus)

@@ -5,6 +5,8 @@
 #         vs the AVX-512 kernels it picks for itself (Cooperlake here);
 #   conv  oneDNN: graft avx2 vs ONEDNN_MAX_CPU_ISA=AVX2, graft avx512 vs oneDNN uncapped (its
 #         thread count is set by bench_conv itself).
+#   models  ONNX Runtime and PyTorch, each in its own process (bench_models starts them): only
+#         graft's best ISA runs, as the references pick their own.
 # graft neon runs on aarch64. ARGS go to every run (e.g. --cases, --batch).
 #
 # stdout gets only the JSON lines (also written to $BUILD/bench/FAMILY.jsonl), so that
@@ -13,7 +15,7 @@
 # including graft's correctness check. BENCH_QUICK=1 runs fewer repetitions.
 set -euo pipefail
 
-FAMILY=${1:?usage: run.sh gemm|conv [ARGS...]}
+FAMILY=${1:?usage: run.sh gemm|conv|models [ARGS...]}
 shift
 bench_args=("$@")
 BUILD=${BUILD:-build}
@@ -36,8 +38,14 @@ conv)
     columns="case threads isa algo ref_impl graft ref ratio graft_gflop_s ref_gflop_s"
     columns="$columns graft_gbps mem_gbps"
     ;;
+models)
+    columns="case threads ref_name graft ref ratio graft_rss_mb ref_rss_mb graft_act_mb"
+    env_avx2=()
+    env_avx512=()
+    best_only=1
+    ;;
 *)
-    echo "$me: unknown family (gemm or conv)" >&2
+    echo "$me: unknown family (gemm, conv or models)" >&2
     exit 2
     ;;
 esac
@@ -73,7 +81,9 @@ run() { # run ISA ENV...: one bench process, the reference's environment as give
 ran=0
 case "$(uname -m)" in
 x86_64 | i?86)
-    if has_flags avx2 fma; then
+    if [[ -n "${best_only:-}" ]] && has_flags avx512f avx512vl avx512dq avx512bw; then
+        echo "$me: avx2 left out: only the best ISA runs for $FAMILY" >&2
+    elif has_flags avx2 fma; then
         run avx2 "${env_avx2[@]}"
         ran=$((ran + 1))
     else

@@ -27,8 +27,14 @@ extern const graft_check graft_checks_pooling[];
 extern const graft_check graft_checks_eltwise[];
 extern const graft_check graft_checks_vmath[];
 extern const graft_check graft_checks_conv[];
+extern const graft_check graft_checks_winograd[];
 extern const graft_check graft_checks_protobuf[];
 extern const graft_check graft_checks_onnx_loader[];
 extern const graft_check graft_checks_onnx_ops[];
+extern const graft_check graft_checks_models[];
+extern const graft_check graft_checks_onnx_graph[];
+extern const graft_check graft_checks_net[];
+extern const graft_check graft_checks_tflite[];
+extern const graft_check graft_checks_image[];
 
 #endif

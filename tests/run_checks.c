@@ -21,9 +21,15 @@ static const graft_check *const check_tables[] = {
     graft_checks_eltwise,
     graft_checks_vmath,
     graft_checks_conv,
+    graft_checks_winograd,
     graft_checks_protobuf,
     graft_checks_onnx_loader,
     graft_checks_onnx_ops,
+    graft_checks_models,
+    graft_checks_onnx_graph,
+    graft_checks_net,
+    graft_checks_tflite,
+    graft_checks_image,
 };
 
 #define CHECK_MSG_BYTES 1024
