@@ -56,6 +56,18 @@ const char *graft_conv2d_plan_algorithm(const graft_conv2d_plan *plan) {
     return algo_names[plan->algo];
 }
 
+size_t graft_conv2d_plan_bytes(const graft_conv2d_plan *plan) {
+    size_t bytes = sizeof *plan + graft__wino_bytes(plan->wino);
+    for (int g = 0; plan->pb && g < plan->d.groups; g++) {
+        size_t b = 0;
+        if (plan->pb[g]) graft_packed_b_shape(plan->pb[g], NULL, NULL, &b);
+        bytes += b;
+    }
+    if (plan->dw_w) bytes += sizeof(float) * (size_t)plan->d.kernel_h * plan->d.kernel_w * plan->d.C_out;
+    if (plan->bias) bytes += sizeof(float) * (size_t)plan->d.C_out;
+    return bytes;
+}
+
 static int check_desc(const graft_conv2d *d) {
     if (!d) return graft__fail(GRAFT_EINVAL, "conv2d: descriptor is NULL");
     if (d->C_in < 1 || d->C_out < 1 || d->groups < 1)

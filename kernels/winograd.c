@@ -334,3 +334,5 @@ int graft__wino_forward(const graft__wino *w, float *y, const float *x, int N, i
     graft__pool_end();
     return GRAFT_OK;
 }
+
+size_t graft__wino_bytes(const graft__wino *w) { return w ? w->bytes : 0; }

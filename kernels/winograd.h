@@ -110,6 +110,8 @@ void graft__wino_destroy(graft__wino *w);
  * or NULL. Sizes were checked by the caller. Bit-identical for any thread count: the blocks of
  * tiles and channels are a function of the shapes only. GRAFT_ENOMEM, GRAFT_ERANGE.
  */
+/* Bytes of the transformed weights a plan holds. */
+size_t graft__wino_bytes(const graft__wino *w);
 int graft__wino_forward(const graft__wino *w, float *y, const float *x, int N, int H, int W,
                         int OH, int OW, const float *bias);
 

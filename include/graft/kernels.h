@@ -400,8 +400,17 @@ int graft_conv2d_output_size(const graft_conv2d *desc, int H, int W, int *OH, in
  */
 int graft_conv2d_forward(const graft_conv2d_plan *plan, float *y, const float *x, int N, int H,
                          int W);
-/* The algorithm the plan runs: "gemm-1x1", "im2col-gemm", "depthwise", "grouped-gemm". */
+/*
+ * The algorithm the plan runs: "gemm-1x1", "im2col-gemm", "winograd-f4x4", "depthwise",
+ * "grouped-gemm". Winograd F(4x4, 3x3) is chosen for 3x3, stride-1, undilated, ungrouped
+ * layers of 32 or more channels in and out; the environment's GRAFT_CONV_ALGO=im2col|winograd|
+ * auto, read at plan creation, forces the choice for such layers (any other value is
+ * GRAFT_EINVAL). Winograd's results differ from direct convolution by a few float roundings
+ * more (the bound is in tests/kernels/check_winograd.c).
+ */
 const char *graft_conv2d_plan_algorithm(const graft_conv2d_plan *plan);
+/* Bytes the plan holds (packed or transformed weights, bias): what a layer costs in memory. */
+size_t graft_conv2d_plan_bytes(const graft_conv2d_plan *plan);
 
 #ifdef __cplusplus
 }

@@ -124,7 +124,11 @@ int graft_net_tap(const graft_net *net, int i, const float **data, int *rank, in
 int graft_net_tap_count(const graft_net *net);
 const char *graft_net_tap_name(const graft_net *net, int i);
 
-/* Bytes of the activation arena (the peak activation memory) and of the packed weights. */
+/*
+ * Bytes of the activation arena (the peak activation memory of one run), and of the weights as
+ * loaded: packed and Winograd-transformed convolution weights (a 3x3 layer's transformed
+ * weights are 4x its parameters) plus the float constants kept.
+ */
 size_t graft_net_activation_bytes(const graft_net *net);
 size_t graft_model_weight_bytes(const graft_model *m);
 

@@ -82,6 +82,11 @@ static int parse_size(const char *s, int *h, int *w) {
     return *w >= 1 && *w <= 16384 ? 0 : -1;
 }
 
+static const char *isa_name(void) {
+    graft_isa isa;
+    return graft_isa_current(&isa) ? "?" : graft_isa_name(isa);
+}
+
 /* ---- graft info ------------------------------------------------------------------------ */
 
 static const char info_usage[] =
@@ -169,8 +174,9 @@ int graft__cmd_info(int argc, char **argv) {
     else
         printf("            whole image stretched to %dx%d\n", H, W);
     fmt_count(buf, sizeof buf, (double)graft_model_param_count(m), "");
-    printf("parameters  %s (%.1f MiB as float32)\n", buf,
-           (double)graft_model_weight_bytes(m) / 1048576.0);
+    printf("parameters  %s (%.1f MiB as float32, %.1f MiB packed for %s)\n", buf,
+           (double)graft_model_param_count(m) * 4 / 1048576.0,
+           (double)graft_model_weight_bytes(m) / 1048576.0, isa_name());
     printf("\n%-4s %-44s %-18s %-22s %10s %12s\n", "#", "node", "op", "output shape", "params",
            "FLOPs");
     int64_t total_flops = 0;

@@ -243,13 +243,19 @@ int graft__model_load_buffer(const void *buf, size_t len, const char *path,
             for (int n = 0; n < g->n_nodes && !used; n++)
                 for (int i = 0; i < g->nodes[n].n_in; i++)
                     if (g->nodes[n].in[i] == v) used = 1;
-            if (used && g->values[v].is_weight && g->values[v].data) {
-                int64_t k = graft__value_numel(&g->values[v]);
-                m->params += k;
-                m->weight_bytes += (size_t)k * 4;
-            }
+            if (used && g->values[v].is_weight && g->values[v].data)
+                m->params += graft__value_numel(&g->values[v]);
         }
         err = pack_weights(m);
+    }
+    if (!err) {
+        /* What the weights cost now: packed and transformed plans, and the float constants
+           still held (fully-connected weights, biases, batch norms not folded). */
+        for (int n = 0; n < g->n_nodes; n++)
+            if (m->conv_plan[n]) m->weight_bytes += graft_conv2d_plan_bytes(m->conv_plan[n]);
+        for (int v = 0; v < g->n_values; v++)
+            if (g->values[v].data && g->values[v].dtype == GRAFT__F32)
+                m->weight_bytes += (size_t)graft__value_numel(&g->values[v]) * 4;
     }
     if (!err) {
         m->default_tap = find_default_tap(g);

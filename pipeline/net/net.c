@@ -480,6 +480,23 @@ static int batch_separable(const graft_net *net) {
     return 1;
 }
 
+/*
+ * Weights of the fully-connected layers a net runs: each micro-batch streams them again, so
+ * nets with large ones (AlexNet's and VGG's 100-400 MB fc6) run on the whole batch instead.
+ */
+#define MICROBATCH_FC_LIMIT ((size_t)16 << 20)
+static size_t fc_weight_bytes(const graft_net *net) {
+    size_t bytes = 0;
+    for (int s = 0; s < net->n_steps; s++) {
+        const graft__step *st = &net->steps[s];
+        if (st->kind != GRAFT__STEP_NODE) continue;
+        const graft__node *n = &net->g->nodes[st->node];
+        if (n->op == GRAFT__OP_GEMM || n->op == GRAFT__OP_MATMUL)
+            bytes += (size_t)graft__numel(&net->t[st->in[1]]) * 4;
+    }
+    return bytes;
+}
+
 static int wrap_microbatch(graft_net *inner, int N, int sub, graft_net **out) {
     graft_net *w = calloc(1, sizeof *w);
     if (!w) return graft__fail(GRAFT_ENOMEM, "net: out of memory");
@@ -540,7 +557,7 @@ int graft_net_create(graft_model *m, int N, int H, int W, const char *const *tap
     int err = graft__net_create_ex(m, &in, 1, taps, tap_count, opts, 1, &one);
     if (err) return err;
     int sub = N;
-    if (batch_separable(one)) {
+    if (batch_separable(one) && fc_weight_bytes(one) <= MICROBATCH_FC_LIMIT) {
         const char *env = getenv("GRAFT_MICROBATCH");
         size_t per = one->arena_bytes ? one->arena_bytes : 1;
         int limit = (int)(MICROBATCH_BUDGET / per);
