@@ -132,6 +132,14 @@ const char *graft_net_tap_name(const graft_net *net, int i);
 size_t graft_net_activation_bytes(const graft_net *net);
 size_t graft_model_weight_bytes(const graft_model *m);
 
+/*
+ * Images per pass: a net for N images whose graph treats images independently runs in passes
+ * of fewer images, so that one pass's activations stay in cache from layer to layer (nets with
+ * large fully-connected layers run whole batches, which stream those weights once). Results
+ * are the same bits either way. GRAFT_MICROBATCH=K caps it. N when not micro-batched.
+ */
+int graft_net_microbatch(const graft_net *net);
+
 /* One node of a net as `graft info` lists it. Strings are owned by the net. */
 typedef struct graft_node_info {
     const char *name;    /* the node's name (or its first output's when unnamed) */

@@ -195,8 +195,12 @@ int graft__cmd_info(int argc, char **argv) {
     }
     fmt_count(buf, sizeof buf, (double)total_flops, "FLOP");
     printf("\nforward     %s for a batch of %d\n", buf, N);
-    printf("activations %.2f MiB peak (one arena, buffers reused by liveness)\n",
+    printf("activations %.2f MiB peak (one arena, buffers reused by liveness)",
            (double)graft_net_activation_bytes(net) / 1048576.0);
+    if (graft_net_microbatch(net) < N)
+        printf(", run %d image%s at a time", graft_net_microbatch(net),
+               graft_net_microbatch(net) > 1 ? "s" : "");
+    printf("\n");
     printf("taps        default: %s\n", graft_model_default_tap(m));
     printf("            any tensor above can be tapped with --layer NAME[,NAME...]\n");
     rc = 0;

@@ -965,6 +965,8 @@ int graft_net_tap_count(const graft_net *net) { return net->n_taps; }
 const char *graft_net_tap_name(const graft_net *net, int i) {
     return i >= 0 && i < net->n_taps ? net->g->values[net->tap_val[i]].name : NULL;
 }
+int graft_net_microbatch(const graft_net *net) { return net->inner ? net->sub : net->N; }
+
 size_t graft_net_activation_bytes(const graft_net *net) {
     return net->inner ? net->inner->arena_bytes : net->arena_bytes;
 }
