@@ -164,7 +164,26 @@ static void build(pb *out, int variant) {
     pb g = {0};
     int64_t wd[4] = {C_OUT, C_IN, K, K}, bd[1] = {C_OUT}, fd[2] = {CLASSES, C_OUT}, fb[1] = {CLASSES};
     init_weights();
-    if (variant == 5) {
+    if (variant == 6) {
+        /* W's bytes in an external file beside the model (ONNX external data), at an offset. */
+        pb t = {0}, e = {0};
+        for (int d = 0; d < 4; d++) pb_int(&t, 1, wd[d]);
+        pb_int(&t, 2, 1);
+        pb_str(&t, 8, "W");
+        pb_str(&e, 1, "location");
+        pb_str(&e, 2, "weights.bin");
+        pb_msg(&t, 13, &e);
+        pb_str(&e, 1, "offset");
+        pb_str(&e, 2, "16");
+        pb_msg(&t, 13, &e);
+        pb_str(&e, 1, "length");
+        char len[32];
+        snprintf(len, sizeof len, "%zu", sizeof wconv);
+        pb_str(&e, 2, len);
+        pb_msg(&t, 13, &e);
+        pb_int(&t, 14, 1); /* data_location EXTERNAL */
+        pb_msg(&g, 5, &t);
+    } else if (variant == 5) {
         /* int8 weights, per output channel scales, through DequantizeLinear. */
         int8_t q[C_OUT * C_IN * K * K], zp[C_OUT] = {0};
         float scale[C_OUT];
@@ -266,7 +285,26 @@ static int close_to(const float *a, const float *b, size_t n, float tol, char *m
 static int load_variant(int variant, graft_model **m, char *path, size_t plen) {
     pb p = {0};
     build(&p, variant);
-    int err = write_tmp(&p, path, plen);
+    int err;
+    if (variant == 6) {
+        /* A directory holding model.onnx and weights.bin (16 bytes of padding, then W). */
+        char dir[] = "/tmp/graft-check-net-ext-XXXXXX", bin[96];
+        if (!mkdtemp(dir)) return -1000;
+        snprintf(path, plen, "%s/model.onnx", dir);
+        snprintf(bin, sizeof bin, "%s/weights.bin", dir);
+        FILE *f = fopen(path, "wb"), *b = fopen(bin, "wb");
+        int ok = f && b && fwrite(p.b, 1, p.n, f) == p.n && fwrite("0123456789abcdef", 1, 16, b) == 16 &&
+                 fwrite(wconv, 1, sizeof wconv, b) == sizeof wconv;
+        if (f) fclose(f);
+        if (b) fclose(b);
+        free(p.b);
+        err = ok ? graft_model_load(path, NULL, m) : -1000;
+        unlink(bin);
+        unlink(path);
+        rmdir(dir);
+        return err;
+    }
+    err = write_tmp(&p, path, plen);
     free(p.b);
     if (err) return -1000;
     err = graft_model_load(path, NULL, m);
@@ -279,6 +317,8 @@ static int forward_variant(int variant, char *msg, size_t msglen);
 static int check_forward(char *msg, size_t msglen) { return forward_variant(0, msg, msglen); }
 /* int8 weights dequantized at load give the same network as their float values. */
 static int check_int8_weights(char *msg, size_t msglen) { return forward_variant(5, msg, msglen); }
+/* Weights kept in an external data file beside the model. */
+static int check_external_data(char *msg, size_t msglen) { return forward_variant(6, msg, msglen); }
 
 static int forward_variant(int variant, char *msg, size_t msglen) {
     char path[64];
@@ -562,6 +602,7 @@ static int check_memory_plan(char *msg, size_t msglen) {
 const graft_check graft_checks_net[] = {
     {"net", "forward_matches_loops", check_forward},
     {"net", "int8_weights", check_int8_weights},
+    {"net", "external_data", check_external_data},
     {"net", "taps", check_taps},
     {"net", "microbatch_equals_batch", check_microbatch},
     {"net", "bad_models", check_bad_models},

@@ -8,6 +8,7 @@
 
 NET_TEST(forward_matches_loops)
 NET_TEST(int8_weights)
+NET_TEST(external_data)
 NET_TEST(taps)
 NET_TEST(microbatch_equals_batch)
 NET_TEST(bad_models)
