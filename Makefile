@@ -47,7 +47,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 
 # Tests: the checks live in plain C (tests/**/check_*.c) so the aarch64 build can run them
 # under qemu without Criterion; test_*.c are the Criterion suites around them.
-CHECK_SRC := $(wildcard tests/*/check_*.c)
+CHECK_SRC := $(wildcard tests/check_*.c tests/*/check_*.c)
 CRIT_SRC  := $(wildcard tests/*/test_*.c)
 CHECK_OBJ := $(CHECK_SRC:%.c=$(BUILD)/%.o)
 CRIT_OBJ  := $(CRIT_SRC:%.c=$(BUILD)/%.o)

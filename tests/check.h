@@ -21,6 +21,12 @@ typedef struct graft_check {
     graft_check_fn fn;
 } graft_check;
 
+/* Writes the formatted reason into msg and returns GRAFT_CHECK_FAIL (or `code`). */
+int graft_check_fail(char *msg, size_t msglen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int graft_check_say(char *msg, size_t msglen, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* Each check_*.c exports one table ending with a {NULL, NULL, NULL} entry. */
 extern const graft_check graft_checks_gemm[];
 extern const graft_check graft_checks_pooling[];

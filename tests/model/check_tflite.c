@@ -40,15 +40,6 @@
 #include "graft/model.h"
 #include "graft/npy.h"
 
-static int check_fail(char *msg, size_t msglen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int check_fail(char *msg, size_t msglen, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, msglen, fmt, ap);
-    va_end(ap);
-    return GRAFT_CHECK_FAIL;
-}
 
 /* ---- helpers: random data, files, running ------------------------------------------------ */
 
@@ -84,7 +75,7 @@ static int write_temp(const void *p, size_t len, char *path, size_t cap) {
 static int import_ir(const uint8_t *buf, size_t len, graft__graph **g, char *msg, size_t msglen) {
     int err = graft__tflite_import(buf, len, NULL, g);
     if (err)
-        return check_fail(msg, msglen, "import: %s: %s", graft_err_name(err), graft_last_error());
+        return graft_check_fail(msg, msglen, "import: %s: %s", graft_err_name(err), graft_last_error());
     return GRAFT_CHECK_PASS;
 }
 
@@ -112,13 +103,13 @@ static int run_model(const uint8_t *buf, size_t len, int N, int H, int W, const 
                      char *msg, size_t msglen) {
     char path[512];
     if (write_temp(buf, len, path, sizeof path))
-        return check_fail(msg, msglen, "cannot write a temporary file: %s", strerror(errno));
+        return graft_check_fail(msg, msglen, "cannot write a temporary file: %s", strerror(errno));
     graft_model *m = NULL;
     graft_net *net = NULL;
     int st = GRAFT_CHECK_PASS, err = graft_model_load(path, NULL, &m);
     unlink(path);
     if (err)
-        return check_fail(msg, msglen, "graft_model_load: %s: %s", graft_err_name(err),
+        return graft_check_fail(msg, msglen, "graft_model_load: %s: %s", graft_err_name(err),
                           graft_last_error());
     const char *taps[1] = {tap};
     err = graft_net_create(m, N, H, W, taps, 1, NULL, &net);
@@ -128,7 +119,7 @@ static int run_model(const uint8_t *buf, size_t len, int N, int H, int W, const 
     int64_t d[GRAFT_MODEL_MAX_RANK];
     if (!err) err = graft_net_tap(net, 0, &out, &r, d);
     if (err) {
-        st = check_fail(msg, msglen, "tap '%s': %s: %s", tap, graft_err_name(err),
+        st = graft_check_fail(msg, msglen, "tap '%s': %s: %s", tap, graft_err_name(err),
                         graft_last_error());
         goto done;
     }
@@ -164,7 +155,7 @@ static int compare(const char *what, const float *got, const float *want, size_t
     for (size_t i = 0; i < n; i++) {
         double d = fabs((double)got[i] - want[i]);
         if (!(d <= atol + rtol * fabs(want[i])))
-            return check_fail(msg, msglen, "%s: element %zu: got %.7g, want %.7g", what, i,
+            return graft_check_fail(msg, msglen, "%s: element %zu: got %.7g, want %.7g", what, i,
                               (double)got[i], (double)want[i]);
     }
     return GRAFT_CHECK_PASS;
@@ -198,7 +189,7 @@ static int run_and_compare(const char *what, const tm_model *m, int N, int H, in
                 snprintf(a + strlen(a), sizeof a - strlen(a), "%lld ", (long long)dims[k]);
             for (int k = 0; k < out_rank; k++)
                 snprintf(b + strlen(b), sizeof b - strlen(b), "%lld ", (long long)out_dims[k]);
-            st = check_fail(msg, msglen, "%s: output dims [%s], expected [%s]", what, a, b);
+            st = graft_check_fail(msg, msglen, "%s: output dims [%s], expected [%s]", what, a, b);
         } else {
             st = compare(what, got, want, yn, tol, tol, msg, msglen);
         }
@@ -386,7 +377,7 @@ static int run_conv_case(const conv_case *c, char *msg, size_t msglen) {
     if (st == GRAFT_CHECK_PASS) {
         const graft__node *n = first_node(g, GRAFT__OP_CONV);
         if (!n) {
-            st = check_fail(msg, msglen, "%s: no Conv node", c->label);
+            st = graft_check_fail(msg, msglen, "%s: no Conv node", c->label);
         } else {
             const graft_conv2d *d = &n->a.conv.d;
             int want_act = c->act == A_RELU ? GRAFT_ACT_RELU : c->act == A_RELU6 ? GRAFT_ACT_RELU6
@@ -399,14 +390,14 @@ static int run_conv_case(const conv_case *c, char *msg, size_t msglen) {
                 d->dilation_w != c->dw || d->kernel_h != c->KH || d->kernel_w != c->KW ||
                 d->groups != groups || d->C_in != c->C || d->C_out != c->O ||
                 (int)d->act != want_act || n->a.conv.auto_pad != want_pad)
-                st = check_fail(msg, msglen, "%s: Conv attributes: stride %dx%d dil %dx%d "
+                st = graft_check_fail(msg, msglen, "%s: Conv attributes: stride %dx%d dil %dx%d "
                                 "kernel %dx%d groups %d C %d->%d act %d auto_pad %d", c->label,
                                 d->stride_h, d->stride_w, d->dilation_h, d->dilation_w,
                                 d->kernel_h, d->kernel_w, d->groups, d->C_in, d->C_out, d->act,
                                 n->a.conv.auto_pad);
             else if (wv->rank != 4 || wv->dims[0] != c->O || wv->dims[1] != I ||
                      wv->dims[2] != c->KH || wv->dims[3] != c->KW || !wv->data)
-                st = check_fail(msg, msglen, "%s: weights are not a constant [%d,%d,%d,%d]",
+                st = graft_check_fail(msg, msglen, "%s: weights are not a constant [%d,%d,%d,%d]",
                                 c->label, c->O, I, c->KH, c->KW);
             for (int o = 0; st == GRAFT_CHECK_PASS && o < c->O; o++)
                 for (int i = 0; i < I; i++)
@@ -419,18 +410,18 @@ static int run_conv_case(const conv_case *c, char *msg, size_t msglen) {
                                              : w[((o * c->KH + ky) * c->KW + kx) * c->I + i];
                             if (fabsf(got - want) > 1e-6f * (1 + fabsf(want)) &&
                                 st == GRAFT_CHECK_PASS)
-                                st = check_fail(msg, msglen, "%s: W[%d][%d][%d][%d] = %g, want %g",
+                                st = graft_check_fail(msg, msglen, "%s: W[%d][%d][%d][%d] = %g, want %g",
                                                 c->label, o, i, ky, kx, got, want);
                         }
             if (st == GRAFT_CHECK_PASS && c->bias) {
                 const graft__value *bv = &g->values[n->in[2]];
                 for (int o = 0; o < c->O && st == GRAFT_CHECK_PASS; o++)
                     if (fabsf(((const float *)bv->data)[o] - b[o]) > 1e-6f * (1 + fabsf(b[o])))
-                        st = check_fail(msg, msglen, "%s: bias[%d] = %g, want %g", c->label, o,
+                        st = graft_check_fail(msg, msglen, "%s: bias[%d] = %g, want %g", c->label, o,
                                         ((const float *)bv->data)[o], b[o]);
             }
             if (st == GRAFT_CHECK_PASS && !c->bias && n->n_in > 2 && n->in[2] >= 0)
-                st = check_fail(msg, msglen, "%s: a bias appeared", c->label);
+                st = graft_check_fail(msg, msglen, "%s: a bias appeared", c->label);
         }
     }
     graft__graph_destroy(g);
@@ -554,7 +545,7 @@ static int check_pool_options(char *msg, size_t msglen) {
         const graft__node *after = producer_of(g, "y");
         if (ok && c->act != A_NONE) ok = after && after->op == GRAFT__OP_UNARY;
         graft__graph_destroy(g);
-        if (!ok) return check_fail(msg, msglen, "%s: Pool node attributes", c->label);
+        if (!ok) return graft_check_fail(msg, msglen, "%s: Pool node attributes", c->label);
         int64_t od[4] = {c->N, OH, OW, c->C};
         st = run_and_compare(c->label, &m, c->N, c->H, c->W, c->C, "y", 4, od, ref_pool, c, 1e-5,
                              msg, msglen);
@@ -640,9 +631,9 @@ static int check_fully_connected(char *msg, size_t msglen) {
         /* Flattening in NHWC order needs a Transpose exactly when H*W > 1 and C > 1. */
         int want_transpose = (H * W > 1 && C > 1) || (keep && H * W > 1);
         graft__graph_destroy(g);
-        if (!ok) return check_fail(msg, msglen, "%s: Gemm node attributes", cases[k].label);
+        if (!ok) return graft_check_fail(msg, msglen, "%s: Gemm node attributes", cases[k].label);
         if (has_transpose != want_transpose)
-            return check_fail(msg, msglen, "%s: %s Transpose", cases[k].label,
+            return graft_check_fail(msg, msglen, "%s: %s Transpose", cases[k].label,
                               has_transpose ? "an unneeded" : "no");
         fc_ctx ctx = {rows, in, out, cases[k].act, w, cases[k].bias ? b : NULL};
         int64_t od4[4] = {N, H, W, out}, od2[2] = {N, out};
@@ -883,14 +874,14 @@ static int run_op_case(const op_case *c, char *msg, size_t msglen) {
     if (st != GRAFT_CHECK_PASS) {
         char prev[1024];
         snprintf(prev, sizeof prev, "%s", msg);
-        return check_fail(msg, msglen, "%s: %s", c->label, prev);
+        return graft_check_fail(msg, msglen, "%s: %s", c->label, prev);
     }
     /* The output value keeps the file's rank (4-D relabelled NCHW). */
     int yv = graft__graph_find(g, "y");
     int ok = yv >= 0 && g->values[yv].rank == c->out_rank && g->values[yv].producer >= 0;
     graft__graph_destroy(g);
     if (!ok)
-        return check_fail(msg, msglen, "%s: output value missing or of the wrong rank", c->label);
+        return graft_check_fail(msg, msglen, "%s: output value missing or of the wrong rank", c->label);
     int64_t od[4];
     for (int k = 0; k < c->out_rank; k++) od[k] = c->out[k];
     return run_and_compare(c->label, &m, ctx.N, ctx.H, ctx.W, ctx.C, "y", c->out_rank, od, ref_op,
@@ -1006,7 +997,7 @@ static int check_dynamic_batch(char *msg, size_t msglen) {
         const graft__value *in = &g->values[g->input];
         if (in->rank != 4 || in->dims[0] != -1 || in->dims[1] != 4 || in->dims[2] != 2 ||
             in->dims[3] != 3)
-            st = check_fail(msg, msglen, "input dims [%lld,%lld,%lld,%lld], want [-1,4,2,3]",
+            st = graft_check_fail(msg, msglen, "input dims [%lld,%lld,%lld,%lld], want [-1,4,2,3]",
                             (long long)in->dims[0], (long long)in->dims[1],
                             (long long)in->dims[2], (long long)in->dims[3]);
     }
@@ -1054,7 +1045,7 @@ static int check_preproc(char *msg, size_t msglen) {
              !g->labels;
     graft__graph_destroy(g);
     if (!ok)
-        return check_fail(msg, msglen, "uint8 input: mean %g std %g resize %d from_file %d %dx%d",
+        return graft_check_fail(msg, msglen, "uint8 input: mean %g std %g resize %d from_file %d %dx%d",
                           p.mean[0], p.std[0], p.resize, p.from_file, p.height, p.width);
     /* int8 input (pixel - 128), scale 1/255, zero point -128: x = pixel / 255. */
     tiny_model(&m, T_I8, 1.0f / 255, -128);
@@ -1065,7 +1056,7 @@ static int check_preproc(char *msg, size_t msglen) {
     p = g->preproc;
     graft__graph_destroy(g);
     if (!(fabsf(p.mean[1]) < 1e-6f && near(p.std[1], 1.0f) && p.from_file == 1))
-        return check_fail(msg, msglen, "int8 input: mean %g std %g", p.mean[1], p.std[1]);
+        return graft_check_fail(msg, msglen, "int8 input: mean %g std %g", p.mean[1], p.std[1]);
     /* float input with metadata: mean/std in pixels, per channel, and the labels file. */
     const float mean[3] = {127.5f, 120, 100}, stdv[3] = {127.5f, 60, 50};
     size_t mlen, zlen;
@@ -1082,11 +1073,11 @@ static int check_preproc(char *msg, size_t msglen) {
         p = g->preproc;
         if (!(near(p.mean[0], 0.5f) && near(p.std[0], 0.5f) && near(p.mean[2], 100.0f / 255) &&
               near(p.std[1], 60.0f / 255) && p.from_file == 1 && p.resize == 0))
-            st = check_fail(msg, msglen, "metadata: mean %g %g %g std %g %g %g from_file %d",
+            st = graft_check_fail(msg, msglen, "metadata: mean %g %g %g std %g %g %g from_file %d",
                             p.mean[0], p.mean[1], p.mean[2], p.std[0], p.std[1], p.std[2],
                             p.from_file);
         else if (!g->labels || strcmp(g->labels, "cat\ndog\nbird\n"))
-            st = check_fail(msg, msglen, "labels: %s", g->labels ? g->labels : "(none)");
+            st = graft_check_fail(msg, msglen, "labels: %s", g->labels ? g->labels : "(none)");
     }
     graft__graph_destroy(g);
     g = NULL;
@@ -1095,15 +1086,15 @@ static int check_preproc(char *msg, size_t msglen) {
         char path[512];
         graft_model *model = NULL;
         if (write_temp(buf, len, path, sizeof path))
-            st = check_fail(msg, msglen, "temporary file: %s", strerror(errno));
+            st = graft_check_fail(msg, msglen, "temporary file: %s", strerror(errno));
         int err = st == GRAFT_CHECK_PASS ? graft_model_load(path, NULL, &model) : 0;
         if (st == GRAFT_CHECK_PASS) unlink(path);
-        if (err) st = check_fail(msg, msglen, "load: %s", graft_last_error());
+        if (err) st = graft_check_fail(msg, msglen, "load: %s", graft_last_error());
         if (model) {
             graft_model_get_preproc(model, &p);
             if (!p.labels || strcmp(p.labels, "cat\ndog\nbird\n") ||
                 strcmp(graft_model_format(model), "tflite"))
-                st = check_fail(msg, msglen, "graft_model_get_preproc: labels %s, format %s",
+                st = graft_check_fail(msg, msglen, "graft_model_get_preproc: labels %s, format %s",
                                 p.labels ? p.labels : "(none)", graft_model_format(model));
             graft_model_destroy(model);
         }
@@ -1121,7 +1112,7 @@ static int check_preproc(char *msg, size_t msglen) {
     if (st == GRAFT_CHECK_PASS && (st = import_ir(buf, len, &g, msg, msglen)) == GRAFT_CHECK_PASS) {
         p = g->preproc;
         if (!(near(p.mean[2], 0.5f) && near(p.std[1], 0.5f)) || g->labels)
-            st = check_fail(msg, msglen, "one-value metadata: mean %g std %g labels %s",
+            st = graft_check_fail(msg, msglen, "one-value metadata: mean %g std %g labels %s",
                             p.mean[2], p.std[1], g->labels ? "present" : "none");
     }
     graft__graph_destroy(g);
@@ -1134,7 +1125,7 @@ static int check_preproc(char *msg, size_t msglen) {
     buf = tm_build(&m, &len);
     if (st == GRAFT_CHECK_PASS && (st = import_ir(buf, len, &g, msg, msglen)) == GRAFT_CHECK_PASS)
         if (g->preproc.from_file || g->labels)
-            st = check_fail(msg, msglen, "float input without metadata: from_file %d",
+            st = graft_check_fail(msg, msglen, "float input without metadata: from_file %d",
                             g->preproc.from_file);
     graft__graph_destroy(g);
     free(buf);
@@ -1151,15 +1142,15 @@ static int expect_error(const char *what, const uint8_t *buf, size_t len, int wa
     int err = graft__tflite_import(buf, len, NULL, &g);
     if (!err) {
         graft__graph_destroy(g);
-        return check_fail(msg, msglen, "%s: imported, expected %s", what, graft_err_name(want));
+        return graft_check_fail(msg, msglen, "%s: imported, expected %s", what, graft_err_name(want));
     }
     const char *m = graft_last_error();
     if (err != want)
-        return check_fail(msg, msglen, "%s: %s (%s), expected %s", what, graft_err_name(err), m,
+        return graft_check_fail(msg, msglen, "%s: %s (%s), expected %s", what, graft_err_name(err), m,
                           graft_err_name(want));
     for (int k = 0; words && words[k]; k++)
         if (!strstr(m, words[k]))
-            return check_fail(msg, msglen, "%s: message \"%s\" does not name \"%s\"", what, m,
+            return graft_check_fail(msg, msglen, "%s: message \"%s\" does not name \"%s\"", what, m,
                               words[k]);
     return GRAFT_CHECK_PASS;
 }
@@ -1180,14 +1171,14 @@ static int check_rejects_bad_models(char *msg, size_t msglen) {
         char path[512];
         graft_model *model = NULL;
         if (write_temp(buf, len, path, sizeof path)) {
-            st = check_fail(msg, msglen, "temporary file: %s", strerror(errno));
+            st = graft_check_fail(msg, msglen, "temporary file: %s", strerror(errno));
         } else {
             int err = graft_model_load(path, NULL, &model);
             unlink(path);
             graft_model_destroy(model);
             if (err != GRAFT_EUNSUPPORTED || !strstr(graft_last_error(), path) ||
                 !strstr(graft_last_error(), "TRANSPOSE_CONV"))
-                st = check_fail(msg, msglen, "graft_model_load: %s: %s", graft_err_name(err),
+                st = graft_check_fail(msg, msglen, "graft_model_load: %s: %s", graft_err_name(err),
                                 graft_last_error());
         }
     }
@@ -1286,7 +1277,7 @@ static int check_rejects_bad_models(char *msg, size_t msglen) {
     st = expect_error("size", small, (size_t)3 << 30, GRAFT_ERANGE, NULL, msg, msglen);
     if (st) return st;
     if (graft__tflite_sniff(small, sizeof small) || !graft__tflite_sniff("\0\0\0\0TFL3", 8))
-        return check_fail(msg, msglen, "graft__tflite_sniff");
+        return graft_check_fail(msg, msglen, "graft__tflite_sniff");
     return GRAFT_CHECK_PASS;
 }
 
@@ -1303,7 +1294,7 @@ static int check_truncated_and_corrupted(char *msg, size_t msglen) {
         graft__graph_destroy(g);
         if (err) {
             free(full);
-            return check_fail(msg, msglen, "sample %d: %s", sample, graft_last_error());
+            return graft_check_fail(msg, msglen, "sample %d: %s", sample, graft_last_error());
         }
         for (size_t n = 0; n < len; n++) {
             uint8_t *p = malloc(n ? n : 1); /* exactly n bytes: ASan sees any over-read */
@@ -1319,7 +1310,7 @@ static int check_truncated_and_corrupted(char *msg, size_t msglen) {
             }
             if (err != GRAFT_ECORRUPT && err != GRAFT_EUNSUPPORTED && err != GRAFT_ERANGE) {
                 free(full);
-                return check_fail(msg, msglen, "sample %d, prefix of %zu bytes: %s (%s)", sample,
+                return graft_check_fail(msg, msglen, "sample %d, prefix of %zu bytes: %s (%s)", sample,
                                   n, graft_err_name(err), graft_last_error());
             }
             errors++;
@@ -1338,7 +1329,7 @@ static int check_truncated_and_corrupted(char *msg, size_t msglen) {
                     err != GRAFT_ERANGE) {
                     free(p);
                     free(full);
-                    return check_fail(msg, msglen, "sample %d, byte %zu changed: %s (%s)", sample,
+                    return graft_check_fail(msg, msglen, "sample %d, byte %zu changed: %s (%s)", sample,
                                       i, graft_err_name(err), graft_last_error());
                 }
             }
@@ -1367,9 +1358,9 @@ static int check_sample_models_run(char *msg, size_t msglen) {
                            dims, msg, msglen);
         for (size_t i = 0; st == GRAFT_CHECK_PASS && i < count; i++)
             if (!isfinite(y[i]))
-                st = check_fail(msg, msglen, "sample %d: output %zu is %g", k, i, y[i]);
+                st = graft_check_fail(msg, msglen, "sample %d: output %zu is %g", k, i, y[i]);
         if (st == GRAFT_CHECK_PASS && (dims[0] != io[k].N || !count))
-            st = check_fail(msg, msglen, "sample %d: batch %lld", k, (long long)dims[0]);
+            st = graft_check_fail(msg, msglen, "sample %d: batch %lld", k, (long long)dims[0]);
         free(buf);
         free(x);
         free(y);
@@ -1402,66 +1393,66 @@ static int check_reader_bounds(char *msg, size_t msglen) {
     if (!err) err = graft__fb_vec_field(&t, 0, 4, &v) == 1 ? 0 : -99;
     if (err || v.n != 3 || graft__fb_vec_i32(&v, 2) != 3 || graft__fb_has(&t, 1) ||
         graft__fb_has(&t, 40))
-        return check_fail(msg, msglen, "reading a valid buffer: %d %s", err, graft_last_error());
+        return graft_check_fail(msg, msglen, "reading a valid buffer: %d %s", err, graft_last_error());
     int32_t def;
     if (graft__fb_i32(&t, 1, 77, &def) || def != 77)
-        return check_fail(msg, msglen, "an absent field does not read its default");
+        return graft_check_fail(msg, msglen, "an absent field does not read its default");
     /* The vector running past the end. */
     b[24] = 4;
     graft__fb_init(&fb, b, 40, "t");
     graft__fb_root(&fb, "Root", &t);
     err = graft__fb_vec_field(&t, 0, 4, &v);
     if (err != GRAFT_ECORRUPT || !strstr(graft_last_error(), "Root field 0"))
-        return check_fail(msg, msglen, "long vector: %d %s", err, graft_last_error());
+        return graft_check_fail(msg, msglen, "long vector: %d %s", err, graft_last_error());
     /* A huge count must not wrap the size computation. */
     b[24] = 0xff, b[25] = 0xff, b[26] = 0xff, b[27] = 0x7f;
     err = graft__fb_vec_field(&t, 0, 8, &v);
-    if (err != GRAFT_ECORRUPT) return check_fail(msg, msglen, "huge vector: %d", err);
+    if (err != GRAFT_ECORRUPT) return graft_check_fail(msg, msglen, "huge vector: %d", err);
     /* As a string: not terminated inside the buffer. */
     b[24] = 12, b[25] = b[26] = b[27] = 0;
     b[40 - 1] = 'x';
     err = graft__fb_string_field(&t, 0, &s, &n);
-    if (err != GRAFT_ECORRUPT) return check_fail(msg, msglen, "long string: %d", err);
+    if (err != GRAFT_ECORRUPT) return graft_check_fail(msg, msglen, "long string: %d", err);
     b[24] = 11;
     err = graft__fb_string_field(&t, 0, &s, &n);
     if (err != GRAFT_ECORRUPT || !strstr(graft_last_error(), "NUL"))
-        return check_fail(msg, msglen, "unterminated string: %d %s", err, graft_last_error());
+        return graft_check_fail(msg, msglen, "unterminated string: %d %s", err, graft_last_error());
     b[39] = 0;
     err = graft__fb_string_field(&t, 0, &s, &n);
-    if (err != 1 || n != 11) return check_fail(msg, msglen, "valid string: %d", err);
+    if (err != 1 || n != 11) return graft_check_fail(msg, msglen, "valid string: %d", err);
     /* The field's offset pointing outside the file. */
     b[20] = 200;
     err = graft__fb_vec_field(&t, 0, 4, &v);
-    if (err != GRAFT_ECORRUPT) return check_fail(msg, msglen, "offset past the end: %d", err);
+    if (err != GRAFT_ECORRUPT) return graft_check_fail(msg, msglen, "offset past the end: %d", err);
     b[20] = 4;
     /* A vtable entry beyond the table's inline size. */
     b[12] = 9;
     graft__fb_root(&fb, "Root", &t);
     err = graft__fb_i32(&t, 0, 0, &def);
-    if (err != GRAFT_ECORRUPT) return check_fail(msg, msglen, "field outside table: %d", err);
+    if (err != GRAFT_ECORRUPT) return graft_check_fail(msg, msglen, "field outside table: %d", err);
     b[12] = 4;
     /* The vtable outside the buffer (negative and past the end), odd vtable length. */
     b[16] = 100;
     if ((err = graft__fb_root(&fb, "Root", &t)) != GRAFT_ECORRUPT)
-        return check_fail(msg, msglen, "vtable before the buffer: %d", err);
+        return graft_check_fail(msg, msglen, "vtable before the buffer: %d", err);
     b[16] = 0xf0, b[17] = b[18] = b[19] = 0xff; /* -16: vtable at 32, its length past 40 */
     b[32] = 200;
     if ((err = graft__fb_root(&fb, "Root", &t)) != GRAFT_ECORRUPT)
-        return check_fail(msg, msglen, "vtable past the end: %d", err);
+        return graft_check_fail(msg, msglen, "vtable past the end: %d", err);
     b[16] = 8, b[17] = b[18] = b[19] = 0;
     b[8] = 7;
     if ((err = graft__fb_root(&fb, "Root", &t)) != GRAFT_ECORRUPT)
-        return check_fail(msg, msglen, "odd vtable length: %d", err);
+        return graft_check_fail(msg, msglen, "odd vtable length: %d", err);
     b[8] = 8;
     b[10] = 60; /* the table's inline size past the end */
     if ((err = graft__fb_root(&fb, "Root", &t)) != GRAFT_ECORRUPT)
-        return check_fail(msg, msglen, "inline size: %d", err);
+        return graft_check_fail(msg, msglen, "inline size: %d", err);
     b[10] = 8;
     b[0] = 38; /* root past the end */
     if ((err = graft__fb_root(&fb, "Root", &t)) != GRAFT_ECORRUPT)
-        return check_fail(msg, msglen, "root past the end: %d", err);
+        return graft_check_fail(msg, msglen, "root past the end: %d", err);
     if ((err = graft__fb_init(&fb, b, 7, "t")) != GRAFT_ECORRUPT)
-        return check_fail(msg, msglen, "7-byte buffer: %d", err);
+        return graft_check_fail(msg, msglen, "7-byte buffer: %d", err);
     return GRAFT_CHECK_PASS;
 }
 
@@ -1589,7 +1580,7 @@ static int check_real_models(char *msg, size_t msglen) {
         free(json);
         free(labels_file);
         if (d) closedir(d);
-        return check_fail(msg, msglen, "cannot read %s", dir);
+        return graft_check_fail(msg, msglen, "cannot read %s", dir);
     }
     int st = GRAFT_CHECK_PASS, models = 0, compared = 0;
     double worst = 0;
@@ -1599,14 +1590,14 @@ static int check_real_models(char *msg, size_t msglen) {
         if (nl < 8 || strcmp(e->d_name + nl - 7, ".tflite")) continue;
         model_ref ref;
         if (!find_model_ref(json, e->d_name, &ref)) {
-            st = check_fail(msg, msglen, "%s: no entry in verification.json", e->d_name);
+            st = graft_check_fail(msg, msglen, "%s: no entry in verification.json", e->d_name);
             break;
         }
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         graft_model *m = NULL;
         int err = graft_model_load(path, NULL, &m);
         if (err) {
-            st = check_fail(msg, msglen, "%s", graft_last_error());
+            st = graft_check_fail(msg, msglen, "%s", graft_last_error());
             break;
         }
         models++;
@@ -1614,7 +1605,7 @@ static int check_real_models(char *msg, size_t msglen) {
         graft_model_get_preproc(m, &pp);
         /* A model with embedded labels has the same list as imagenet_labels.txt. */
         if (pp.labels && strcmp(pp.labels, labels_file)) {
-            st = check_fail(msg, msglen, "%s: embedded labels differ from imagenet_labels.txt",
+            st = graft_check_fail(msg, msglen, "%s: embedded labels differ from imagenet_labels.txt",
                             e->d_name);
         }
         const char *taps[4];
@@ -1627,16 +1618,16 @@ static int check_real_models(char *msg, size_t msglen) {
                      pp.height, pp.width);
             graft_npy img = {0};
             if ((err = graft_npy_read(ipath, &img))) {
-                st = check_fail(msg, msglen, "%s", graft_last_error());
+                st = graft_check_fail(msg, msglen, "%s", graft_last_error());
                 break;
             }
             float *x = to_input(&img, &pp);
             graft_npy_free(&img);
             if (!net && (err = graft_net_create(m, 1, pp.height, pp.width, taps, ref.n_roles,
                                                 NULL, &net)))
-                st = check_fail(msg, msglen, "%s: net: %s", e->d_name, graft_last_error());
+                st = graft_check_fail(msg, msglen, "%s: net: %s", e->d_name, graft_last_error());
             if (!st && (err = graft_net_run(net, x, GRAFT_LAYOUT_NHWC)))
-                st = check_fail(msg, msglen, "%s: run: %s", e->d_name, graft_last_error());
+                st = graft_check_fail(msg, msglen, "%s: run: %s", e->d_name, graft_last_error());
             free(x);
             for (int k = 0; st == GRAFT_CHECK_PASS && k < ref.n_roles; k++) {
                 char rpath[2300];
@@ -1644,7 +1635,7 @@ static int check_real_models(char *msg, size_t msglen) {
                          ref.onnx_stem, ref.role[k]);
                 graft_npy want = {0};
                 if ((err = graft_npy_read(rpath, &want))) {
-                    st = check_fail(msg, msglen, "%s", graft_last_error());
+                    st = graft_check_fail(msg, msglen, "%s", graft_last_error());
                     break;
                 }
                 const float *got;
@@ -1656,18 +1647,18 @@ static int check_real_models(char *msg, size_t msglen) {
                 const float *w = want.data;
                 double maxref = 0, maxdiff = 0;
                 if (n != want.count) {
-                    st = check_fail(msg, msglen, "%s %s %s: %zu values, reference %zu",
+                    st = graft_check_fail(msg, msglen, "%s %s %s: %zu values, reference %zu",
                                     e->d_name, ref_images[im], ref.role[k], n, want.count);
                 } else {
                     maxdiff = max_abs_diff(got, w, n, &maxref);
                     worst = fmax(worst, maxdiff / maxref);
                     compared++;
                     if (!(maxdiff <= 1e-3 * maxref))
-                        st = check_fail(msg, msglen, "%s %s %s: max |diff| %g over max |ref| %g",
+                        st = graft_check_fail(msg, msglen, "%s %s %s: max |diff| %g over max |ref| %g",
                                         e->d_name, ref_images[im], ref.role[k], maxdiff, maxref);
                     else if (strcmp(ref.role[k], "features") && strcmp(ref.role[k], "embedding") &&
                              argmax(got, n) != argmax(w, n))
-                        st = check_fail(msg, msglen, "%s %s %s: top-1 %zu, reference %zu",
+                        st = graft_check_fail(msg, msglen, "%s %s %s: top-1 %zu, reference %zu",
                                         e->d_name, ref_images[im], ref.role[k], argmax(got, n),
                                         argmax(w, n));
                 }
@@ -1681,7 +1672,7 @@ static int check_real_models(char *msg, size_t msglen) {
     free(json);
     free(labels_file);
     if (st == GRAFT_CHECK_PASS && !models)
-        return check_fail(msg, msglen, "no .tflite file in %s", dir);
+        return graft_check_fail(msg, msglen, "no .tflite file in %s", dir);
     if (st == GRAFT_CHECK_PASS)
         snprintf(msg, msglen, "%d models, %d reference vectors, worst max|diff| / max|ref| = %.2g",
                  models, compared, worst);
@@ -1700,13 +1691,13 @@ static int check_embedding_vs_onnx(char *msg, size_t msglen) {
     graft_net *nt = NULL, *no = NULL, *nb = NULL;
     int st = GRAFT_CHECK_PASS, err;
     if ((err = graft_model_load(tpath, NULL, &mt)) || (err = graft_model_load(opath, NULL, &mo)))
-        return check_fail(msg, msglen, "%s", graft_last_error());
+        return graft_check_fail(msg, msglen, "%s", graft_last_error());
     const char *ttap[1] = {"MobilenetV1/Logits/AvgPool_1a/AvgPool"}, *otap[1] = {"embedding"};
     graft_tap_options flat = {0, GRAFT_TAP_POOL_AVG};
     if ((err = graft_net_create(mt, 1, 224, 224, ttap, 1, &flat, &nt)) ||
         (err = graft_net_create(mo, 1, 224, 224, otap, 1, NULL, &no)) ||
         (err = graft_net_create(mt, 4, 224, 224, ttap, 1, &flat, &nb))) {
-        st = check_fail(msg, msglen, "net: %s", graft_last_error());
+        st = graft_check_fail(msg, msglen, "net: %s", graft_last_error());
         goto done;
     }
     graft_model_preproc pp;
@@ -1719,14 +1710,14 @@ static int check_embedding_vs_onnx(char *msg, size_t msglen) {
         graft_npy img = {0}, xin = {0};
         snprintf(p, sizeof p, "%s/images/%s.224x224.rgb_u8.npy", dir, ref_images[im]);
         if ((err = graft_npy_read(p, &img))) {
-            st = check_fail(msg, msglen, "%s", graft_last_error());
+            st = graft_check_fail(msg, msglen, "%s", graft_last_error());
             break;
         }
         /* The ONNX model gets the exact float input the reference used (NCHW). */
         snprintf(p, sizeof p, "%s/images/%s.224x224.input.npy", dir, ref_images[im]);
         if ((err = graft_npy_read(p, &xin))) {
             graft_npy_free(&img);
-            st = check_fail(msg, msglen, "%s", graft_last_error());
+            st = graft_check_fail(msg, msglen, "%s", graft_last_error());
             break;
         }
         float *x = to_input(&img, &pp);
@@ -1736,19 +1727,19 @@ static int check_embedding_vs_onnx(char *msg, size_t msglen) {
         int64_t dt[8], dd[8];
         if ((err = graft_net_run(nt, x, GRAFT_LAYOUT_NHWC)) ||
             (err = graft_net_run(no, xin.data, GRAFT_LAYOUT_NCHW))) {
-            st = check_fail(msg, msglen, "run: %s", graft_last_error());
+            st = graft_check_fail(msg, msglen, "run: %s", graft_last_error());
         } else {
             graft_net_tap(nt, 0, &yt, &rt, dt);
             graft_net_tap(no, 0, &yo, &ro, dd);
             if (rt != 2 || dt[1] != 1024 || ro != 2 || dd[1] != 1024) {
-                st = check_fail(msg, msglen, "embedding shapes: rank %d [%lld], rank %d [%lld]",
+                st = graft_check_fail(msg, msglen, "embedding shapes: rank %d [%lld], rank %d [%lld]",
                                 rt, (long long)dt[1], ro, (long long)dd[1]);
             } else {
                 double maxref, maxdiff = max_abs_diff(yt, yo, 1024, &maxref);
                 memcpy(single[im], yt, sizeof single[im]);
                 worst = fmax(worst, maxdiff / maxref);
                 if (!(maxdiff <= 1e-3 * maxref))
-                    st = check_fail(msg, msglen, "%s: TFLite vs ONNX embedding: max |diff| %g "
+                    st = graft_check_fail(msg, msglen, "%s: TFLite vs ONNX embedding: max |diff| %g "
                                     "over max %g", ref_images[im], maxdiff, maxref);
             }
         }
@@ -1761,11 +1752,11 @@ static int check_embedding_vs_onnx(char *msg, size_t msglen) {
         int rb;
         int64_t db[8];
         if ((err = graft_net_run(nb, batch, GRAFT_LAYOUT_NHWC))) {
-            st = check_fail(msg, msglen, "batch run: %s", graft_last_error());
+            st = graft_check_fail(msg, msglen, "batch run: %s", graft_last_error());
         } else {
             graft_net_tap(nb, 0, &yb, &rb, db);
             if (rb != 2 || db[0] != 4)
-                st = check_fail(msg, msglen, "batch tap rank %d, N %lld", rb, (long long)db[0]);
+                st = graft_check_fail(msg, msglen, "batch tap rank %d, N %lld", rb, (long long)db[0]);
             for (int im = 0; st == GRAFT_CHECK_PASS && im < 4; im++)
                 st = compare("batch of 4 vs single", yb + im * 1024, single[im], 1024, 1e-5, 1e-5,
                              msg, msglen);

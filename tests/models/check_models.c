@@ -48,15 +48,6 @@
 
 enum { PATH_BYTES = 1024, TAPS_MAX = 4 };
 
-static int say(char *msg, size_t len, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int say(char *msg, size_t len, int code, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, len, fmt, ap);
-    va_end(ap);
-    return code;
-}
 
 /* Appends to msg (always terminated; a full msg just stops growing). */
 static void append(char *msg, size_t len, const char *fmt, ...)
@@ -173,13 +164,13 @@ static int check_tap(const graft_net *net, int i, const graft_npy *ref, int ref_
 
 /* Reads a float32 .npy; on failure says why in msg and returns a FAIL/SKIP code, else PASS. */
 static int read_f32(const char *path, graft_npy *out, char *msg, size_t len) {
-    if (!file_exists(path)) return say(msg, len, GRAFT_CHECK_SKIP, "%s is absent", path);
+    if (!file_exists(path)) return graft_check_say(msg, len, GRAFT_CHECK_SKIP, "%s is absent", path);
     int err = graft_npy_read(path, out);
     if (err != GRAFT_OK)
-        return say(msg, len, GRAFT_CHECK_FAIL, "%s: %s", path, graft_last_error());
+        return graft_check_say(msg, len, GRAFT_CHECK_FAIL, "%s: %s", path, graft_last_error());
     if (out->dtype != GRAFT_NPY_DTYPE_F32) {
         graft_npy_free(out);
-        return say(msg, len, GRAFT_CHECK_FAIL, "%s: not float32", path);
+        return graft_check_say(msg, len, GRAFT_CHECK_FAIL, "%s: not float32", path);
     }
     return GRAFT_CHECK_PASS;
 }
@@ -204,7 +195,7 @@ static int check_torchvision(const char *model, int opset, const char *set, char
     if (!file_exists(onnx_path) || !file_exists(path)) {
         printf("models: %-36s skipped: %s absent (make models)\n", label,
                file_exists(onnx_path) ? path : onnx_path);
-        return say(msg, len, GRAFT_CHECK_SKIP,
+        return graft_check_say(msg, len, GRAFT_CHECK_SKIP,
                    "%s: %s is absent: run `make models` or set GRAFT_MODELS_DIR", label,
                    file_exists(onnx_path) ? path : onnx_path);
     }
@@ -221,7 +212,7 @@ static int check_torchvision(const char *model, int opset, const char *set, char
         goto done;
     }
     if (x.rank != 4 || x.shape[1] != 3) {
-        say(msg, len, GRAFT_CHECK_FAIL, "%s: input is not (N, 3, H, W)", path);
+        graft_check_say(msg, len, GRAFT_CHECK_FAIL, "%s: input is not (N, 3, H, W)", path);
         goto done;
     }
     for (int o = 0; o < TV_OUTPUTS; o++) {
@@ -234,20 +225,20 @@ static int check_torchvision(const char *model, int opset, const char *set, char
     }
     int err = graft_model_load(onnx_path, NULL, &m);
     if (err != GRAFT_OK) {
-        say(msg, len, GRAFT_CHECK_FAIL, "%s: graft_model_load: %s: %s", label,
+        graft_check_say(msg, len, GRAFT_CHECK_FAIL, "%s: graft_model_load: %s: %s", label,
             graft_err_name(err), graft_last_error());
         goto done;
     }
     int N = (int)x.shape[0], H = (int)x.shape[2], W = (int)x.shape[3];
     err = graft_net_create(m, N, H, W, tv_outputs, TV_OUTPUTS, NULL, &net);
     if (err != GRAFT_OK) {
-        say(msg, len, GRAFT_CHECK_FAIL, "%s: graft_net_create(%d, %d, %d): %s: %s", label, N,
+        graft_check_say(msg, len, GRAFT_CHECK_FAIL, "%s: graft_net_create(%d, %d, %d): %s: %s", label, N,
             H, W, graft_err_name(err), graft_last_error());
         goto done;
     }
     err = graft_net_run(net, x.data, GRAFT_LAYOUT_NCHW);
     if (err != GRAFT_OK) {
-        say(msg, len, GRAFT_CHECK_FAIL, "%s: graft_net_run: %s: %s", label, graft_err_name(err),
+        graft_check_say(msg, len, GRAFT_CHECK_FAIL, "%s: graft_net_run: %s: %s", label, graft_err_name(err),
             graft_last_error());
         goto done;
     }
@@ -346,7 +337,7 @@ static int shared_run(graft_model *m, const shared_model *sm, int first, int cou
     snprintf(label, sizeof label, "%s batch %d", sm->file, count);
     size_t image_floats = inputs[0].count;
     float *x = malloc(sizeof(float) * image_floats * (size_t)count);
-    if (!x) return say(msg, len, GRAFT_CHECK_FAIL, "out of memory");
+    if (!x) return graft_check_say(msg, len, GRAFT_CHECK_FAIL, "out of memory");
     for (int i = 0; i < count; i++)
         memcpy(x + (size_t)i * image_floats, inputs[first + i].data,
                sizeof(float) * image_floats);
@@ -400,7 +391,7 @@ static int check_shared(const shared_model *sm, char *msg, size_t len) {
     snprintf(onnx_path, sizeof onnx_path, "%s/models/%s.onnx", dir, sm->file);
     if (!file_exists(onnx_path)) {
         printf("models: %-36s skipped: %s absent (set GRAFT_SHARED)\n", sm->file, onnx_path);
-        return say(msg, len, GRAFT_CHECK_SKIP,
+        return graft_check_say(msg, len, GRAFT_CHECK_SKIP,
                    "%s is absent: the shared models live in GRAFT_SHARED (default ../shared)",
                    onnx_path);
     }
@@ -419,7 +410,7 @@ static int check_shared(const shared_model *sm, char *msg, size_t len) {
             goto done;
         }
         if (inputs[img].count != (size_t)3 * sm->size * sm->size) {
-            say(msg, len, GRAFT_CHECK_FAIL, "%s: not (1, 3, %d, %d)", path, sm->size, sm->size);
+            graft_check_say(msg, len, GRAFT_CHECK_FAIL, "%s: not (1, 3, %d, %d)", path, sm->size, sm->size);
             goto done;
         }
         for (int o = 0; o < sm->output_count; o++) {
@@ -434,7 +425,7 @@ static int check_shared(const shared_model *sm, char *msg, size_t len) {
     }
     int err = graft_model_load(onnx_path, NULL, &m);
     if (err != GRAFT_OK) {
-        say(msg, len, GRAFT_CHECK_FAIL, "%s: graft_model_load: %s: %s", onnx_path,
+        graft_check_say(msg, len, GRAFT_CHECK_FAIL, "%s: graft_model_load: %s: %s", onnx_path,
             graft_err_name(err), graft_last_error());
         goto done;
     }

@@ -30,10 +30,10 @@ static void run_case(const char *dir, outcome *o) {
     graft_onnx_case *c = NULL;
     graft_model *m = NULL;
     graft_net *net = NULL;
-    char path[1024], msg[256];
+    char path[1100], msg[256];
     memset(o, 0, sizeof *o);
     if (graft_onnx_case_load(dir, &c, msg, sizeof msg)) {
-        snprintf(o->why, sizeof o->why, "case: %s", msg);
+        snprintf(o->why, sizeof o->why, "case: %.240s", msg);
         return;
     }
     snprintf(path, sizeof path, "%s/model.onnx", dir);

@@ -22,15 +22,6 @@
 
 #define PATH_BYTES 4096
 
-static int check_fail(char *msg, size_t msglen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int check_fail(char *msg, size_t msglen, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, msglen, fmt, ap);
-    va_end(ap);
-    return GRAFT_CHECK_FAIL;
-}
 
 static int is_dir(const char *path) {
     struct stat st;
@@ -55,7 +46,7 @@ static int load_case(const char *test, graft_onnx_case **out, char *msg, size_t 
     snprintf(path, sizeof path, "%s/%s", dir, test);
     char why[512] = "";
     int err = graft_onnx_case_load(path, out, why, sizeof why);
-    if (err) return check_fail(msg, msglen, "%s: %s: %s", test, graft_err_name(err), why);
+    if (err) return graft_check_fail(msg, msglen, "%s: %s: %s", test, graft_err_name(err), why);
     return GRAFT_CHECK_PASS;
 }
 
@@ -105,7 +96,7 @@ static const graft_onnx_value_info *test_input(const graft_onnx_graph *g, size_t
 static int check_data_set(const graft_onnx_model *model, const char *set_dir, corpus_stats *cs,
                           char *msg, size_t msglen) {
     DIR *d = opendir(set_dir);
-    if (!d) return check_fail(msg, msglen, "%s: cannot be listed", set_dir);
+    if (!d) return graft_check_fail(msg, msglen, "%s: cannot be listed", set_dir);
     int st = GRAFT_CHECK_PASS;
     graft_onnx_model *holder = NULL;
     struct dirent *e;
@@ -117,7 +108,7 @@ static int check_data_set(const graft_onnx_model *model, const char *set_dir, co
         const graft_onnx_value_info *vi =
             is_input ? test_input(g, index) : index < g->output_count ? &g->outputs[index] : NULL;
         if (!vi) {
-            st = check_fail(msg, msglen, "%s/%s: the graph has no such %s", set_dir, e->d_name,
+            st = graft_check_fail(msg, msglen, "%s/%s: the graph has no such %s", set_dir, e->d_name,
                             is_input ? "input" : "output");
             break;
         }
@@ -129,13 +120,13 @@ static int check_data_set(const graft_onnx_model *model, const char *set_dir, co
         char path[PATH_BYTES + 1024];
         snprintf(path, sizeof path, "%s/%s", set_dir, e->d_name);
         if (!holder && graft_onnx_model_create(&holder)) {
-            st = check_fail(msg, msglen, "out of memory");
+            st = graft_check_fail(msg, msglen, "out of memory");
             break;
         }
         const graft_onnx_tensor *t;
         int err = graft_onnx_tensor_load(holder, path, &t);
         if (err) {
-            st = check_fail(msg, msglen, "%s: %s", graft_err_name(err), graft_last_error());
+            st = graft_check_fail(msg, msglen, "%s: %s", graft_err_name(err), graft_last_error());
             break;
         }
         cs->tensors++;
@@ -157,7 +148,7 @@ static int check_data_set(const graft_onnx_model *model, const char *set_dir, co
         }
         float *values = malloc(sizeof(float) * (t->numel + 1));
         if (!values) {
-            st = check_fail(msg, msglen, "out of memory");
+            st = graft_check_fail(msg, msglen, "out of memory");
             break;
         }
         err = graft_onnx_tensor_to_float(t, values, t->numel);
@@ -165,7 +156,7 @@ static int check_data_set(const graft_onnx_model *model, const char *set_dir, co
         if (err == GRAFT_OK)
             cs->converted++;
         else if (err != GRAFT_EUNSUPPORTED)
-            st = check_fail(msg, msglen, "%s: to_float: %s: %s", path, graft_err_name(err),
+            st = graft_check_fail(msg, msglen, "%s: to_float: %s: %s", path, graft_err_name(err),
                             graft_last_error());
     }
     closedir(d);
@@ -178,16 +169,16 @@ static int check_corpus(const char *root, corpus_stats *cs, char *msg, size_t ms
     size_t count;
     char why[512];
     int err = graft_onnx_case_list(root, "test_", &names, &count, why, sizeof why);
-    if (err) return check_fail(msg, msglen, "%s", why);
+    if (err) return graft_check_fail(msg, msglen, "%s", why);
     int st = GRAFT_CHECK_PASS;
-    if (count == 0) st = check_fail(msg, msglen, "%s holds no test directories", root);
+    if (count == 0) st = graft_check_fail(msg, msglen, "%s holds no test directories", root);
     for (size_t i = 0; i < count && st == GRAFT_CHECK_PASS; i++) {
         char path[PATH_BYTES + 300];
         snprintf(path, sizeof path, "%s/%s/model.onnx", root, names[i]);
         graft_onnx_model *m;
         err = graft_onnx_model_load(path, &m);
         if (err) {
-            st = check_fail(msg, msglen, "%s: %s", graft_err_name(err), graft_last_error());
+            st = graft_check_fail(msg, msglen, "%s: %s", graft_err_name(err), graft_last_error());
             break;
         }
         cs->models++;
@@ -222,9 +213,9 @@ static int check_decodes_all_files(char *msg, size_t msglen) {
     /* Debian 12's package has 932 node and 82 pytorch-converted tests; fewer means a lost
      * directory walk rather than a smaller package. */
     if (node_models < 500)
-        return check_fail(msg, msglen, "only %zu node models found", node_models);
+        return graft_check_fail(msg, msglen, "only %zu node models found", node_models);
     if (cs.shape_mismatch * 100 > cs.tensors)
-        return check_fail(msg, msglen, "%zu of %zu tensors have dims other than their graph's, "
+        return graft_check_fail(msg, msglen, "%zu of %zu tensors have dims other than their graph's, "
                           "e.g. %s", cs.shape_mismatch, cs.tensors, cs.first_mismatch);
     printf("onnx_loader: decoded %zu models and %zu tensors (%zu converted to float; %zu "
            "sequence/optional values not tensors; %zu with dims other than the graph's static "
@@ -243,41 +234,41 @@ static int check_relu_known_values(char *msg, size_t msglen) {
     const graft_onnx_model *m = c->model;
     const graft_onnx_graph *g = c->graph;
     if (m->ir_version < 3 || strcmp(m->producer_name, "backend-test") != 0 || c->opset < 6)
-        st = check_fail(msg, msglen, "model header: ir_version %lld producer \"%s\" opset %lld",
+        st = graft_check_fail(msg, msglen, "model header: ir_version %lld producer \"%s\" opset %lld",
                         (long long)m->ir_version, m->producer_name, (long long)c->opset);
     else if (!c->node || strcmp(c->node->op_type, "Relu") != 0 || c->node->input_count != 1 ||
              strcmp(c->node->inputs[0], "x") != 0 || c->node->output_count != 1 ||
              strcmp(c->node->outputs[0], "y") != 0 || c->node->attr_count != 0 ||
              c->node->domain[0])
-        st = check_fail(msg, msglen, "the node is not Relu(x) -> y");
+        st = graft_check_fail(msg, msglen, "the node is not Relu(x) -> y");
     else if (strcmp(g->name, "test_relu") != 0 || g->input_count != 1 || g->output_count != 1 ||
              g->initializer_count != 0)
-        st = check_fail(msg, msglen, "graph \"%s\": %zu inputs, %zu outputs", g->name,
+        st = graft_check_fail(msg, msglen, "graph \"%s\": %zu inputs, %zu outputs", g->name,
                         g->input_count, g->output_count);
     else if (strcmp(g->inputs[0].name, "x") != 0 ||
              g->inputs[0].type.kind != GRAFT_ONNX_TYPE_TENSOR ||
              g->inputs[0].type.elem_type != GRAFT_ONNX_DTYPE_FLOAT ||
              g->inputs[0].type.rank != 3 || g->inputs[0].type.dims[0].value != 3 ||
              g->inputs[0].type.dims[1].value != 4 || g->inputs[0].type.dims[2].value != 5)
-        st = check_fail(msg, msglen, "graph input x is not FLOAT [3,4,5]");
+        st = graft_check_fail(msg, msglen, "graph input x is not FLOAT [3,4,5]");
     else if (c->input_count != 1 || c->output_count != 1 ||
              strcmp(c->inputs[0].name, "x") != 0 || strcmp(c->outputs[0].name, "y") != 0 ||
              c->inputs[0].data_type != GRAFT_ONNX_DTYPE_FLOAT ||
              !dims_are(c->inputs[0].dims, c->inputs[0].rank, dims, 3) ||
              !dims_are(c->outputs[0].dims, c->outputs[0].rank, dims, 3) ||
              c->inputs[0].numel != 60 || c->inputs[0].ints)
-        st = check_fail(msg, msglen, "test data are not x, y of FLOAT [3,4,5]");
+        st = graft_check_fail(msg, msglen, "test data are not x, y of FLOAT [3,4,5]");
     else {
         int negatives = 0;
         for (size_t i = 0; i < 60 && st == GRAFT_CHECK_PASS; i++) {
             float x = c->inputs[0].data[i], y = c->outputs[0].data[i];
             negatives += x < 0;
             if (y != (x > 0 ? x : 0.0f))
-                st = check_fail(msg, msglen, "element %zu: relu(%g) = %g in the file", i, x, y);
+                st = graft_check_fail(msg, msglen, "element %zu: relu(%g) = %g in the file", i, x, y);
         }
         /* The data are N(0,1) samples: both signs must be there or the values are garbage. */
         if (st == GRAFT_CHECK_PASS && (negatives == 0 || negatives == 60))
-            st = check_fail(msg, msglen, "%d of 60 inputs negative", negatives);
+            st = graft_check_fail(msg, msglen, "%d of 60 inputs negative", negatives);
     }
     graft_onnx_case_destroy(c);
     return st;
@@ -291,18 +282,18 @@ static int check_conv_attributes(char *msg, size_t msglen) {
     const int64_t xdims[] = {1, 1, 7, 5}, wdims[] = {1, 1, 3, 3}, ydims[] = {1, 1, 4, 3};
     const graft_onnx_node *n = c->node;
     if (!n || strcmp(n->op_type, "Conv") != 0 || n->input_count != 2 || n->attr_count != 3)
-        st = check_fail(msg, msglen, "not one Conv node with 2 inputs and 3 attributes");
+        st = graft_check_fail(msg, msglen, "not one Conv node with 2 inputs and 3 attributes");
     else if (!ints_are(graft_onnx_node_attr(n, "kernel_shape"), k33, 2) ||
              !ints_are(graft_onnx_node_attr(n, "pads"), p1111, 4) ||
              !ints_are(graft_onnx_node_attr(n, "strides"), s22, 2) ||
              graft_onnx_node_attr(n, "dilations") != NULL)
-        st = check_fail(msg, msglen, "attributes are not kernel_shape [3,3], pads [1,1,1,1], "
+        st = graft_check_fail(msg, msglen, "attributes are not kernel_shape [3,3], pads [1,1,1,1], "
                         "strides [2,2]");
     else if (c->input_count != 2 || strcmp(c->inputs[1].name, "W") != 0 ||
              !dims_are(c->inputs[0].dims, c->inputs[0].rank, xdims, 4) ||
              !dims_are(c->inputs[1].dims, c->inputs[1].rank, wdims, 4) ||
              !dims_are(c->outputs[0].dims, c->outputs[0].rank, ydims, 4))
-        st = check_fail(msg, msglen, "inputs are not x [1,1,7,5], W [1,1,3,3] -> y [1,1,4,3]");
+        st = graft_check_fail(msg, msglen, "inputs are not x [1,1,7,5], W [1,1,3,3] -> y [1,1,4,3]");
     else {
         /* The test's data are x = 0..34 and W = ones: check a direct convolution reproduces y,
          * which exercises the loader's values and the attribute meaning together. */
@@ -317,7 +308,7 @@ static int check_conv_attributes(char *msg, size_t msglen) {
                             acc += x[ih * 5 + iw] * w[kh * 3 + kw];
                     }
                 if (acc != y[oh * 3 + ow])
-                    st = check_fail(msg, msglen, "y[%d][%d]: %g computed, %g in the file", oh, ow,
+                    st = graft_check_fail(msg, msglen, "y[%d][%d]: %g computed, %g in the file", oh, ow,
                                     acc, y[oh * 3 + ow]);
             }
     }
@@ -333,12 +324,12 @@ static int check_cast(const char *test, int in_type, char *msg, size_t msglen) {
     if (c->input_count != 1 || c->output_count != 1 || c->inputs[0].data_type != in_type ||
         c->outputs[0].data_type != GRAFT_ONNX_DTYPE_FLOAT ||
         c->inputs[0].numel != c->outputs[0].numel || c->inputs[0].numel == 0) {
-        st = check_fail(msg, msglen, "%s: unexpected inputs or outputs", test);
+        st = graft_check_fail(msg, msglen, "%s: unexpected inputs or outputs", test);
     } else {
         for (size_t i = 0; i < c->inputs[0].numel && st == GRAFT_CHECK_PASS; i++) {
             float a = c->inputs[0].data[i], b = c->outputs[0].data[i];
             if (!(a == b || (isnan(a) && isnan(b))))
-                st = check_fail(msg, msglen, "%s element %zu: %.9g converted, %.9g expected",
+                st = graft_check_fail(msg, msglen, "%s element %zu: %.9g converted, %.9g expected",
                                 test, i, a, b);
         }
     }
@@ -361,14 +352,14 @@ static int check_elementwise(const char *test, int dtype, int is_and, char *msg,
     if (c->input_count != 2 || c->output_count != 1 || c->inputs[0].data_type != dtype ||
         !c->inputs[0].ints || !c->outputs[0].ints ||
         c->inputs[0].numel != c->outputs[0].numel || c->inputs[1].numel != c->outputs[0].numel) {
-        st = check_fail(msg, msglen, "%s: unexpected inputs or outputs", test);
+        st = graft_check_fail(msg, msglen, "%s: unexpected inputs or outputs", test);
     } else {
         for (size_t i = 0; i < c->outputs[0].numel && st == GRAFT_CHECK_PASS; i++) {
             int64_t a = c->inputs[0].ints[i], b = c->inputs[1].ints[i];
             int64_t want = is_and ? (a && b) : (a > b ? a : b);
             if (c->outputs[0].ints[i] != want || c->outputs[0].data[i] != (float)want ||
                 c->inputs[0].data[i] != (float)a)
-                st = check_fail(msg, msglen, "%s element %zu: %lld, %lld -> %lld in the file",
+                st = graft_check_fail(msg, msglen, "%s element %zu: %lld, %lld -> %lld in the file",
                                 test, i, (long long)a, (long long)b,
                                 (long long)c->outputs[0].ints[i]);
         }
@@ -395,7 +386,7 @@ static int check_integer_inputs(char *msg, size_t msglen) {
         !dims_are(c->inputs[1].ints, c->inputs[1].numel, shape, 3) ||
         c->inputs[1].data[1] != -1.0f ||
         !dims_are(c->outputs[0].dims, c->outputs[0].rank, out_dims, 3))
-        st = check_fail(msg, msglen, "test_reshape_negative_dim: shape input is not [2,-1,2]");
+        st = graft_check_fail(msg, msglen, "test_reshape_negative_dim: shape input is not [2,-1,2]");
     graft_onnx_case_destroy(c);
     return st;
 }
@@ -410,27 +401,27 @@ static int check_list_by_prefix(char *msg, size_t msglen) {
     size_t count;
     char why[512];
     int err = graft_onnx_case_list(dir, "test_conv", &names, &count, why, sizeof why);
-    if (err) return check_fail(msg, msglen, "%s", why);
+    if (err) return graft_check_fail(msg, msglen, "%s", why);
     int found = 0;
     for (size_t k = 0; k < count && st == GRAFT_CHECK_PASS; k++) {
         if (strncmp(names[k], "test_conv", 9) != 0)
-            st = check_fail(msg, msglen, "%s does not start with test_conv", names[k]);
+            st = graft_check_fail(msg, msglen, "%s does not start with test_conv", names[k]);
         else if (k && strcmp(names[k - 1], names[k]) >= 0)
-            st = check_fail(msg, msglen, "not sorted: %s before %s", names[k - 1], names[k]);
+            st = graft_check_fail(msg, msglen, "not sorted: %s before %s", names[k - 1], names[k]);
         found += strcmp(names[k], "test_conv_with_strides_padding") == 0;
     }
     if (st == GRAFT_CHECK_PASS && (!found || count < 5))
-        st = check_fail(msg, msglen, "%zu test_conv* directories, test_conv_with_strides_padding "
+        st = graft_check_fail(msg, msglen, "%zu test_conv* directories, test_conv_with_strides_padding "
                         "%sfound", count, found ? "" : "not ");
     graft_onnx_case_list_free(names, count);
     if (st != GRAFT_CHECK_PASS) return st;
 
     err = graft_onnx_case_list(dir, "no_such_prefix", &names, &count, why, sizeof why);
-    if (err || count != 0) return check_fail(msg, msglen, "unknown prefix: %d, %zu", err, count);
+    if (err || count != 0) return graft_check_fail(msg, msglen, "unknown prefix: %d, %zu", err, count);
     graft_onnx_case_list_free(names, count);
     err = graft_onnx_case_list("/nonexistent/graft", "", &names, &count, why, sizeof why);
     if (err != GRAFT_EIO || !strstr(why, "/nonexistent/graft"))
-        return check_fail(msg, msglen, "missing root: %s \"%s\"", graft_err_name(err), why);
+        return graft_check_fail(msg, msglen, "missing root: %s \"%s\"", graft_err_name(err), why);
     return GRAFT_CHECK_PASS;
 }
 
@@ -442,19 +433,19 @@ static int check_loader_errors(char *msg, size_t msglen) {
     char why[512] = "";
     int err = graft_onnx_case_load("/nonexistent/test_relu", &c, why, sizeof why);
     if (err != GRAFT_EIO || c || !strstr(why, "/nonexistent/test_relu/model.onnx"))
-        return check_fail(msg, msglen, "missing dir: %s \"%s\"", graft_err_name(err), why);
+        return graft_check_fail(msg, msglen, "missing dir: %s \"%s\"", graft_err_name(err), why);
 
     char path[PATH_BYTES + 64];
     snprintf(path, sizeof path, "%s/test_sequence_insert_at_back", dir);
     err = graft_onnx_case_load(path, &c, why, sizeof why);
     if (err != GRAFT_EUNSUPPORTED || c || !strstr(why, "sequence"))
-        return check_fail(msg, msglen, "sequence test: %s \"%s\"", graft_err_name(err), why);
+        return graft_check_fail(msg, msglen, "sequence test: %s \"%s\"", graft_err_name(err), why);
 
     /* A trailing slash is accepted and the name is the last component. */
     snprintf(path, sizeof path, "%s/test_relu/", dir);
     err = graft_onnx_case_load(path, &c, why, sizeof why);
     if (err || strcmp(c->name, "test_relu") != 0)
-        return check_fail(msg, msglen, "trailing slash: %s \"%s\"", graft_err_name(err), why);
+        return graft_check_fail(msg, msglen, "trailing slash: %s \"%s\"", graft_err_name(err), why);
     graft_onnx_case_destroy(c);
     graft_onnx_case_destroy(NULL);
     return GRAFT_CHECK_PASS;
@@ -469,7 +460,7 @@ static int check_loads_every_node_case(char *msg, size_t msglen) {
     size_t count, loaded = 0, unsupported = 0, single_node = 0;
     char why[512];
     int err = graft_onnx_case_list(dir, "test_", &names, &count, why, sizeof why);
-    if (err) return check_fail(msg, msglen, "%s", why);
+    if (err) return graft_check_fail(msg, msglen, "%s", why);
     for (size_t k = 0; k < count && st == GRAFT_CHECK_PASS; k++) {
         char path[PATH_BYTES + 300];
         snprintf(path, sizeof path, "%s/%s", dir, names[k]);
@@ -480,7 +471,7 @@ static int check_loads_every_node_case(char *msg, size_t msglen) {
             continue;
         }
         if (err) {
-            st = check_fail(msg, msglen, "%s: %s: %s", names[k], graft_err_name(err), why);
+            st = graft_check_fail(msg, msglen, "%s: %s: %s", names[k], graft_err_name(err), why);
             break;
         }
         loaded++;
@@ -489,7 +480,7 @@ static int check_loads_every_node_case(char *msg, size_t msglen) {
     }
     graft_onnx_case_list_free(names, count);
     if (st == GRAFT_CHECK_PASS && loaded < count / 2)
-        st = check_fail(msg, msglen, "only %zu of %zu node tests load", loaded, count);
+        st = graft_check_fail(msg, msglen, "only %zu of %zu node tests load", loaded, count);
     if (st == GRAFT_CHECK_PASS)
         printf("onnx_loader: %zu node tests loaded (%zu single-node), %zu unsupported\n", loaded,
                single_node, unsupported);

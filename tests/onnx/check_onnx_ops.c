@@ -26,15 +26,6 @@
 
 enum { RUN_OK = 0, RUN_SKIP = 1, RUN_FAIL = 2 };
 
-static int say(char *msg, size_t len, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int say(char *msg, size_t len, int code, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, len, fmt, ap);
-    va_end(ap);
-    return code;
-}
 
 /* ---- attributes ------------------------------------------------------------------------ */
 
@@ -85,7 +76,7 @@ static int window_from(const graft_onnx_node *n, int kh, int kw, int H, int W, w
         w->pt = upper ? th / 2 : th - th / 2, w->pb = th - w->pt;
         w->pl = upper ? tw / 2 : tw - tw / 2, w->pr = tw - w->pl;
     } else if (!attr_s_is(n, "auto_pad", "NOTSET") && !attr_s_is(n, "auto_pad", "VALID")) {
-        return say(msg, len, RUN_SKIP, "auto_pad value not supported");
+        return graft_check_say(msg, len, RUN_SKIP, "auto_pad value not supported");
     }
     return RUN_OK;
 }
@@ -143,7 +134,7 @@ static int run_conv(const graft_onnx_case *c, float *out, char *msg, size_t len,
     const graft_onnx_case_tensor *B = node_input(c, 2, own);
     const graft_onnx_case_tensor *Y = &c->outputs[0];
     if (!is_4d_float(X) || !is_4d_float(Wt) || !is_4d_float(Y))
-        return say(msg, len, RUN_SKIP, "not a 2-D float convolution");
+        return graft_check_say(msg, len, RUN_SKIP, "not a 2-D float convolution");
     int N = (int)X->dims[0], C = (int)X->dims[1], H = (int)X->dims[2], W = (int)X->dims[3];
     window w;
     int st = window_from(n, (int)Wt->dims[2], (int)Wt->dims[3], H, W, &w, msg, len);
@@ -160,7 +151,7 @@ static int run_conv(const graft_onnx_case *c, float *out, char *msg, size_t len,
     graft_conv2d_plan_destroy(plan);
     free(x);
     free(y);
-    return err ? say(msg, len, RUN_FAIL, "%s", graft_last_error()) : RUN_OK;
+    return err ? graft_check_say(msg, len, RUN_FAIL, "%s", graft_last_error()) : RUN_OK;
 }
 
 static int run_pool(const graft_onnx_case *c, float *out, char *msg, size_t len, int kind,
@@ -168,7 +159,7 @@ static int run_pool(const graft_onnx_case *c, float *out, char *msg, size_t len,
     const graft_onnx_node *n = c->node;
     const graft_onnx_case_tensor *X = node_input(c, 0, own), *Y = &c->outputs[0];
     if (!is_4d_float(X) || c->output_count != 1)
-        return say(msg, len, RUN_SKIP, "not a 2-D float pool with one output");
+        return graft_check_say(msg, len, RUN_SKIP, "not a 2-D float pool with one output");
     int N = (int)X->dims[0], C = (int)X->dims[1], H = (int)X->dims[2], W = (int)X->dims[3];
     float *x = nhwc_of(X), *y = malloc(sizeof(float) * Y->numel);
     int err = x && y ? GRAFT_OK : GRAFT_ENOMEM;
@@ -191,7 +182,7 @@ static int run_pool(const graft_onnx_case *c, float *out, char *msg, size_t len,
     }
     free(x);
     free(y);
-    return err ? say(msg, len, RUN_FAIL, "%s", graft_last_error()) : RUN_OK;
+    return err ? graft_check_say(msg, len, RUN_FAIL, "%s", graft_last_error()) : RUN_OK;
 }
 
 static int run_unary(const graft_onnx_case *c, float *out, char *msg, size_t len,
@@ -219,18 +210,18 @@ static int run_unary(const graft_onnx_case *c, float *out, char *msg, size_t len
         for (size_t i = 1; i <= 2; i++) {
             const graft_onnx_case_tensor *bound = node_input(c, i, own);
             if (!bound) continue;
-            if (bound->numel != 1) return say(msg, len, RUN_SKIP, "non-scalar bound");
+            if (bound->numel != 1) return graft_check_say(msg, len, RUN_SKIP, "non-scalar bound");
             if (i == 1) u.alpha = bound->data[0];
             if (i == 2) u.beta = bound->data[0];
         }
     } else {
-        return say(msg, len, RUN_SKIP, "no kernel for %s", op);
+        return graft_check_say(msg, len, RUN_SKIP, "no kernel for %s", op);
     }
     const graft_onnx_case_tensor *X = node_input(c, 0, own);
     if (!X || X->data_type != GRAFT_ONNX_DTYPE_FLOAT)
-        return say(msg, len, RUN_SKIP, "integer tensor");
+        return graft_check_say(msg, len, RUN_SKIP, "integer tensor");
     int err = graft_unary_apply(&u, out, X->data, X->numel);
-    return err ? say(msg, len, RUN_FAIL, "%s", graft_last_error()) : RUN_OK;
+    return err ? graft_check_say(msg, len, RUN_FAIL, "%s", graft_last_error()) : RUN_OK;
 }
 
 /* Softmax over `axis`: opsets < 13 flatten from axis on; 13+ normalise along axis alone. */
@@ -239,7 +230,7 @@ static int run_softmax(const graft_onnx_case *c, float *out, char *msg, size_t l
     int rank = (int)X->rank;
     int64_t axis = attr_i(c->node, "axis", c->opset >= 13 ? -1 : 1);
     if (axis < 0) axis += rank;
-    if (axis < 0 || axis >= rank) return say(msg, len, RUN_FAIL, "axis out of range");
+    if (axis < 0 || axis >= rank) return graft_check_say(msg, len, RUN_FAIL, "axis out of range");
     size_t outer = 1, D = 1, inner = 1;
     for (int i = 0; i < rank; i++) {
         if (i < axis) outer *= (size_t)X->dims[i];
@@ -252,7 +243,7 @@ static int run_softmax(const graft_onnx_case *c, float *out, char *msg, size_t l
     } else {
         /* Gather each strided row, normalise it, scatter it back. */
         float *row = malloc(sizeof(float) * D * 2);
-        if (!row) return say(msg, len, RUN_FAIL, "out of memory");
+        if (!row) return graft_check_say(msg, len, RUN_FAIL, "out of memory");
         err = GRAFT_OK;
         for (size_t o = 0; o < outer && !err; o++)
             for (size_t i = 0; i < inner && !err; i++) {
@@ -262,12 +253,12 @@ static int run_softmax(const graft_onnx_case *c, float *out, char *msg, size_t l
             }
         free(row);
     }
-    return err ? say(msg, len, RUN_FAIL, "%s", graft_last_error()) : RUN_OK;
+    return err ? graft_check_say(msg, len, RUN_FAIL, "%s", graft_last_error()) : RUN_OK;
 }
 
 static int run_lrn(const graft_onnx_case *c, float *out, char *msg, size_t len) {
     const graft_onnx_case_tensor *X = &c->inputs[0];
-    if (!is_4d_float(X)) return say(msg, len, RUN_SKIP, "not a 4-D float tensor");
+    if (!is_4d_float(X)) return graft_check_say(msg, len, RUN_SKIP, "not a 4-D float tensor");
     int N = (int)X->dims[0], C = (int)X->dims[1], H = (int)X->dims[2], W = (int)X->dims[3];
     float *x = nhwc_of(X), *y = malloc(sizeof(float) * X->numel);
     int err = x && y ? graft_lrn_nhwc(y, x, (size_t)N * H * W, (size_t)C,
@@ -279,7 +270,7 @@ static int run_lrn(const graft_onnx_case *c, float *out, char *msg, size_t len) 
     if (!err) graft_nhwc_to_nchw(out, y, N, C, H, W);
     free(x);
     free(y);
-    return err ? say(msg, len, RUN_FAIL, "%s", graft_last_error()) : RUN_OK;
+    return err ? graft_check_say(msg, len, RUN_FAIL, "%s", graft_last_error()) : RUN_OK;
 }
 
 static int run_batchnorm(const graft_onnx_case *c, float *out, char *msg, size_t len,
@@ -287,11 +278,11 @@ static int run_batchnorm(const graft_onnx_case *c, float *out, char *msg, size_t
     const graft_onnx_case_tensor *X = node_input(c, 0, own);
     const graft_onnx_case_tensor *sc = node_input(c, 1, own), *bi = node_input(c, 2, own);
     const graft_onnx_case_tensor *mu = node_input(c, 3, own), *va = node_input(c, 4, own);
-    if (!X || !sc || !bi || !mu || !va) return say(msg, len, RUN_FAIL, "missing an input");
+    if (!X || !sc || !bi || !mu || !va) return graft_check_say(msg, len, RUN_FAIL, "missing an input");
     if (c->output_count != 1 || attr_i(c->node, "training_mode", 0))
-        return say(msg, len, RUN_SKIP, "training mode (running statistics as outputs)");
+        return graft_check_say(msg, len, RUN_SKIP, "training mode (running statistics as outputs)");
     if (X->rank < 2 || X->data_type != GRAFT_ONNX_DTYPE_FLOAT)
-        return say(msg, len, RUN_SKIP, "not a float tensor with channels");
+        return graft_check_say(msg, len, RUN_SKIP, "not a float tensor with channels");
     /* Any rank: (N, C, spatial...) is NHWC-like after moving C last. */
     int N = (int)X->dims[0], C = (int)X->dims[1], S = 1;
     for (size_t i = 2; i < X->rank; i++) S *= (int)X->dims[i];
@@ -305,31 +296,31 @@ static int run_batchnorm(const graft_onnx_case *c, float *out, char *msg, size_t
     if (!err) graft_nhwc_to_nchw(out, y, N, C, S, 1);
     free(x);
     free(y);
-    return err ? say(msg, len, RUN_FAIL, "%s", graft_last_error()) : RUN_OK;
+    return err ? graft_check_say(msg, len, RUN_FAIL, "%s", graft_last_error()) : RUN_OK;
 }
 
 static int run_binary(const graft_onnx_case *c, float *out, char *msg, size_t len, int op) {
     const graft_onnx_case_tensor *A = &c->inputs[0], *B = &c->inputs[1], *Y = &c->outputs[0];
     if (A->data_type != GRAFT_ONNX_DTYPE_FLOAT || B->data_type != GRAFT_ONNX_DTYPE_FLOAT)
-        return say(msg, len, RUN_SKIP, "integer tensor");
+        return graft_check_say(msg, len, RUN_SKIP, "integer tensor");
     int err = graft_binary_broadcast(op, out, Y->dims, (int)Y->rank, A->data, A->dims,
                                      (int)A->rank, B->data, B->dims, (int)B->rank);
-    return err ? say(msg, len, RUN_FAIL, "%s", graft_last_error()) : RUN_OK;
+    return err ? graft_check_say(msg, len, RUN_FAIL, "%s", graft_last_error()) : RUN_OK;
 }
 
 static int run_concat(const graft_onnx_case *c, float *out, char *msg, size_t len) {
     const float *in[16];
     const int64_t *dims[16];
-    if (c->input_count > 16) return say(msg, len, RUN_SKIP, "too many inputs for this test");
+    if (c->input_count > 16) return graft_check_say(msg, len, RUN_SKIP, "too many inputs for this test");
     for (size_t i = 0; i < c->input_count; i++) {
         if (c->inputs[i].data_type != GRAFT_ONNX_DTYPE_FLOAT)
-            return say(msg, len, RUN_SKIP, "integer tensor");
+            return graft_check_say(msg, len, RUN_SKIP, "integer tensor");
         in[i] = c->inputs[i].data;
         dims[i] = c->inputs[i].dims;
     }
     int err = graft_concat(out, in, dims, (int)c->input_count, (int)c->inputs[0].rank,
                            (int)attr_i(c->node, "axis", 0));
-    return err ? say(msg, len, RUN_FAIL, "%s", graft_last_error()) : RUN_OK;
+    return err ? graft_check_say(msg, len, RUN_FAIL, "%s", graft_last_error()) : RUN_OK;
 }
 
 /* Runs the node of `c` into out (shaped as its first expected output). */
@@ -346,7 +337,7 @@ static int run_node(const graft_onnx_case *c, float *out, char *msg, size_t len,
     /* The rest take every input from the test data. */
     for (size_t i = 0; i < c->node->input_count; i++)
         if (c->node->inputs[i][0] && !node_input(c, i, own))
-            return say(msg, len, RUN_SKIP, "input %s is neither test data nor an initializer",
+            return graft_check_say(msg, len, RUN_SKIP, "input %s is neither test data nor an initializer",
                        c->node->inputs[i]);
     if (!strcmp(op, "Softmax")) return run_softmax(c, out, msg, len, 0);
     if (!strcmp(op, "LogSoftmax")) return run_softmax(c, out, msg, len, 1);
@@ -362,24 +353,24 @@ static int run_case(const char *dir, char *msg, size_t len) {
     graft_onnx_case *c = NULL;
     char why[512] = "";
     int err = graft_onnx_case_load(dir, &c, why, sizeof why);
-    if (err == GRAFT_EUNSUPPORTED) return say(msg, len, RUN_SKIP, "%s", why);
-    if (err) return say(msg, len, RUN_FAIL, "load: %s", why);
+    if (err == GRAFT_EUNSUPPORTED) return graft_check_say(msg, len, RUN_SKIP, "%s", why);
+    if (err) return graft_check_say(msg, len, RUN_FAIL, "load: %s", why);
     int st;
     if (!c->node) {
-        st = say(msg, len, RUN_SKIP, "a graph of several nodes");
+        st = graft_check_say(msg, len, RUN_SKIP, "a graph of several nodes");
     } else if (c->output_count < 1 || c->outputs[0].data_type != GRAFT_ONNX_DTYPE_FLOAT) {
-        st = say(msg, len, RUN_SKIP, "non-float output");
+        st = graft_check_say(msg, len, RUN_SKIP, "non-float output");
     } else {
         const graft_onnx_case_tensor *Y = &c->outputs[0];
         float *out = calloc(Y->numel ? Y->numel : 1, sizeof(float));
         owned_list own = {.n = 0};
-        st = out ? run_node(c, out, msg, len, &own) : say(msg, len, RUN_FAIL, "out of memory");
+        st = out ? run_node(c, out, msg, len, &own) : graft_check_say(msg, len, RUN_FAIL, "out of memory");
         for (int k = 0; k < own.n; k++) free(own.p[k]);
         for (size_t i = 0; st == RUN_OK && i < Y->numel; i++) {
             double want = Y->data[i], got = out[i];
             if (!(fabs(got - want) <= 1e-5 + 1e-3 * fabs(want)) &&
                 !(isinf(want) && got == want))
-                st = say(msg, len, RUN_FAIL, "%s: output[%zu] = %.7g, expected %.7g",
+                st = graft_check_say(msg, len, RUN_FAIL, "%s: output[%zu] = %.7g, expected %.7g",
                           c->node->op_type, i, got, want);
         }
         free(out);
@@ -398,7 +389,7 @@ static int run_family(const char *sub, const char *const *prefixes, int min_pass
     snprintf(root, sizeof root, "%s/%s", graft_onnx_case_root(), sub);
     struct stat sb;
     if (stat(root, &sb) != 0)
-        return say(msg, len, GRAFT_CHECK_SKIP, "%s is absent: install Debian's "
+        return graft_check_say(msg, len, GRAFT_CHECK_SKIP, "%s is absent: install Debian's "
                    "libonnx-testdata to run the ONNX conformance checks", root);
     int passed = 0, total = 0, skipped = 0;
     char skips[600] = "";
@@ -407,14 +398,14 @@ static int run_family(const char *sub, const char *const *prefixes, int min_pass
         size_t count = 0;
         char why[256];
         if (graft_onnx_case_list(root, *p, &names, &count, why, sizeof why))
-            return say(msg, len, GRAFT_CHECK_FAIL, "%s", why);
+            return graft_check_say(msg, len, GRAFT_CHECK_FAIL, "%s", why);
         for (size_t i = 0; i < count; i++) {
             char dir[2048], one[400] = "";
             snprintf(dir, sizeof dir, "%s/%s", root, names[i]);
             int st = run_case(dir, one, sizeof one);
             total++;
             if (st == RUN_FAIL) {
-                say(msg, len, GRAFT_CHECK_FAIL, "%s: %s", names[i], one);
+                graft_check_say(msg, len, GRAFT_CHECK_FAIL, "%s: %s", names[i], one);
                 graft_onnx_case_list_free(names, count);
                 return GRAFT_CHECK_FAIL;
             }
@@ -431,9 +422,9 @@ static int run_family(const char *sub, const char *const *prefixes, int min_pass
     printf("onnx conformance %s/%s*...: %d/%d passed, %d skipped%s%s\n", sub, prefixes[0] ? prefixes[0] : "",
            passed, total, skipped, skipped ? ": " : "", skips);
     if (passed < min_passed)
-        return say(msg, len, GRAFT_CHECK_FAIL, "only %d of %d tests ran (expected at least %d); "
+        return graft_check_say(msg, len, GRAFT_CHECK_FAIL, "only %d of %d tests ran (expected at least %d); "
                    "skipped: %s", passed, total, min_passed, skips);
-    say(msg, len, GRAFT_CHECK_PASS, "%d/%d passed, %d skipped", passed, total, skipped);
+    graft_check_say(msg, len, GRAFT_CHECK_PASS, "%d/%d passed, %d skipped", passed, total, skipped);
     return GRAFT_CHECK_PASS;
 }
 

@@ -37,15 +37,6 @@
 #include "graft/image.h"
 #include "graft/npy.h"
 
-static int check_fail(char *msg, size_t msglen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int check_fail(char *msg, size_t msglen, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, msglen, fmt, ap);
-    va_end(ap);
-    return GRAFT_CHECK_FAIL;
-}
 
 /* Fails the check unless `err` is `want` and, when `needle` is given, the last error holds it. */
 #define EXPECT_ERR(err, want, needle, ...)                                                    \
@@ -55,7 +46,7 @@ static int check_fail(char *msg, size_t msglen, const char *fmt, ...) {
         if (e_ != (want) || (n_ && !strstr(graft_last_error(), n_))) {                        \
             char what_[160];                                                                  \
             snprintf(what_, sizeof what_, __VA_ARGS__);                                       \
-            return check_fail(msg, msglen, "%s: %s \"%s\", expected %s%s%s", what_,           \
+            return graft_check_fail(msg, msglen, "%s: %s \"%s\", expected %s%s%s", what_,           \
                               graft_err_name(e_), graft_last_error(), graft_err_name(want),   \
                               n_ ? " with " : "", n_ ? n_ : "");                              \
         }                                                                                     \
@@ -282,7 +273,7 @@ static int check_shared_bilinear(char *msg, size_t msglen) {
             err = graft_npy_read(ref_path, &ref);
             if (err) {
                 graft_image_free(&img);
-                return check_fail(msg, msglen, "%s", graft_last_error());
+                return graft_check_fail(msg, msglen, "%s", graft_last_error());
             }
             err = graft_image_resize(&small, &img, n, n, GRAFT_RESAMPLE_BILINEAR);
             if (err || ref.dtype != GRAFT_NPY_DTYPE_U8 || ref.rank != 3 ||
@@ -290,7 +281,7 @@ static int check_shared_bilinear(char *msg, size_t msglen) {
                 graft_npy_free(&ref);
                 graft_image_free(&img);
                 graft_image_free(&small);
-                return check_fail(msg, msglen, "%s: resize %s or unexpected reference shape",
+                return graft_check_fail(msg, msglen, "%s: resize %s or unexpected reference shape",
                                   ref_path, err ? graft_last_error() : "ok");
             }
             size_t differ;
@@ -301,7 +292,7 @@ static int check_shared_bilinear(char *msg, size_t msglen) {
                                      used ? ", " : "", (int)stem, shared_names[i], n, d);
             if (d > 1) {
                 graft_image_free(&img);
-                return check_fail(msg, msglen, "%s %dx%d bilinear: max diff %d (%zu values) "
+                return graft_check_fail(msg, msglen, "%s %dx%d bilinear: max diff %d (%zu values) "
                                   "vs PIL", shared_names[i], n, n, d, differ);
             }
         }
@@ -331,7 +322,7 @@ static int check_shared_input_tensor(char *msg, size_t msglen) {
             if (!err) err = graft_npy_read(path, &ref);
             if (err) {
                 graft_npy_free(&u8);
-                return check_fail(msg, msglen, "%s", graft_last_error());
+                return graft_check_fail(msg, msglen, "%s", graft_last_error());
             }
             graft_image img = {n, n, 3, u8.data};
             float *x = malloc(sizeof(float) * ref.count);
@@ -345,10 +336,10 @@ static int check_shared_input_tensor(char *msg, size_t msglen) {
             graft_npy_free(&u8);
             graft_npy_free(&ref);
             if (err || !shape_ok)
-                return check_fail(msg, msglen, "%s: %s", path,
+                return graft_check_fail(msg, msglen, "%s: %s", path,
                                   err ? graft_last_error() : "unexpected shape");
             if (d > 2.5e-7)
-                return check_fail(msg, msglen, "%s: max diff %g", path, d);
+                return graft_check_fail(msg, msglen, "%s: max diff %g", path, d);
             worst = fmax(worst, d);
         }
     }
@@ -473,7 +464,7 @@ static int check_pil_parity(char *msg, size_t msglen) {
         return GRAFT_CHECK_SKIP;
     }
     char dir[] = "/tmp/graft-pil-XXXXXX";
-    if (!mkdtemp(dir)) return check_fail(msg, msglen, "mkdtemp: %s", strerror(errno));
+    if (!mkdtemp(dir)) return graft_check_fail(msg, msglen, "mkdtemp: %s", strerror(errno));
     char shared_msg[256];
     const char *shared = shared_images(shared_msg, sizeof shared_msg);
     char cmd[3000];
@@ -489,7 +480,7 @@ static int check_pil_parity(char *msg, size_t msglen) {
             fclose(f);
         }
         remove_tree_flat(dir);
-        return check_fail(msg, msglen, "pil_reference.py failed: %s", text);
+        return graft_check_fail(msg, msglen, "pil_reference.py failed: %s", text);
     }
 
     char manifest[1400];
@@ -497,7 +488,7 @@ static int check_pil_parity(char *msg, size_t msglen) {
     FILE *f = fopen(manifest, "r");
     if (!f) {
         remove_tree_flat(dir);
-        return check_fail(msg, msglen, "no manifest: %s", strerror(errno));
+        return graft_check_fail(msg, msglen, "no manifest: %s", strerror(errno));
     }
     static const char *const kinds[] = {"decode", "resize", "resize_crop", "crop", "float"};
     double worst[5] = {0};
@@ -523,8 +514,8 @@ static int check_pil_parity(char *msg, size_t msglen) {
     }
     fclose(f);
     remove_tree_flat(dir);
-    if (status == GRAFT_CHECK_FAIL) return check_fail(msg, msglen, "%s", first_bad);
-    if (first_bad[0]) return check_fail(msg, msglen, "not bit-exact with Pillow: %s", first_bad);
+    if (status == GRAFT_CHECK_FAIL) return graft_check_fail(msg, msglen, "%s", first_bad);
+    if (first_bad[0]) return graft_check_fail(msg, msglen, "not bit-exact with Pillow: %s", first_bad);
     snprintf(msg, msglen, "bit-exact with Pillow/torchvision: %d decodes, %d resizes, %d "
              "resize+crops, %d crops, %d float tensors%s", cases[0], cases[1], cases[2],
              cases[3], cases[4], shared ? "" : " (shared images absent: generated ones only)");
@@ -599,7 +590,7 @@ static int check_bmp_variants(char *msg, size_t msglen) {
             }
         }
         bytes b = bmp_encode(&s, values);
-        if (!b.p) return check_fail(msg, msglen, "out of memory");
+        if (!b.p) return graft_check_fail(msg, msglen, "out of memory");
         graft_image img = {0};
         int err = graft_image_decode(b.p, b.len, NULL, &img);
         free(b.p);
@@ -607,7 +598,7 @@ static int check_bmp_variants(char *msg, size_t msglen) {
         int bad = img.width != W || img.height != H ||
                   max_abs_diff_u8(img.data, want, sizeof want, NULL) != 0;
         graft_image_free(&img);
-        if (bad) return check_fail(msg, msglen, "bmp %s: wrong pixels", variants[v].name);
+        if (bad) return graft_check_fail(msg, msglen, "bmp %s: wrong pixels", variants[v].name);
     }
     snprintf(msg, msglen, "%zu BMP variants exact", sizeof variants / sizeof *variants);
     return GRAFT_CHECK_PASS;
@@ -686,7 +677,7 @@ static int check_png_variants(char *msg, size_t msglen) {
             }
         bytes b = png_encode(raw, row_bytes * H, W, H, depth, ct,
                              ct == SPNG_COLOR_TYPE_INDEXED ? &plte : NULL);
-        if (!b.p) return check_fail(msg, msglen, "png %s: encoder failed", variants[v].name);
+        if (!b.p) return graft_check_fail(msg, msglen, "png %s: encoder failed", variants[v].name);
         graft_image img = {0};
         int err = graft_image_decode(b.p, b.len, NULL, &img);
         free(b.p);
@@ -695,7 +686,7 @@ static int check_png_variants(char *msg, size_t msglen) {
         int d = img.width == W && img.height == H
                     ? max_abs_diff_u8(img.data, want, sizeof want, &differ) : 999;
         graft_image_free(&img);
-        if (d) return check_fail(msg, msglen, "png %s: max diff %d", variants[v].name, d);
+        if (d) return graft_check_fail(msg, msglen, "png %s: max diff %d", variants[v].name, d);
     }
     snprintf(msg, msglen, "%zu PNG colour types and depths exact",
              sizeof variants / sizeof *variants);
@@ -723,7 +714,7 @@ static int check_jpeg_variants(char *msg, size_t msglen) {
         for (size_t i = 0; i < sizeof rgb; i++) sum += abs((int)img.data[i] - rgb[i]);
         graft_image_free(&img);
         if (sum / sizeof rgb > 12) /* the noise in synth_rgb costs about 8 at quality 95 */
-            return check_fail(msg, msglen, "jpeg rgb progressive=%d: mean error %g", prog,
+            return graft_check_fail(msg, msglen, "jpeg rgb progressive=%d: mean error %g", prog,
                               sum / sizeof rgb);
     }
     /* Grayscale comes out with three equal channels. */
@@ -738,7 +729,7 @@ static int check_jpeg_variants(char *msg, size_t msglen) {
             bad |= img.data[3 * i] != img.data[3 * i + 1] ||
                    img.data[3 * i] != img.data[3 * i + 2] || abs(img.data[3 * i] - gray[i]) > 24;
         graft_image_free(&img);
-        if (bad) return check_fail(msg, msglen, "jpeg gray: channels differ or far off");
+        if (bad) return graft_check_fail(msg, msglen, "jpeg gray: channels differ or far off");
     }
     /* CMYK and YCCK: a flat image survives JPEG almost exactly, so the colour conversion
      * (Pillow's inverted-CMYK formula) can be checked to within the codec's rounding. */
@@ -762,7 +753,7 @@ static int check_jpeg_variants(char *msg, size_t msglen) {
             }
             graft_image_free(&img);
             if (worst > 2)
-                return check_fail(msg, msglen, "jpeg %s colour %d: off by %d",
+                return graft_check_fail(msg, msglen, "jpeg %s colour %d: off by %d",
                                   ycck ? "ycck" : "cmyk", k, worst);
         }
     }
@@ -770,7 +761,7 @@ static int check_jpeg_variants(char *msg, size_t msglen) {
     {
         enum { BW = 640, BH = 480 };
         uint8_t *big = malloc(BW * BH * 3);
-        if (!big) return check_fail(msg, msglen, "out of memory");
+        if (!big) return graft_check_fail(msg, msglen, "out of memory");
         synth_rgb(big, BW, BH, 9);
         bytes b = jpeg_encode(big, BW, BH, 3, JCS_YCbCr, 90, 0);
         free(big);
@@ -786,7 +777,7 @@ static int check_jpeg_variants(char *msg, size_t msglen) {
             graft_image_free(&img);
             if (err || w != hints[i].ww || h != hints[i].wh) {
                 free(b.p);
-                return check_fail(msg, msglen, "hint %dx%d: got %dx%d (%s), want %dx%d",
+                return graft_check_fail(msg, msglen, "hint %dx%d: got %dx%d (%s), want %dx%d",
                                   hints[i].mw, hints[i].mh, w, h, graft_last_error(),
                                   hints[i].ww, hints[i].wh);
             }
@@ -814,7 +805,7 @@ static int check_webp_variants(char *msg, size_t msglen) {
         size_t n = v == 0 ? WebPEncodeLosslessRGB(rgb, W, H, W * 3, &out)
                    : v == 1 ? WebPEncodeLosslessRGBA(rgba, W, H, W * 4, &out)
                             : WebPEncodeRGB(rgb, W, H, W * 3, 90, &out);
-        if (!n) return check_fail(msg, msglen, "webp encoder failed");
+        if (!n) return graft_check_fail(msg, msglen, "webp encoder failed");
         graft_image img = {0};
         int err = graft_image_decode(out, n, NULL, &img);
         WebPFree(out);
@@ -825,8 +816,8 @@ static int check_webp_variants(char *msg, size_t msglen) {
         mean /= sizeof rgb;
         graft_image_free(&img);
         /* Lossless keeps RGB exactly, with the alpha channel dropped. */
-        if (v < 2 && d) return check_fail(msg, msglen, "webp lossless %d: diff %d", v, d);
-        if (v == 2 && mean > 8) return check_fail(msg, msglen, "webp lossy: mean error %g", mean);
+        if (v < 2 && d) return graft_check_fail(msg, msglen, "webp lossless %d: diff %d", v, d);
+        if (v == 2 && mean > 8) return graft_check_fail(msg, msglen, "webp lossy: mean error %g", mean);
     }
     snprintf(msg, msglen, "lossless, lossless+alpha, lossy");
     return GRAFT_CHECK_PASS;
@@ -862,7 +853,7 @@ static int check_truncated_every_offset(char *msg, size_t msglen) {
     static const char *const names[4] = {"jpeg", "png", "bmp", "webp"};
     if (!sample_files(files)) {
         for (int f = 0; f < 4; f++) free(files[f].p);
-        return check_fail(msg, msglen, "could not encode the samples");
+        return graft_check_fail(msg, msglen, "could not encode the samples");
     }
     int status = GRAFT_CHECK_PASS;
     size_t cuts = 0;
@@ -878,7 +869,7 @@ static int check_truncated_every_offset(char *msg, size_t msglen) {
             /* A copy of exactly `cut` bytes, so ASan sees any read past the end. */
             uint8_t *p = malloc(cut ? cut : 1);
             if (!p) {
-                status = check_fail(msg, msglen, "out of memory");
+                status = graft_check_fail(msg, msglen, "out of memory");
                 break;
             }
             memcpy(p, files[f].p, cut);
@@ -890,7 +881,7 @@ static int check_truncated_every_offset(char *msg, size_t msglen) {
             int allowed = err == GRAFT_ECORRUPT || (err == GRAFT_OK && cut >= ok_from) ||
                           (err == GRAFT_EUNSUPPORTED && cut < 12 && f == 3);
             if (!allowed) {
-                status = check_fail(msg, msglen, "%s cut to %zu of %zu bytes: %s \"%s\"",
+                status = graft_check_fail(msg, msglen, "%s cut to %zu of %zu bytes: %s \"%s\"",
                                     names[f], cut, files[f].len, graft_err_name(err),
                                     graft_last_error());
                 break;
@@ -939,13 +930,13 @@ static int check_corrupt_and_unknown(char *msg, size_t msglen) {
         graft_image_sniff("RIFF....WEBP", 12) != GRAFT_IMAGE_FORMAT_WEBP ||
         graft_image_sniff("RIFF....WEBP", 11) != GRAFT_IMAGE_FORMAT_UNKNOWN ||
         strcmp(graft_image_format_name(GRAFT_IMAGE_FORMAT_PNG), "png") != 0)
-        return check_fail(msg, msglen, "graft_image_sniff / format_name");
+        return graft_check_fail(msg, msglen, "graft_image_sniff / format_name");
 
     /* Mutated files: any verdict but a crash (ASan) or an unexpected code. */
     bytes files[4] = {{0}};
     if (!sample_files(files)) {
         for (int f = 0; f < 4; f++) free(files[f].p);
-        return check_fail(msg, msglen, "could not encode the samples");
+        return graft_check_fail(msg, msglen, "could not encode the samples");
     }
     uint32_t st = 99;
     int decoded = 0, refused = 0, status = GRAFT_CHECK_PASS;
@@ -967,7 +958,7 @@ static int check_corrupt_and_unknown(char *msg, size_t msglen) {
             else refused++;
             if (err != GRAFT_OK && err != GRAFT_ECORRUPT && err != GRAFT_EUNSUPPORTED &&
                 err != GRAFT_ERANGE)
-                status = check_fail(msg, msglen, "mutated %d: %s %s", f, graft_err_name(err),
+                status = graft_check_fail(msg, msglen, "mutated %d: %s %s", f, graft_err_name(err),
                                     graft_last_error());
         }
     }
@@ -1036,7 +1027,7 @@ static int check_max_pixels(char *msg, size_t msglen) {
     static const char *const names[4] = {"jpeg", "png", "bmp", "webp"};
     if (!sample_files(files)) {
         for (int f = 0; f < 4; f++) free(files[f].p);
-        return check_fail(msg, msglen, "could not encode the samples");
+        return graft_check_fail(msg, msglen, "could not encode the samples");
     }
     int status = GRAFT_CHECK_PASS;
     for (int f = 0; f < 4 && status == GRAFT_CHECK_PASS; f++) {
@@ -1047,7 +1038,7 @@ static int check_max_pixels(char *msg, size_t msglen) {
         int e2 = graft_image_decode(files[f].p, files[f].len, &below, &img);
         if (e1 != GRAFT_OK || e2 != GRAFT_ERANGE || !strstr(graft_last_error(), "exceeds") ||
             !strstr(graft_last_error(), names[f]))
-            status = check_fail(msg, msglen, "%s: at the limit %s, below it %s \"%s\"", names[f],
+            status = graft_check_fail(msg, msglen, "%s: at the limit %s, below it %s \"%s\"", names[f],
                                 graft_err_name(e1), graft_err_name(e2), graft_last_error());
     }
     for (int f = 0; f < 4; f++) free(files[f].p);
@@ -1062,11 +1053,11 @@ static int check_load_file(char *msg, size_t msglen) {
     EXPECT_ERR(graft_image_load_file("/", NULL, &img), GRAFT_EIO, NULL, "directory");
     char path[] = "/tmp/graft-img-XXXXXX";
     int fd = mkstemp(path);
-    if (fd < 0) return check_fail(msg, msglen, "mkstemp: %s", strerror(errno));
+    if (fd < 0) return graft_check_fail(msg, msglen, "mkstemp: %s", strerror(errno));
     if (write(fd, "GIF89a....", 10) != 10) {
         close(fd);
         unlink(path);
-        return check_fail(msg, msglen, "write failed");
+        return graft_check_fail(msg, msglen, "write failed");
     }
     close(fd);
     int err = graft_image_load_file(path, NULL, &img);
@@ -1080,7 +1071,7 @@ static int check_load_file(char *msg, size_t msglen) {
 static int check_resize_properties(char *msg, size_t msglen) {
     enum { W = 41, H = 29 };
     graft_image src = {0}, a = {0}, b = {0}, c = {0};
-    if (graft_image_alloc(&src, W, H)) return check_fail(msg, msglen, "alloc");
+    if (graft_image_alloc(&src, W, H)) return graft_check_fail(msg, msglen, "alloc");
     synth_rgb(src.data, W, H, 21);
     const graft_resample filters[3] = {GRAFT_RESAMPLE_NEAREST, GRAFT_RESAMPLE_BILINEAR,
                                        GRAFT_RESAMPLE_BICUBIC};
@@ -1089,7 +1080,7 @@ static int check_resize_properties(char *msg, size_t msglen) {
     for (int f = 0; f < 3 && status == GRAFT_CHECK_PASS; f++) {
         if (graft_image_resize(&a, &src, W, H, filters[f]) ||
             memcmp(a.data, src.data, (size_t)W * H * 3))
-            status = check_fail(msg, msglen, "filter %d: same-size resize is not a copy", f);
+            status = graft_check_fail(msg, msglen, "filter %d: same-size resize is not a copy", f);
         graft_image_free(&a);
     }
     /* A flat image stays flat at any size (the taps sum to one in fixed point). */
@@ -1104,12 +1095,12 @@ static int check_resize_properties(char *msg, size_t msglen) {
     for (size_t s = 0; s < sizeof sizes / sizeof *sizes && status == GRAFT_CHECK_PASS; s++)
         for (int f = 0; f < 3 && status == GRAFT_CHECK_PASS; f++) {
             if (graft_image_resize(&a, &flat, sizes[s][0], sizes[s][1], filters[f])) {
-                status = check_fail(msg, msglen, "resize: %s", graft_last_error());
+                status = graft_check_fail(msg, msglen, "resize: %s", graft_last_error());
                 break;
             }
             for (size_t i = 0; i < (size_t)a.width * a.height; i++)
                 if (a.data[3 * i] != 3 || a.data[3 * i + 1] != 128 || a.data[3 * i + 2] != 254) {
-                    status = check_fail(msg, msglen, "flat image not flat at %dx%d filter %d",
+                    status = graft_check_fail(msg, msglen, "flat image not flat at %dx%d filter %d",
                                         sizes[s][0], sizes[s][1], f);
                     break;
                 }
@@ -1129,7 +1120,7 @@ static int check_resize_properties(char *msg, size_t msglen) {
             e = e ? e : graft_image_center_crop(&c, &b, rc[i][1], rc[i][2]);
             if (e || a.width != c.width || a.height != c.height ||
                 memcmp(a.data, c.data, (size_t)a.width * a.height * 3))
-                status = check_fail(msg, msglen, "resize_center_crop(%d, %d, %d) filter %d "
+                status = graft_check_fail(msg, msglen, "resize_center_crop(%d, %d, %d) filter %d "
                                     "differs from resize + crop (%s)", rc[i][0], rc[i][1],
                                     rc[i][2], f, e ? graft_last_error() : "pixels");
             graft_image_free(&a);
@@ -1148,7 +1139,7 @@ static int check_resize_properties(char *msg, size_t msglen) {
         int e7 = graft_image_resize_center_crop(&a, &src, 0, 3, 3, GRAFT_RESAMPLE_BILINEAR);
         if (e1 != GRAFT_EINVAL || e2 != GRAFT_EINVAL || e3 != GRAFT_EINVAL ||
             e4 != GRAFT_EINVAL || e5 != GRAFT_EINVAL || e6 != GRAFT_ERANGE || e7 != GRAFT_EINVAL)
-            status = check_fail(msg, msglen, "error codes %d %d %d %d %d %d %d", e1, e2, e3, e4,
+            status = graft_check_fail(msg, msglen, "error codes %d %d %d %d %d %d %d", e1, e2, e3, e4,
                                 e5, e6, e7);
     }
     graft_image_free(&src);
@@ -1167,7 +1158,7 @@ static int check_torchvision_geometry(char *msg, size_t msglen) {
         int w = 0, h = 0;
         int e = graft_image_shorter_side_size(sz[i][0], sz[i][1], sz[i][2], &w, &h);
         if (e || w != sz[i][3] || h != sz[i][4])
-            return check_fail(msg, msglen, "shorter side %d of %dx%d: %dx%d, want %dx%d",
+            return graft_check_fail(msg, msglen, "shorter side %d of %dx%d: %dx%d, want %dx%d",
                               sz[i][2], sz[i][0], sz[i][1], w, h, sz[i][3], sz[i][4]);
     }
     int w, h;
@@ -1197,7 +1188,7 @@ static int check_torchvision_geometry(char *msg, size_t msglen) {
     for (size_t i = 0; i < sizeof cc / sizeof *cc && status == GRAFT_CHECK_PASS; i++) {
         const int cw = cc[i][0], ch = cc[i][1];
         if (graft_image_center_crop(&out, &src, cw, ch)) {
-            status = check_fail(msg, msglen, "center_crop: %s", graft_last_error());
+            status = graft_check_fail(msg, msglen, "center_crop: %s", graft_last_error());
             break;
         }
         for (int y = 0; y < ch && status == GRAFT_CHECK_PASS; y++)
@@ -1208,7 +1199,7 @@ static int check_torchvision_geometry(char *msg, size_t msglen) {
                 uint8_t want[3] = {inside ? (uint8_t)sx : 0, inside ? (uint8_t)sy : 0,
                                    inside ? 7 : 0};
                 if (memcmp(p, want, 3)) {
-                    status = check_fail(msg, msglen, "crop %dx%d of %dx%d: pixel (%d, %d) is "
+                    status = graft_check_fail(msg, msglen, "crop %dx%d of %dx%d: pixel (%d, %d) is "
                                         "(%d, %d, %d)", cw, ch, W, H, x, y, p[0], p[1], p[2]);
                     break;
                 }
@@ -1233,7 +1224,7 @@ static int check_to_float(char *msg, size_t msglen) {
     int e2 = graft_image_to_float(&img, mean, std, GRAFT_IMAGE_LAYOUT_CHW, chw);
     if (e1 || e2) {
         graft_image_free(&img);
-        return check_fail(msg, msglen, "to_float: %s", graft_last_error());
+        return graft_check_fail(msg, msglen, "to_float: %s", graft_last_error());
     }
     for (int y = 0; y < H; y++)
         for (int x = 0; x < W; x++)
@@ -1242,7 +1233,7 @@ static int check_to_float(char *msg, size_t msglen) {
                 float want = ((float)img.data[i] / 255.0f - mean[c]) / std[c];
                 if (hwc[i] != want || chw[(c * H + y) * W + x] != want) {
                     graft_image_free(&img);
-                    return check_fail(msg, msglen, "to_float (%d, %d, %d): %g / %g, want %g", x,
+                    return graft_check_fail(msg, msglen, "to_float (%d, %d, %d): %g / %g, want %g", x,
                                       y, c, hwc[i], chw[(c * H + y) * W + x], want);
                 }
             }
@@ -1265,7 +1256,7 @@ static int check_to_float(char *msg, size_t msglen) {
 static int check_npy(char *msg, size_t msglen) {
     char path[] = "/tmp/graft-npy-XXXXXX";
     int fd = mkstemp(path);
-    if (fd < 0) return check_fail(msg, msglen, "mkstemp: %s", strerror(errno));
+    if (fd < 0) return graft_check_fail(msg, msglen, "mkstemp: %s", strerror(errno));
     close(fd);
     float f[24];
     uint8_t u[7];
@@ -1279,22 +1270,22 @@ static int check_npy(char *msg, size_t msglen) {
     e = e ? e : graft_npy_read(path, &a);
     if (e || a.dtype != GRAFT_NPY_DTYPE_F32 || a.rank != 3 || a.shape[2] != 4 || a.count != 24 ||
         memcmp(a.data, f, sizeof f))
-        status = check_fail(msg, msglen, "f32 round trip: %s", e ? graft_last_error() : "data");
+        status = graft_check_fail(msg, msglen, "f32 round trip: %s", e ? graft_last_error() : "data");
     graft_npy_free(&a);
     struct stat st;
     if (status == GRAFT_CHECK_PASS && (stat(path, &st) || (st.st_size - 24 * 4) % 64))
-        status = check_fail(msg, msglen, "header not padded to 64 bytes");
+        status = graft_check_fail(msg, msglen, "header not padded to 64 bytes");
     e = graft_npy_write(path, GRAFT_NPY_DTYPE_U8, 1, s1, u);
     e = e ? e : graft_npy_read(path, &a);
     if (status == GRAFT_CHECK_PASS &&
         (e || a.dtype != GRAFT_NPY_DTYPE_U8 || a.rank != 1 || a.count != 7 || memcmp(a.data, u, 7)))
-        status = check_fail(msg, msglen, "u8 round trip: %s", e ? graft_last_error() : "data");
+        status = graft_check_fail(msg, msglen, "u8 round trip: %s", e ? graft_last_error() : "data");
     graft_npy_free(&a);
     e = graft_npy_write(path, GRAFT_NPY_DTYPE_F32, 0, NULL, f);
     e = e ? e : graft_npy_read(path, &a);
     if (status == GRAFT_CHECK_PASS &&
         (e || a.rank != 0 || a.count != 1 || *(float *)a.data != f[0]))
-        status = check_fail(msg, msglen, "scalar round trip: %s", e ? graft_last_error() : "data");
+        status = graft_check_fail(msg, msglen, "scalar round trip: %s", e ? graft_last_error() : "data");
     graft_npy_free(&a);
     unlink(path);
     if (status != GRAFT_CHECK_PASS) return status;
@@ -1344,7 +1335,7 @@ static int check_npy(char *msg, size_t msglen) {
         const size_t hl = strlen(cases[i].header), pre = cases[i].major == 1 ? 10 : 12;
         const size_t len = pre + hl + cases[i].data_bytes;
         uint8_t *p = malloc(len);
-        if (!p) return check_fail(msg, msglen, "out of memory");
+        if (!p) return graft_check_fail(msg, msglen, "out of memory");
         memcpy(p, "\x93NUMPY", 6);
         p[6] = (uint8_t)cases[i].major;
         p[7] = 0;
@@ -1357,7 +1348,7 @@ static int check_npy(char *msg, size_t msglen) {
         /* '>f4' bytes 0 1 2 3 come out as the float whose host bytes are 3 2 1 0. */
         int swapped = e != GRAFT_OK || i != 1 || ((uint8_t *)a.data)[0] == 3;
         graft_npy_free(&a);
-        if (!swapped) return check_fail(msg, msglen, "'>f4' was not byte-swapped");
+        if (!swapped) return graft_check_fail(msg, msglen, "'>f4' was not byte-swapped");
         EXPECT_ERR(e, cases[i].err, cases[i].needle, "npy header case %zu", i);
     }
     EXPECT_ERR(graft_npy_parse("\x93NUMPZ\1\0\0\0", 10, &a), GRAFT_ECORRUPT, "magic", "magic");

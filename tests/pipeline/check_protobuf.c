@@ -24,15 +24,6 @@
 #include "../../pipeline/model/protobuf.h"
 #include "graft/graft.h"
 
-static int check_fail(char *msg, size_t msglen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int check_fail(char *msg, size_t msglen, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, msglen, fmt, ap);
-    va_end(ap);
-    return GRAFT_CHECK_FAIL;
-}
 
 /* Fails the check unless `err` is `want` and, when `needle` is given, the last error holds it. */
 #define EXPECT_ERR(err, want, needle, what)                                                   \
@@ -40,7 +31,7 @@ static int check_fail(char *msg, size_t msglen, const char *fmt, ...) {
         int e_ = (err);                                                                       \
         const char *n_ = (needle);                                                            \
         if (e_ != (want) || (n_ && !strstr(graft_last_error(), n_)))                          \
-            return check_fail(msg, msglen, "%s: %s \"%s\", expected %s%s%s", what,            \
+            return graft_check_fail(msg, msglen, "%s: %s \"%s\", expected %s%s%s", what,            \
                               graft_err_name(e_), graft_last_error(), graft_err_name(want),   \
                               n_ ? " with " : "", n_ ? n_ : "");                              \
     } while (0)
@@ -355,10 +346,10 @@ static int check_varint_limits(char *msg, size_t msglen) {
         size_t used = 0;
         int err = graft_pb_varint(cases[k].bytes, cases[k].len, &v, &used);
         if (cases[k].ok && (err || v != cases[k].value || used != cases[k].used))
-            return check_fail(msg, msglen, "varint case %zu: err %d value %llu used %zu", k, err,
+            return graft_check_fail(msg, msglen, "varint case %zu: err %d value %llu used %zu", k, err,
                               (unsigned long long)v, used);
         if (!cases[k].ok && err != GRAFT_ECORRUPT)
-            return check_fail(msg, msglen, "varint case %zu accepted (%s)", k,
+            return graft_check_fail(msg, msglen, "varint case %zu accepted (%s)", k,
                               graft_err_name(err));
     }
     return GRAFT_CHECK_PASS;
@@ -372,7 +363,7 @@ static int check_reader_fields(char *msg, size_t msglen) {
     pb_f32(&b, 3, -1.0f);
     pb_str(&b, 536870911, "max field number");
     pb_str(&b, 5, "");
-    if (b.oom) return check_fail(msg, msglen, "out of memory");
+    if (b.oom) return graft_check_fail(msg, msglen, "out of memory");
 
     graft_pb_reader r;
     graft_pb_field f;
@@ -395,12 +386,12 @@ static int check_reader_fields(char *msg, size_t msglen) {
         if (k >= 5 || f.number != want[k].number || (int)f.wire != want[k].wire ||
             f.u != want[k].u || f.len != want[k].len ||
             (f.wire == GRAFT_PB_WIRE_LEN && f.data != b.p + f.data_offset))
-            return check_fail(msg, msglen, "field %zu: number %u wire %d u %llu len %zu", k,
+            return graft_check_fail(msg, msglen, "field %zu: number %u wire %d u %llu len %zu", k,
                               f.number, f.wire, (unsigned long long)f.u, f.len);
         k++;
     }
     pb_free(&b);
-    if (got != 0 || k != 5) return check_fail(msg, msglen, "%zu fields, end %d", k, got);
+    if (got != 0 || k != 5) return graft_check_fail(msg, msglen, "%zu fields, end %d", k, got);
 
     /* Malformed fields, each alone in a buffer. */
     static const struct {
@@ -435,12 +426,12 @@ static int check_reader_fields(char *msg, size_t msglen) {
     graft_pb_reader_init(&r, outer.p, outer.len, "test: Outer");
     graft_pb_reader sub;
     if (outer.oom || graft_pb_next(&r, &f) != 1)
-        return check_fail(msg, msglen, "outer field");
+        return graft_check_fail(msg, msglen, "outer field");
     graft_pb_reader_sub(&sub, &r, &f, "test: Inner");
     int n1 = graft_pb_next(&sub, &f), n1u = (int)f.u, n2 = graft_pb_next(&sub, &f);
     pb_free(&outer);
     if (n1 != 1 || n1u != 5 || n2 != 0)
-        return check_fail(msg, msglen, "sub-reader: %d (%d) then %d", n1, n1u, n2);
+        return graft_check_fail(msg, msglen, "sub-reader: %d (%d) then %d", n1, n1u, n2);
     return GRAFT_CHECK_PASS;
 }
 
@@ -453,7 +444,7 @@ static int check_packed_fields(char *msg, size_t msglen) {
     pb_packed_f32(&b, 2, fl, 3);
     pb_f32(&b, 2, 7.0f);
     pb_packed_varints(&b, 3, v, 0); /* empty packed field */
-    if (b.oom) return check_fail(msg, msglen, "out of memory");
+    if (b.oom) return graft_check_fail(msg, msglen, "out of memory");
     graft_pb_reader r;
     graft_pb_field f;
     graft_pb_repeated it;
@@ -466,27 +457,27 @@ static int check_packed_fields(char *msg, size_t msglen) {
         size_t count;
         graft_pb_wire elem = f.number == 2 ? GRAFT_PB_WIRE_I32 : GRAFT_PB_WIRE_VARINT;
         int err = graft_pb_repeated_begin(&r, &f, elem, &it, &count);
-        if (err) return check_fail(msg, msglen, "field %u: %s", f.number, graft_last_error());
+        if (err) return graft_check_fail(msg, msglen, "field %u: %s", f.number, graft_last_error());
         if (f.number == 3) empty_count = count;
         uint64_t x;
         size_t seen = 0;
         while (graft_pb_repeated_next(&it, &x)) {
             seen++;
             if (f.number == 1 && (nv >= 5 || x != want_v[nv++]))
-                return check_fail(msg, msglen, "varint %zu: %llu", nv, (unsigned long long)x);
+                return graft_check_fail(msg, msglen, "varint %zu: %llu", nv, (unsigned long long)x);
             if (f.number == 2) {
                 uint32_t bits = (uint32_t)x;
                 float fx;
                 memcpy(&fx, &bits, 4);
                 if (nf >= 4 || fx != want_f[nf++])
-                    return check_fail(msg, msglen, "float %zu: %g", nf, fx);
+                    return graft_check_fail(msg, msglen, "float %zu: %g", nf, fx);
             }
         }
-        if (seen != count) return check_fail(msg, msglen, "%zu values, count %zu", seen, count);
+        if (seen != count) return graft_check_fail(msg, msglen, "%zu values, count %zu", seen, count);
     }
     pb_free(&b);
     if (got != 0 || nv != 5 || nf != 4 || empty_count != 0)
-        return check_fail(msg, msglen, "%zu varints, %zu floats, empty %zu", nv, nf, empty_count);
+        return graft_check_fail(msg, msglen, "%zu varints, %zu floats, empty %zu", nv, nf, empty_count);
 
     /* Packed fixed32 whose length is not a multiple of 4; a bad varint inside a packed run;
      * a repeated varint sent as fixed64. */
@@ -521,20 +512,20 @@ static int check_packed_fields(char *msg, size_t msglen) {
 
 static int check_hand_made_model(char *msg, size_t msglen) {
     pbuf b;
-    if (make_model(&b)) return check_fail(msg, msglen, "out of memory");
+    if (make_model(&b)) return graft_check_fail(msg, msglen, "out of memory");
     graft_onnx_model *m;
     int err = graft_onnx_model_create(&m);
     if (!err) err = graft_onnx_model_decode(m, b.p, b.len);
     if (err) {
         pb_free(&b);
-        return check_fail(msg, msglen, "%s: %s", graft_err_name(err), graft_last_error());
+        return graft_check_fail(msg, msglen, "%s: %s", graft_err_name(err), graft_last_error());
     }
     int st = GRAFT_CHECK_PASS;
     const graft_onnx_graph *g = m->graph;
 #define REQUIRE(cond)                                                            \
     do {                                                                         \
         if (st == GRAFT_CHECK_PASS && !(cond))                                   \
-            st = check_fail(msg, msglen, "hand-made model: %s is false", #cond); \
+            st = graft_check_fail(msg, msglen, "hand-made model: %s is false", #cond); \
     } while (0)
     REQUIRE(m->ir_version == 8 && strcmp(m->producer_name, "graft-test") == 0);
     REQUIRE(m->opset_count == 1 && m->opsets[0].domain[0] == 0 && m->opsets[0].version == 13);
@@ -600,7 +591,7 @@ static int check_hand_made_model(char *msg, size_t msglen) {
 
     /* A model object takes one ModelProto. */
     if (st == GRAFT_CHECK_PASS && graft_onnx_model_decode(m, b.p, b.len) != GRAFT_EINVAL)
-        st = check_fail(msg, msglen, "a second decode into the same model was accepted");
+        st = graft_check_fail(msg, msglen, "a second decode into the same model was accepted");
 #undef REQUIRE
 done:
     graft_onnx_model_destroy(m);
@@ -614,28 +605,28 @@ static int truncations(const pbuf *b, int is_model, char *msg, size_t msglen) {
     for (size_t len = 0; len <= b->len; len++) {
         /* An exact-size copy, so that ASan sees any read past the cut. */
         uint8_t *cut = malloc(len ? len : 1);
-        if (!cut) return check_fail(msg, msglen, "out of memory");
+        if (!cut) return graft_check_fail(msg, msglen, "out of memory");
         memcpy(cut, b->p, len);
         int err = is_model ? decode_model_bytes(cut, len) : decode_tensor_bytes(cut, len);
         free(cut);
         int want = len == b->len ? GRAFT_OK : GRAFT_ECORRUPT;
         if (err != want)
-            return check_fail(msg, msglen, "%s cut to %zu of %zu bytes: %s \"%s\"",
+            return graft_check_fail(msg, msglen, "%s cut to %zu of %zu bytes: %s \"%s\"",
                               is_model ? "model" : "tensor", len, b->len, graft_err_name(err),
                               graft_last_error());
         if (err && !strstr(graft_last_error(), "onnx: "))
-            return check_fail(msg, msglen, "cut to %zu: message \"%s\"", len, graft_last_error());
+            return graft_check_fail(msg, msglen, "cut to %zu: message \"%s\"", len, graft_last_error());
     }
     return GRAFT_CHECK_PASS;
 }
 
 static int check_truncated_every_offset(char *msg, size_t msglen) {
     pbuf b;
-    if (make_model(&b)) return check_fail(msg, msglen, "out of memory");
+    if (make_model(&b)) return graft_check_fail(msg, msglen, "out of memory");
     int st = truncations(&b, 1, msg, msglen);
     pb_free(&b);
     if (st != GRAFT_CHECK_PASS) return st;
-    if (make_tensor(&b)) return check_fail(msg, msglen, "out of memory");
+    if (make_tensor(&b)) return graft_check_fail(msg, msglen, "out of memory");
     st = truncations(&b, 0, msg, msglen);
     pb_free(&b);
     return st;
@@ -660,7 +651,7 @@ static int check_malformed_models(char *msg, size_t msglen) {
     /* ir_version as an 11-byte varint */
     pb_tag(&b, 1, GRAFT_PB_WIRE_VARINT);
     pb_raw(&b, "\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x01", 11);
-    if (b.oom) return check_fail(msg, msglen, "out of memory");
+    if (b.oom) return graft_check_fail(msg, msglen, "out of memory");
     EXPECT_ERR(decode_model_bytes(b.p, b.len), GRAFT_ECORRUPT,
                "onnx: ModelProto field 1: varint longer than 10 bytes at offset 1",
                "11-byte varint");
@@ -669,7 +660,7 @@ static int check_malformed_models(char *msg, size_t msglen) {
     /* A NodeProto whose name claims 4000 bytes: the enclosing lengths are right. */
     pb_tag(&n, 3, GRAFT_PB_WIRE_LEN);
     pb_varint(&n, 4000);
-    if (model_with_node(&b, &n)) return check_fail(msg, msglen, "out of memory");
+    if (model_with_node(&b, &n)) return graft_check_fail(msg, msglen, "out of memory");
     EXPECT_ERR(decode_model_bytes(b.p, b.len), GRAFT_ECORRUPT,
                "onnx: NodeProto field 3: length 4000 past end of buffer at offset", "length");
     pb_free(&b);
@@ -677,7 +668,7 @@ static int check_malformed_models(char *msg, size_t msglen) {
     /* op_type sent as a varint */
     pb_str(&n, 1, "x");
     pb_vfield(&n, 4, 7);
-    if (model_with_node(&b, &n)) return check_fail(msg, msglen, "out of memory");
+    if (model_with_node(&b, &n)) return graft_check_fail(msg, msglen, "out of memory");
     EXPECT_ERR(decode_model_bytes(b.p, b.len), GRAFT_ECORRUPT,
                "onnx: NodeProto field 4 (op_type): wire type varint, expected length-delimited",
                "wrong wire type");
@@ -686,14 +677,14 @@ static int check_malformed_models(char *msg, size_t msglen) {
     /* The graph sent as fixed32 */
     pb_vfield(&b, 1, 8);
     pb_f32(&b, 7, 1.0f);
-    if (b.oom) return check_fail(msg, msglen, "out of memory");
+    if (b.oom) return graft_check_fail(msg, msglen, "out of memory");
     EXPECT_ERR(decode_model_bytes(b.p, b.len), GRAFT_ECORRUPT, "ModelProto field 7 (graph)",
                "graph as fixed32");
     pb_free(&b);
 
     /* A name with a NUL byte inside */
     pb_bytes(&n, 4, "Re\0lu", 5);
-    if (model_with_node(&b, &n)) return check_fail(msg, msglen, "out of memory");
+    if (model_with_node(&b, &n)) return graft_check_fail(msg, msglen, "out of memory");
     EXPECT_ERR(decode_model_bytes(b.p, b.len), GRAFT_ECORRUPT, "string with a NUL byte",
                "embedded NUL");
     pb_free(&b);
@@ -703,7 +694,7 @@ static int check_malformed_models(char *msg, size_t msglen) {
     pb_str(&a, 1, "pads");
     pb_bytes(&a, 8, "\x01\x80", 2);
     pb_msg(&n, 5, &a);
-    if (model_with_node(&b, &n)) return check_fail(msg, msglen, "out of memory");
+    if (model_with_node(&b, &n)) return graft_check_fail(msg, msglen, "out of memory");
     EXPECT_ERR(decode_model_bytes(b.p, b.len), GRAFT_ECORRUPT,
                "AttributeProto field 8: truncated varint in packed values", "packed ints");
     pb_free(&b);
@@ -714,30 +705,30 @@ static int check_malformed_models(char *msg, size_t msglen) {
     pb_str(&o, 1, "");
     pb_vfield(&o, 2, 13);
     pb_msg(&b, 8, &o);
-    if (b.oom) return check_fail(msg, msglen, "out of memory");
+    if (b.oom) return graft_check_fail(msg, msglen, "out of memory");
     EXPECT_ERR(decode_model_bytes(b.p, b.len), GRAFT_ECORRUPT, "has no graph", "no graph");
     pb_free(&b);
     pb_vfield(&b, 1, 8);
     pb_str(&g, 2, "g");
     pb_msg(&b, 7, &g);
-    if (b.oom) return check_fail(msg, msglen, "out of memory");
+    if (b.oom) return graft_check_fail(msg, msglen, "out of memory");
     EXPECT_ERR(decode_model_bytes(b.p, b.len), GRAFT_ECORRUPT, "has no opset_import", "no opset");
     pb_free(&b);
     pb_vfield(&b, 1, 2); /* ir_version 2 predates opset_import */
     pb_str(&g, 2, "g");
     pb_msg(&b, 7, &g);
-    if (b.oom) return check_fail(msg, msglen, "out of memory");
+    if (b.oom) return graft_check_fail(msg, msglen, "out of memory");
     EXPECT_ERR(decode_model_bytes(b.p, b.len), GRAFT_OK, NULL, "ir_version 2 without opsets");
     pb_free(&b);
     pb_str(&g, 2, "g");
     pb_msg(&b, 7, &g);
-    if (b.oom) return check_fail(msg, msglen, "out of memory");
+    if (b.oom) return graft_check_fail(msg, msglen, "out of memory");
     EXPECT_ERR(decode_model_bytes(b.p, b.len), GRAFT_ECORRUPT, "has no ir_version", "no ir");
     pb_free(&b);
     EXPECT_ERR(decode_model_bytes(NULL, 0), GRAFT_ECORRUPT, NULL, "empty buffer");
 
     graft_onnx_model *m;
-    if (graft_onnx_model_create(&m)) return check_fail(msg, msglen, "out of memory");
+    if (graft_onnx_model_create(&m)) return graft_check_fail(msg, msglen, "out of memory");
     int err = graft_onnx_model_decode(m, NULL, 10);
     graft_onnx_model_destroy(m);
     EXPECT_ERR(err, GRAFT_EINVAL, "buf is NULL", "NULL buffer");
@@ -766,9 +757,9 @@ static int nested_graph_model(pbuf *out, int levels) {
 static int check_deep_nesting(char *msg, size_t msglen) {
     /* Each subgraph level is graph -> node -> attribute: 3 of the 32 levels allowed. */
     pbuf b;
-    if (nested_graph_model(&b, 5)) return check_fail(msg, msglen, "out of memory");
+    if (nested_graph_model(&b, 5)) return graft_check_fail(msg, msglen, "out of memory");
     graft_onnx_model *m;
-    if (graft_onnx_model_create(&m)) return check_fail(msg, msglen, "out of memory");
+    if (graft_onnx_model_create(&m)) return graft_check_fail(msg, msglen, "out of memory");
     int err = graft_onnx_model_decode(m, b.p, b.len), levels = 0;
     const graft_onnx_graph *g = err ? NULL : m->graph;
     while (g && g->node_count == 1 && g->nodes[0].attr_count == 1 && g->nodes[0].attrs[0].g) {
@@ -779,9 +770,9 @@ static int check_deep_nesting(char *msg, size_t msglen) {
     graft_onnx_model_destroy(m);
     pb_free(&b);
     EXPECT_ERR(err, GRAFT_OK, NULL, "subgraphs 5 deep");
-    if (levels != 5 || !leaf) return check_fail(msg, msglen, "%d subgraph levels decoded", levels);
+    if (levels != 5 || !leaf) return graft_check_fail(msg, msglen, "%d subgraph levels decoded", levels);
 
-    if (nested_graph_model(&b, 200)) return check_fail(msg, msglen, "out of memory");
+    if (nested_graph_model(&b, 200)) return graft_check_fail(msg, msglen, "out of memory");
     err = decode_model_bytes(b.p, b.len);
     pb_free(&b);
     EXPECT_ERR(err, GRAFT_ECORRUPT, "nested deeper than 32 levels", "subgraphs 200 deep");
@@ -805,7 +796,7 @@ static int check_deep_nesting(char *msg, size_t msglen) {
     pb_str(&o, 1, "");
     pb_vfield(&o, 2, 13);
     pb_msg(&m2, 8, &o);
-    if (m2.oom) return check_fail(msg, msglen, "out of memory");
+    if (m2.oom) return graft_check_fail(msg, msglen, "out of memory");
     err = decode_model_bytes(m2.p, m2.len);
     pb_free(&m2);
     EXPECT_ERR(err, GRAFT_ECORRUPT, "TypeProto", "sequence types 1000 deep");
@@ -826,7 +817,7 @@ static int check_deep_nesting(char *msg, size_t msglen) {
     pb_str(&o, 1, "");
     pb_vfield(&o, 2, 13);
     pb_msg(&m3, 8, &o);
-    if (m3.oom) return check_fail(msg, msglen, "out of memory");
+    if (m3.oom) return graft_check_fail(msg, msglen, "out of memory");
     err = decode_model_bytes(m3.p, m3.len);
     pb_free(&m3);
     EXPECT_ERR(err, GRAFT_OK, NULL, "unknown fields nested 5000 deep");
@@ -915,26 +906,26 @@ static int check_random_and_mutated_bytes(char *msg, size_t msglen) {
         if (iter & 1)
             for (size_t i = 0; i < len; i++) buf[i] &= 0x3f;
         uint8_t *exact = malloc(len ? len : 1);
-        if (!exact) return check_fail(msg, msglen, "out of memory");
+        if (!exact) return graft_check_fail(msg, msglen, "out of memory");
         memcpy(exact, buf, len);
         int r = decode_any(exact, len, &bad_err);
         free(exact);
         if (r)
-            return check_fail(msg, msglen, "random buffer %d: %s \"%s\"", iter,
+            return graft_check_fail(msg, msglen, "random buffer %d: %s \"%s\"", iter,
                               graft_err_name(bad_err), graft_last_error());
     }
     pbuf model, tensor;
-    if (make_model(&model)) return check_fail(msg, msglen, "out of memory");
+    if (make_model(&model)) return graft_check_fail(msg, msglen, "out of memory");
     if (make_tensor(&tensor)) {
         pb_free(&model);
-        return check_fail(msg, msglen, "out of memory");
+        return graft_check_fail(msg, msglen, "out of memory");
     }
     int st = GRAFT_CHECK_PASS;
     for (int iter = 0; iter < 20000 && st == GRAFT_CHECK_PASS; iter++) {
         const pbuf *src = iter % 4 == 3 ? &tensor : &model;
         uint8_t *mut = malloc(src->len);
         if (!mut) {
-            st = check_fail(msg, msglen, "out of memory");
+            st = graft_check_fail(msg, msglen, "out of memory");
             break;
         }
         memcpy(mut, src->p, src->len);
@@ -945,7 +936,7 @@ static int check_random_and_mutated_bytes(char *msg, size_t msglen) {
             mut[at] = r & 1 ? (uint8_t)(r >> 8) : (uint8_t)(mut[at] ^ (1u << ((r >> 8) & 7)));
         }
         if (decode_any(mut, src->len, &bad_err))
-            st = check_fail(msg, msglen, "mutant %d: %s \"%s\"", iter, graft_err_name(bad_err),
+            st = graft_check_fail(msg, msglen, "mutant %d: %s \"%s\"", iter, graft_err_name(bad_err),
                             graft_last_error());
         free(mut);
     }
@@ -982,7 +973,7 @@ static int check_absurd_dims(char *msg, size_t msglen) {
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         pbuf t;
         tensor_head(&t, cases[k].dims, cases[k].rank, GRAFT_ONNX_DTYPE_FLOAT, "big");
-        if (t.oom) return check_fail(msg, msglen, "out of memory");
+        if (t.oom) return graft_check_fail(msg, msglen, "out of memory");
         int err = decode_tensor_bytes(t.p, t.len);
         pb_free(&t);
         EXPECT_ERR(err, cases[k].want, cases[k].needle, "absurd dims");
@@ -997,7 +988,7 @@ static int check_absurd_dims(char *msg, size_t msglen) {
     pb_str(&o, 1, "");
     pb_vfield(&o, 2, 13);
     pb_msg(&m, 8, &o);
-    if (m.oom) return check_fail(msg, msglen, "out of memory");
+    if (m.oom) return graft_check_fail(msg, msglen, "out of memory");
     int err = decode_model_bytes(m.p, m.len);
     pb_free(&m);
     EXPECT_ERR(err, GRAFT_ERANGE, "onnx: TensorProto \"W\"", "initializer with absurd dims");
@@ -1012,7 +1003,7 @@ static int check_tensor_data_consistency(char *msg, size_t msglen) {
     int err;
 #define DECODE_EXPECT(want, needle, what)                                \
     do {                                                                 \
-        if (t.oom) return check_fail(msg, msglen, "out of memory");      \
+        if (t.oom) return graft_check_fail(msg, msglen, "out of memory");      \
         err = decode_tensor_bytes(t.p, t.len);                           \
         pb_free(&t);                                                     \
         EXPECT_ERR(err, want, needle, what);                             \
@@ -1067,10 +1058,10 @@ static int check_tensor_data_consistency(char *msg, size_t msglen) {
     pb_str(&e, 2, "4096");
     pb_msg(&t, 13, &e);
     pb_vfield(&t, 14, 1);
-    if (t.oom) return check_fail(msg, msglen, "out of memory");
+    if (t.oom) return graft_check_fail(msg, msglen, "out of memory");
     graft_onnx_model *m;
     const graft_onnx_tensor *x = NULL;
-    if (graft_onnx_model_create(&m)) return check_fail(msg, msglen, "out of memory");
+    if (graft_onnx_model_create(&m)) return graft_check_fail(msg, msglen, "out of memory");
     err = graft_onnx_tensor_decode(m, t.p, t.len, &x);
     float f[6];
     int conv = x ? graft_onnx_tensor_to_float(x, f, 6) : -100;
@@ -1081,7 +1072,7 @@ static int check_tensor_data_consistency(char *msg, size_t msglen) {
     pb_free(&t);
     if (err || !ext || conv != GRAFT_EUNSUPPORTED || !strstr(conv_msg, "weights.bin") ||
         !strstr(conv_msg, "w_ext"))
-        return check_fail(msg, msglen, "external tensor: decode %d, external %d, to_float %d "
+        return graft_check_fail(msg, msglen, "external tensor: decode %d, external %d, to_float %d "
                           "\"%s\"", err, ext, conv, conv_msg);
     return GRAFT_CHECK_PASS;
 }
@@ -1135,51 +1126,51 @@ static int run_conv_case(const conv_case *c, char *msg, size_t msglen) {
         /* Unpacked, one field per value, to cover that form too. */
         for (size_t k = 0; k < c->n; k++) pb_vfield(&t, (uint32_t)c->field, (uint64_t)c->ivals[k]);
     }
-    if (t.oom) return check_fail(msg, msglen, "out of memory");
+    if (t.oom) return graft_check_fail(msg, msglen, "out of memory");
     graft_onnx_model *m;
     const graft_onnx_tensor *x;
-    if (graft_onnx_model_create(&m)) return check_fail(msg, msglen, "out of memory");
+    if (graft_onnx_model_create(&m)) return graft_check_fail(msg, msglen, "out of memory");
     int st = GRAFT_CHECK_PASS;
     int err = graft_onnx_tensor_decode(m, t.p, t.len, &x);
     float f[16];
     int64_t iv[16];
     if (err) {
-        st = check_fail(msg, msglen, "%s: decode: %s", c->label, graft_last_error());
+        st = graft_check_fail(msg, msglen, "%s: decode: %s", c->label, graft_last_error());
         goto done;
     }
     err = graft_onnx_tensor_to_float(x, f, c->n);
     if (c->want_f) {
         if (err) {
-            st = check_fail(msg, msglen, "%s: to_float: %s", c->label, graft_last_error());
+            st = graft_check_fail(msg, msglen, "%s: to_float: %s", c->label, graft_last_error());
             goto done;
         }
         for (size_t k = 0; k < c->n; k++)
             if (!same_float(f[k], c->want_f[k])) {
-                st = check_fail(msg, msglen, "%s element %zu: %.9g, expected %.9g", c->label, k,
+                st = graft_check_fail(msg, msglen, "%s element %zu: %.9g, expected %.9g", c->label, k,
                                 f[k], c->want_f[k]);
                 goto done;
             }
     } else if (err != GRAFT_EUNSUPPORTED || !strstr(graft_last_error(), c->label)) {
-        st = check_fail(msg, msglen, "%s: to_float %s \"%s\", expected GRAFT_EUNSUPPORTED",
+        st = graft_check_fail(msg, msglen, "%s: to_float %s \"%s\", expected GRAFT_EUNSUPPORTED",
                         c->label, graft_err_name(err), graft_last_error());
         goto done;
     }
     err = graft_onnx_tensor_to_int64(x, iv, c->n);
     if (err != c->int_err) {
-        st = check_fail(msg, msglen, "%s: to_int64 %s \"%s\", expected %s", c->label,
+        st = graft_check_fail(msg, msglen, "%s: to_int64 %s \"%s\", expected %s", c->label,
                         graft_err_name(err), graft_last_error(), graft_err_name(c->int_err));
         goto done;
     }
     for (size_t k = 0; !err && k < c->n; k++)
         if (iv[k] != c->want_i[k]) {
-            st = check_fail(msg, msglen, "%s element %zu: %lld, expected %lld", c->label, k,
+            st = graft_check_fail(msg, msglen, "%s element %zu: %lld, expected %lld", c->label, k,
                             (long long)iv[k], (long long)c->want_i[k]);
             goto done;
         }
     /* Wrong counts are the caller's mistake. */
     if (graft_onnx_tensor_to_float(x, f, c->n + 1) != GRAFT_EINVAL ||
         graft_onnx_tensor_to_int64(x, iv, c->n - 1) != GRAFT_EINVAL)
-        st = check_fail(msg, msglen, "%s: a wrong count was accepted", c->label);
+        st = graft_check_fail(msg, msglen, "%s: a wrong count was accepted", c->label);
 done:
     graft_onnx_model_destroy(m);
     pb_free(&t);
@@ -1281,10 +1272,10 @@ static int check_tensor_conversions(char *msg, size_t msglen) {
     tensor_head(&t, two, 1, GRAFT_ONNX_DTYPE_STRING, "strs");
     pb_str(&t, 6, "a");
     pb_bytes(&t, 6, "b\0c", 3);
-    if (t.oom) return check_fail(msg, msglen, "out of memory");
+    if (t.oom) return graft_check_fail(msg, msglen, "out of memory");
     graft_onnx_model *m;
     const graft_onnx_tensor *x;
-    if (graft_onnx_model_create(&m)) return check_fail(msg, msglen, "out of memory");
+    if (graft_onnx_model_create(&m)) return graft_check_fail(msg, msglen, "out of memory");
     int err = graft_onnx_tensor_decode(m, t.p, t.len, &x);
     float f[2];
     int64_t iv[2];
@@ -1295,14 +1286,14 @@ static int check_tensor_conversions(char *msg, size_t msglen) {
     graft_onnx_model_destroy(m);
     pb_free(&t);
     if (!strings_ok || fe != GRAFT_EUNSUPPORTED || ie != GRAFT_EUNSUPPORTED)
-        return check_fail(msg, msglen, "STRING tensor: decode %d strings %d to_float %d "
+        return graft_check_fail(msg, msglen, "STRING tensor: decode %d strings %d to_float %d "
                           "to_int64 %d", err, strings_ok, fe, ie);
     EXPECT_ERR(graft_onnx_tensor_to_float(NULL, f, 1), GRAFT_EINVAL, NULL, "to_float(NULL)");
     EXPECT_ERR(graft_onnx_tensor_to_int64(NULL, iv, 1), GRAFT_EINVAL, NULL, "to_int64(NULL)");
     if (strcmp(graft_onnx_dtype_name(GRAFT_ONNX_DTYPE_BFLOAT16), "BFLOAT16") != 0 ||
         strcmp(graft_onnx_dtype_name(99), "?") != 0 || graft_onnx_dtype_size(7) != 8 ||
         graft_onnx_dtype_size(8) != 0)
-        return check_fail(msg, msglen, "dtype names or sizes");
+        return graft_check_fail(msg, msglen, "dtype names or sizes");
     return GRAFT_CHECK_PASS;
 }
 
@@ -1331,23 +1322,23 @@ static int write_temp(const void *p, size_t len, char *path) {
 static int check_file_loaders(char *msg, size_t msglen) {
     pbuf b, tb;
     char model_path[256], tensor_path[256], cut_path[256], empty_path[256];
-    if (make_model(&b)) return check_fail(msg, msglen, "out of memory");
+    if (make_model(&b)) return graft_check_fail(msg, msglen, "out of memory");
     if (make_tensor(&tb)) {
         pb_free(&b);
-        return check_fail(msg, msglen, "out of memory");
+        return graft_check_fail(msg, msglen, "out of memory");
     }
     int w = write_temp(b.p, b.len, model_path) | write_temp(tb.p, tb.len, tensor_path) |
             write_temp(b.p, b.len - 3, cut_path) | write_temp("", 0, empty_path);
     pb_free(&b);
     pb_free(&tb);
-    if (w) return check_fail(msg, msglen, "cannot write temporary files: %s", strerror(errno));
+    if (w) return graft_check_fail(msg, msglen, "cannot write temporary files: %s", strerror(errno));
 
     int st = GRAFT_CHECK_PASS;
     graft_onnx_model *m = NULL;
     int err = graft_onnx_model_load(model_path, &m);
     if (err || !m->graph || m->graph->node_count != 2 ||
         strcmp(m->graph->nodes[1].op_type, "Relu") != 0) {
-        st = check_fail(msg, msglen, "model load: %s \"%s\"", graft_err_name(err),
+        st = graft_check_fail(msg, msglen, "model load: %s \"%s\"", graft_err_name(err),
                         graft_last_error());
         goto done;
     }
@@ -1357,14 +1348,14 @@ static int check_file_loaders(char *msg, size_t msglen) {
     float f[60];
     if (err || t->numel != 60 || strcmp(t->name, "x") != 0 ||
         graft_onnx_tensor_to_float(t, f, 60) || f[0] != -7.0f || f[59] != 7.75f) {
-        st = check_fail(msg, msglen, "tensor load: %s \"%s\"", graft_err_name(err),
+        st = graft_check_fail(msg, msglen, "tensor load: %s \"%s\"", graft_err_name(err),
                         graft_last_error());
         goto done;
     }
     /* A model file is not a tensor: refused, with the path in the message. */
     err = graft_onnx_tensor_load(m, model_path, &t);
     if (err != GRAFT_ECORRUPT || !strstr(graft_last_error(), model_path)) {
-        st = check_fail(msg, msglen, "model as tensor: %s \"%s\"", graft_err_name(err),
+        st = graft_check_fail(msg, msglen, "model as tensor: %s \"%s\"", graft_err_name(err),
                         graft_last_error());
         goto done;
     }
@@ -1388,7 +1379,7 @@ static int check_file_loaders(char *msg, size_t msglen) {
         err = graft_onnx_model_load(path, &bad);
         if (err != cases[k].want || bad || !strstr(graft_last_error(), path) ||
             !strstr(graft_last_error(), cases[k].needle)) {
-            st = check_fail(msg, msglen, "load %s: %s \"%s\", expected %s with \"%s\"", path,
+            st = graft_check_fail(msg, msglen, "load %s: %s \"%s\", expected %s with \"%s\"", path,
                             graft_err_name(err), graft_last_error(),
                             graft_err_name(cases[k].want), cases[k].needle);
             goto done;
@@ -1396,12 +1387,12 @@ static int check_file_loaders(char *msg, size_t msglen) {
     }
     err = graft_onnx_tensor_load(m, "/nonexistent/graft/input_0.pb", &t);
     if (err != GRAFT_EIO) {
-        st = check_fail(msg, msglen, "missing tensor file: %s", graft_err_name(err));
+        st = graft_check_fail(msg, msglen, "missing tensor file: %s", graft_err_name(err));
         goto done;
     }
     if (graft_onnx_model_load(NULL, &bad) != GRAFT_EINVAL ||
         graft_onnx_tensor_load(NULL, tensor_path, &t) != GRAFT_EINVAL)
-        st = check_fail(msg, msglen, "NULL arguments accepted");
+        st = graft_check_fail(msg, msglen, "NULL arguments accepted");
 done:
     graft_onnx_model_destroy(m);
     unlink(model_path);
