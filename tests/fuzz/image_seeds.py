@@ -30,7 +30,8 @@ seeds = {
     "la.png": (base.convert("LA"), "PNG", {}),
     "bilevel.png": (base.convert("1"), "PNG", {}),
     "palette.png": (base.quantize(16), "PNG", {"bits": 4}),
-    "gray16.png": (base.convert("I;16"), "PNG", {}),
+    # 16-bit gray: Pillow 9.4 cannot convert RGB to I;16, so built from an array.
+    "gray16.png": (Image.fromarray((rgb[..., 0].astype(np.uint16) * 257), "I;16"), "PNG", {}),
     "baseline.jpg": (base, "JPEG", {"quality": 80}),
     "progressive.jpg": (base, "JPEG", {"quality": 80, "progressive": True}),
     "gray.jpg": (base.convert("L"), "JPEG", {}),
