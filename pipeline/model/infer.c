@@ -18,6 +18,10 @@
 #include "graph.h"
 #include "kernels.h"
 
+/* Shape arithmetic bound: sizes, pads and slice bounds beyond it are refused or clamped. */
+#define BIG (INT64_C(1) << 40)
+static int64_t clamp_big(int64_t v) { return v > BIG ? BIG : v < -BIG ? -BIG : v; }
+
 static int64_t numel_of(const graft__tinfo *t) {
     int64_t n = 1;
     for (int d = 0; d < t->rank; d++) n *= t->dims[d];
@@ -349,6 +353,8 @@ static int infer_reshape(const graft__graph *g, const graft__node *n, graft__tin
             infer_at = d;
         } else if (dims[d] < 0) {
             FAIL(GRAFT_EINVAL, "negative dimension in the shape");
+        } else if (dims[d] > BIG || (dims[d] && prod > BIG / dims[d])) {
+            FAIL(GRAFT_ERANGE, "the shape has more than 2^40 elements");
         } else {
             prod *= dims[d];
         }
@@ -474,7 +480,10 @@ int graft__slice_params(const graft__node *n, const graft__tinfo *t, int64_t *di
         int64_t a;
         if (norm_axis(ka >= 0 ? ax[i] : i, x->rank, &a))
             return graft__fail(GRAFT_EINVAL, "axis out of range");
-        int64_t s = st[i], e = en[i], p = kp >= 0 ? sp[i] : 1, D = x->dims[a];
+        /* Clamped first: exporters write INT64_MAX for "to the end", and no axis is near
+           2^40, so the clamp changes no result but keeps the arithmetic from overflowing. */
+        int64_t s = clamp_big(st[i]), e = clamp_big(en[i]), p = kp >= 0 ? clamp_big(sp[i]) : 1;
+        int64_t D = x->dims[a];
         if (!p) return graft__fail(GRAFT_EINVAL, "step 0");
         if (s < 0) s += D;
         if (e < 0) e += D;
@@ -548,7 +557,10 @@ static int infer_split(const graft__graph *g, const graft__node *n, graft__tinfo
     }
     if (k != n->n_out) FAIL(GRAFT_EINVAL, "split sizes and outputs differ in number");
     int64_t sum = 0;
-    for (int i = 0; i < k; i++) sum += sizes[i];
+    for (int i = 0; i < k; i++) {
+        if (sizes[i] < 0 || sizes[i] > BIG) FAIL(GRAFT_EINVAL, "split sizes out of range");
+        sum += sizes[i];
+    }
     if (sum != x->dims[axis]) FAIL(GRAFT_EINVAL, "split sizes do not add up to the axis");
     for (int i = 0; i < k; i++) {
         int64_t dims[GRAFT__MAX_RANK];
@@ -571,8 +583,9 @@ static int infer_pad(const graft__graph *g, const graft__node *n, graft__tinfo *
     if (k != 2 * x->rank) FAIL(GRAFT_EINVAL, "pads must have 2 * rank entries");
     int64_t dims[GRAFT__MAX_RANK];
     for (int d = 0; d < x->rank; d++) {
-        dims[d] = x->dims[d] + p[d] + p[d + x->rank];
         if (p[d] < 0 || p[d + x->rank] < 0) FAIL(GRAFT_EUNSUPPORTED, "negative pads (cropping)");
+        if (p[d] > BIG || p[d + x->rank] > BIG) FAIL(GRAFT_ERANGE, "pads above 2^40");
+        dims[d] = x->dims[d] + p[d] + p[d + x->rank];
     }
     set_shape(&t[n->out[0]], x->dtype, x->rank, dims);
     return 0;

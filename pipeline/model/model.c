@@ -268,7 +268,8 @@ int graft__model_load_buffer(const void *buf, size_t len, const char *path,
         }
         const graft__value *in = &g->values[g->input];
         if (in->rank == 4 && in->dtype == GRAFT__F32) {
-            if (!g->preproc.channels && in->dims[1] > 0) g->preproc.channels = (int)in->dims[1];
+            /* The network decides: a file's metadata cannot change its input channels. */
+            if (in->dims[1] > 0 && in->dims[1] <= (1 << 20)) g->preproc.channels = (int)in->dims[1];
             if (!g->preproc.height && in->dims[2] > 0) g->preproc.height = (int)in->dims[2];
             if (!g->preproc.width && in->dims[3] > 0) g->preproc.width = (int)in->dims[3];
         }

@@ -86,7 +86,7 @@ static int topo_sort(graft__graph *g) {
         goto done;
     }
     for (int i = 0; i < N; i++) sorted[i] = g->nodes[order[i]];
-    memcpy(g->nodes, sorted, sizeof(graft__node) * (size_t)N);
+    if (N) memcpy(g->nodes, sorted, sizeof(graft__node) * (size_t)N);
     free(sorted);
     for (int i = 0; i < N; i++)
         for (int o = 0; o < g->nodes[i].n_out; o++) g->values[g->nodes[i].out[o]].producer = i;

@@ -8,6 +8,7 @@
  *
  * Not here: the layers' arithmetic (layers_*.c) and weight packing (pipeline/model/model.c).
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,9 @@
 
 int graft__model_conv_plan(const graft__graph *g, const graft__node *n, const int pads[4],
                            graft_conv2d_plan **out);
+
+/* Elements one value may have: larger shapes are refused when a net is made. */
+#define MAX_ELEMENTS (INT64_C(1) << 31)
 
 /* ---- value table --------------------------------------------------------------------- */
 
@@ -548,6 +552,9 @@ int graft_net_create(graft_model *m, int N, int H, int W, const char *const *tap
     graft__net_input in = {.rank = 4};
     in.dims[0] = N;
     in.dims[1] = iv->rank == 4 && iv->dims[1] > 0 ? iv->dims[1] : 3;
+    if (in.dims[1] > 4096)
+        return graft__fail(GRAFT_ERANGE, "input '%s' has %lld channels", iv->name,
+                           (long long)in.dims[1]);
     in.dims[2] = H;
     in.dims[3] = W;
     if (N == 1) return graft__net_create_ex(m, &in, 1, taps, tap_count, opts, 1, out);
@@ -690,9 +697,14 @@ int graft__net_create_ex(graft_model *m, const graft__net_input *inputs, int n_i
         for (int o = 0; o < nd->n_out && !err; o++) {
             const graft__tinfo *t = &net->t[nd->out[o]];
             int ok = t->rank >= 0;
-            for (int d = 0; d < t->rank; d++) ok &= t->dims[d] >= 0;
+            int64_t numel = 1;
+            for (int d = 0; d < t->rank && ok; d++) {
+                ok &= t->dims[d] >= 0 && (!t->dims[d] || numel <= MAX_ELEMENTS / t->dims[d]);
+                numel *= t->dims[d];
+            }
             if (!ok)
-                err = graft__fail(GRAFT_EINVAL, "node '%s' (%s): cannot infer the shape of '%s'",
+                err = graft__fail(t->rank < 0 ? GRAFT_EINVAL : GRAFT_ERANGE, "node '%s' (%s): "
+                                  "the shape of '%s' is unknown or above 2^31 elements",
                                   nd->name, nd->src_op, g->values[nd->out[o]].name);
         }
         if (err) break;
@@ -715,8 +727,11 @@ int graft__net_create_ex(graft_model *m, const graft__net_input *inputs, int n_i
     if (err) goto fail;
     for (int i = 0; i < net->n_taps; i++) {
         int v = net->tap_val[i];
-        if (net->t[v].rank < 0) {
-            err = graft__fail(GRAFT_EINVAL, "tap '%s': no shape", g->values[v].name);
+        int shaped = net->t[v].rank >= 0;
+        for (int d = 0; d < net->t[v].rank; d++) shaped &= net->t[v].dims[d] >= 0;
+        if (!shaped) {
+            err = graft__fail(GRAFT_EINVAL, "tap '%s': no shape (a tensor nothing computes)",
+                              g->values[v].name);
             goto fail;
         }
         if (net->t[v].dtype != GRAFT__F32) {
@@ -832,6 +847,10 @@ static int finish_tap(graft_net *net, int i) {
     int64_t numel = graft__numel(t);
     int pool = net->tap_opts.pool != GRAFT_TAP_POOL_NONE && t->rank == 4;
     int err = 0;
+    if (!numel) return 0;
+    if (!src)
+        return graft__fail(GRAFT_EINVAL, "tap '%s' has no storage (nothing computes it)",
+                           net->g->values[v].name);
     if (pool) {
         int kind = net->tap_opts.pool == GRAFT_TAP_POOL_MAX ? GRAFT_POOL_MAX : GRAFT_POOL_AVG;
         const float *x = src;
