@@ -305,7 +305,9 @@ static int import_node(importer *im, const graft_onnx_node *n) {
     } while (0)
 #define NEED_IN(k)                                                                            \
     do {                                                                                      \
-        if (n_in < (k) || in[0] < 0) return node_fail(n, GRAFT_ECORRUPT, "missing inputs");   \
+        if (n_in < (k)) return node_fail(n, GRAFT_ECORRUPT, "missing inputs");               \
+        for (int q_ = 0; q_ < (k); q_++)                                                      \
+            if (in[q_] < 0) return node_fail(n, GRAFT_ECORRUPT, "a required input is empty"); \
     } while (0)
 
     if (!strcmp(op, "Conv")) {
