@@ -783,6 +783,10 @@ int graft__infer_node(const graft__graph *g, const graft__node *n, graft__tinfo 
                                              numel_of(&t[n->in[1]]) != x->dims[1]))
             FAIL(GRAFT_EINVAL, "BatchNormalization parameters do not match the channels");
         if (n->op == GRAFT__OP_LRN && x->rank != 4) FAIL(GRAFT_EUNSUPPORTED, "LRN of non-4-D");
+        if (n->op == GRAFT__OP_SOFTMAX) {
+            int64_t axis;
+            if (norm_axis(n->a.softmax.axis, x->rank, &axis)) FAIL(GRAFT_EINVAL, "axis out of range");
+        }
         set_shape(o, GRAFT__F32, x->rank, x->dims);
         return 0;
     case GRAFT__OP_CONCAT: return infer_concat(g, n, t, fold_float);
