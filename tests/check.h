@@ -27,6 +27,12 @@ int graft_check_fail(char *msg, size_t msglen, const char *fmt, ...)
 int graft_check_say(char *msg, size_t msglen, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/*
+ * Writes len bytes to a new file in $TMPDIR (else /tmp), its path into path[cap]; 0 or -1.
+ * The caller unlinks it.
+ */
+int graft_check_write_temp(const void *p, size_t len, char *path, size_t cap);
+
 /* Each check_*.c exports one table ending with a {NULL, NULL, NULL} entry. */
 extern const graft_check graft_checks_gemm[];
 extern const graft_check graft_checks_pooling[];

@@ -3,7 +3,10 @@
  * the Makefile links it into both the Criterion suite and the plain aarch64 runner.
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "check.h"
 
@@ -21,4 +24,23 @@ int graft_check_fail(char *msg, size_t msglen, const char *fmt, ...) {
     vsnprintf(msg, msglen, fmt, ap);
     va_end(ap);
     return GRAFT_CHECK_FAIL;
+}
+
+int graft_check_write_temp(const void *p, size_t len, char *path, size_t cap) {
+    const char *dir = getenv("TMPDIR");
+    snprintf(path, cap, "%s/graft_check_XXXXXX", dir && dir[0] ? dir : "/tmp");
+    int fd = mkstemp(path);
+    if (fd < 0) return -1;
+    size_t done = 0;
+    while (done < len) {
+        ssize_t w = write(fd, (const uint8_t *)p + done, len - done);
+        if (w <= 0) {
+            close(fd);
+            unlink(path);
+            return -1;
+        }
+        done += (size_t)w;
+    }
+    close(fd);
+    return 0;
 }

@@ -696,7 +696,6 @@ static int infer_cast(const graft__graph *g, const graft__node *n, graft__tinfo 
     if (!known(x)) return 0;
     set_shape(o, n->a.cast_to, x->rank, x->dims);
     if (!x->data || (o->dtype == GRAFT__F32 && x->dtype == GRAFT__F32 && !fold_float)) return 0;
-    if (o->dtype == GRAFT__F32 && x->dtype == GRAFT__F32 && !fold_float) return 0;
     int err = alloc_data(o);
     if (err) return err;
     int64_t N = numel_of(o);

@@ -238,16 +238,17 @@ int graft__model_load_buffer(const void *buf, size_t len, const char *path,
     }
     /* Parameters are counted before packing releases the copies. */
     if (!err) {
-        for (int v = 0; v < g->n_values; v++) {
-            int used = 0;
-            for (int n = 0; n < g->n_nodes && !used; n++)
-                for (int i = 0; i < g->nodes[n].n_in; i++)
-                    if (g->nodes[n].in[i] == v) used = 1;
-            if (used && g->values[v].is_weight && g->values[v].data)
+        unsigned char *used = calloc((size_t)g->n_values + 1, 1);
+        if (!used) err = graft__fail(GRAFT_ENOMEM, "model: out of memory");
+        for (int n = 0; used && n < g->n_nodes; n++)
+            for (int i = 0; i < g->nodes[n].n_in; i++)
+                if (g->nodes[n].in[i] >= 0) used[g->nodes[n].in[i]] = 1;
+        for (int v = 0; used && v < g->n_values; v++)
+            if (used[v] && g->values[v].is_weight && g->values[v].data)
                 m->params += graft__value_numel(&g->values[v]);
-        }
-        err = pack_weights(m);
+        free(used);
     }
+    if (!err) err = pack_weights(m);
     if (!err) {
         /* What the weights cost now: packed and transformed plans, and the float constants
            still held (fully-connected weights, biases, batch norms not folded). */

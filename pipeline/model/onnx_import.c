@@ -759,9 +759,6 @@ int graft__onnx_import(const void *buf, size_t len, const char *path, graft__gra
         if (!m->opsets[i].domain[0] || !strcmp(m->opsets[i].domain, "ai.onnx"))
             im.opset = m->opsets[i].version;
     if (!im.opset) im.opset = 1;
-    if (im.opset > 18) {
-        /* Newer opsets mostly add types and ops; the ones imported here keep their meaning. */
-    }
     if ((err = graft__graph_create(&g))) goto done;
     im.g = g;
     snprintf(g->format, sizeof g->format, "onnx");

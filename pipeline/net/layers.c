@@ -150,23 +150,18 @@ static int fwd_binary(graft_net *net, const graft__step *s, const graft__node *n
 }
 
 static int fwd_concat(graft_net *net, const graft__step *s, const graft__node *n) {
-    int count = n->n_in;
-    const float **ins = malloc(sizeof(float *) * (size_t)count);
-    int64_t(*dims)[GRAFT__MAX_RANK] = malloc(sizeof *dims * (size_t)count);
-    const int64_t **dp = malloc(sizeof(int64_t *) * (size_t)count);
-    int err = 0;
-    if (!ins || !dims || !dp) err = graft__fail(GRAFT_ENOMEM, "concat: out of memory");
+    /* The planner caps a node at 256 inputs, so the argument arrays live on the stack. */
+    const float *ins[256];
+    int64_t dims[256][GRAFT__MAX_RANK];
+    const int64_t *dp[256];
+    int count = n->n_in < 256 ? n->n_in : 256;
     int rank = TO(0)->rank, axis = n->a.axis < 0 ? n->a.axis + rank : n->a.axis;
-    for (int i = 0; i < count && !err; i++) {
+    for (int i = 0; i < count; i++) {
         ins[i] = IN(i);
         phys(net, s->in[i], s->mode, dims[i]);
         dp[i] = dims[i];
     }
-    if (!err) err = graft_concat(OUT(0), ins, dp, count, rank, s->mode ? 3 : axis);
-    free(ins);
-    free(dims);
-    free(dp);
-    return err;
+    return graft_concat(OUT(0), ins, dp, count, rank, s->mode ? 3 : axis);
 }
 
 static int fwd_softmax(graft_net *net, const graft__step *s, const graft__node *n) {
@@ -305,12 +300,8 @@ static int fwd_transpose(graft_net *net, const graft__step *s, const graft__node
 }
 
 static int fwd_split(graft_net *net, const graft__step *s, const graft__node *n) {
-    const graft__tinfo *x = TI(0);
     int64_t xd[GRAFT__MAX_RANK];
-    int r = phys(net, s->in[0], 0, xd);
-    if (s->mode) {
-        xd[1] = x->dims[2], xd[2] = x->dims[3], xd[3] = x->dims[1];
-    }
+    int r = phys(net, s->in[0], s->mode, xd);
     int axis = s->mode ? 3 : (n->a.split.axis < 0 ? n->a.split.axis + r : n->a.split.axis);
     int64_t outer = 1, inner = 1;
     for (int d = 0; d < axis; d++) outer *= xd[d];

@@ -112,8 +112,7 @@ static int is_perm_to_nhwc(const graft__node *n) {
  * Decides how node n runs and in which layouts: fills s->in, s->mode, the outputs' nhwc and
  * aliases. Returns 0 or an error.
  */
-static int plan_node(planner *pl, int ni, graft__step *s_unused) {
-    (void)s_unused;
+static int plan_node(planner *pl, int ni) {
     graft_net *net = pl->net;
     const graft__graph *g = net->g;
     const graft__node *n = &g->nodes[ni];
@@ -200,17 +199,13 @@ static int plan_node(planner *pl, int ni, graft__step *s_unused) {
         break;
     }
     case GRAFT__OP_REDUCE: {
-        const graft__tinfo *to = &net->t[n->out[0]];
-        int64_t cnt = 0, a2 = 0, a3 = 0;
-        /* axes were resolved by inference: an output of (N, C[, 1, 1]) from 4-D means H, W */
+        /* A mean or max over exactly H and W is a global pooling of the NHWC map. */
+        int mark[GRAFT__MAX_RANK];
         if (tx->rank == 4 && n->a.axes.kind != GRAFT__REDUCE_SUM &&
-            to->dims[0] == tx->dims[0] && to->dims[1] == tx->dims[1] &&
-            ((to->rank == 4 && to->dims[2] == 1 && to->dims[3] == 1) || to->rank == 2) &&
-            graft__numel(to) == tx->dims[0] * tx->dims[1] && tx->dims[2] * tx->dims[3] >= 1) {
-            (void)cnt, (void)a2, (void)a3;
+            !graft__reduce_mask(n, net->t, mark) && !mark[0] && !mark[1] && mark[2] && mark[3]) {
             mode = 1;
             in[0] = in_layout(pl, x, 1);
-            out_nhwc = to->rank == 4;
+            out_nhwc = net->t[n->out[0]].rank == 4;
         } else {
             in[0] = in_layout(pl, x, 0);
         }
@@ -354,6 +349,36 @@ static int plan_memory(graft_net *net) {
 #ifdef MADV_HUGEPAGE
         if (peak >= (2u << 20)) madvise(net->arena, peak, MADV_HUGEPAGE);
 #endif
+    }
+    return 0;
+}
+
+/* A graph input fed at run time (its pointer is the caller's). */
+static int is_fed(const graft_net *net, int v) {
+    return v < net->g->n_values && net->g->values[v].is_input && net->t[v].dtype == GRAFT__F32;
+}
+
+/*
+ * Points every value at its bytes once: a constant's data or its root's arena offset. Values
+ * that share a fed input's bytes can only be bound per run; they are listed with their root.
+ */
+static int bind_storage(graft_net *net) {
+    net->fed = malloc(sizeof(int) * (size_t)(net->n_vals ? net->n_vals : 1));
+    net->fed_root = malloc(sizeof(int) * (size_t)(net->n_vals ? net->n_vals : 1));
+    if (!net->fed || !net->fed_root) return graft__fail(GRAFT_ENOMEM, "net: out of memory");
+    for (int v = 0; v < net->n_vals; v++) {
+        int r = root_of(net, v);
+        net->ptr[v] = NULL;
+        if (is_fed(net, r)) {
+            if (r != v) {
+                net->fed[net->n_fed] = v;
+                net->fed_root[net->n_fed++] = r;
+            }
+        } else if (net->t[r].data) {
+            net->ptr[v] = net->t[r].data;
+        } else if (net->def_step[r] >= 0) {
+            net->ptr[v] = (float *)(net->arena + net->offset[r]);
+        }
     }
     return 0;
 }
@@ -743,7 +768,7 @@ int graft__net_create_ex(graft_model *m, const graft__net_input *inputs, int n_i
     }
     /* Layouts and steps. */
     for (int n = 0; n < g->n_nodes && !err; n++)
-        if (needed[n]) err = plan_node(&pl, n, NULL);
+        if (needed[n]) err = plan_node(&pl, n);
     if (err) goto fail;
     /* Conv plans for this size when the model could not pack them (SAME padding). */
     for (int s = 0; s < net->n_steps && !err; s++) {
@@ -772,10 +797,12 @@ int graft__net_create_ex(graft_model *m, const graft__net_input *inputs, int n_i
         if (!err) st->plan = np[net->n_own_plans++];
     }
     if (!err) err = plan_memory(net);
+    if (!err) err = bind_storage(net);
     if (err) goto fail;
     for (int n = 0; n < g->n_nodes; n++)
         if (needed[n]) net->flops[n] = node_flops(net, &g->nodes[n]);
     /* Tap buffers. */
+    size_t tmp_floats = 0;
     for (int i = 0; i < net->n_taps; i++) {
         const graft__tinfo *t = &net->t[net->tap_val[i]];
         int pool = net->tap_opts.pool != GRAFT_TAP_POOL_NONE && t->rank == 4;
@@ -795,6 +822,13 @@ int graft__net_create_ex(graft_model *m, const graft__net_input *inputs, int n_i
                               g->values[net->tap_val[i]].name);
             goto fail;
         }
+        /* ReLU before pooling needs the whole map once: one scratch for every tap. */
+        if (net->tap_opts.relu && pool && (size_t)graft__numel(t) > tmp_floats)
+            tmp_floats = (size_t)graft__numel(t);
+    }
+    if (tmp_floats && !(net->tap_tmp = malloc(sizeof(float) * tmp_floats))) {
+        err = graft__fail(GRAFT_ENOMEM, "net: out of memory for the tap scratch");
+        goto fail;
     }
 fail:
     free(needed);
@@ -828,6 +862,9 @@ void graft_net_destroy(graft_net *net) {
     free(net->def_step);
     free(net->last_step);
     free(net->staging);
+    free(net->fed);
+    free(net->fed_root);
+    free(net->tap_tmp);
     free(net->tap_val);
     free(net->tap_rank);
     free(net->tap_dims);
@@ -854,13 +891,10 @@ static int finish_tap(graft_net *net, int i) {
     if (pool) {
         int kind = net->tap_opts.pool == GRAFT_TAP_POOL_MAX ? GRAFT_POOL_MAX : GRAFT_POOL_AVG;
         const float *x = src;
-        float *tmp = NULL;
         if (net->tap_opts.relu) {
-            tmp = malloc(sizeof(float) * (size_t)numel);
-            if (!tmp) return graft__fail(GRAFT_ENOMEM, "tap: out of memory");
             graft_unary_op r = {GRAFT_UNARY_RELU, 0, 0};
-            err = graft_unary_apply(&r, tmp, src, (size_t)numel);
-            x = tmp;
+            err = graft_unary_apply(&r, net->tap_tmp, src, (size_t)numel);
+            x = net->tap_tmp;
         }
         if (!err && net->nhwc[v])
             err = graft_global_pool_nhwc(kind, dst, x, (int)t->dims[0], (int)t->dims[2],
@@ -878,7 +912,6 @@ static int finish_tap(graft_net *net, int i) {
                 dst[nc] = kind == GRAFT_POOL_MAX ? acc : acc * (1.0f / (float)P);
             }
         }
-        free(tmp);
         return err;
     }
     if (net->nhwc[v] && t->rank == 4 && !layout_free(t))
@@ -935,15 +968,7 @@ int graft__net_run_ex(graft_net *net, const float *const *inputs) {
             net->ptr[v] = (float *)inputs[i]; /* read only: no step writes to an input */
         }
     }
-    for (int v = 0; v < net->n_vals; v++) {
-        if (g->values[v].is_input && v < g->n_values && net->t[v].dtype == GRAFT__F32) continue;
-        int r = root_of(net, v);
-        if (r < g->n_values && g->values[r].is_input && net->t[r].dtype == GRAFT__F32)
-            net->ptr[v] = net->ptr[r];
-        else if (net->t[r].data) net->ptr[v] = net->t[r].data;
-        else if (net->def_step[r] >= 0) net->ptr[v] = (float *)(net->arena + net->offset[r]);
-        else net->ptr[v] = NULL;
-    }
+    for (int i = 0; i < net->n_fed; i++) net->ptr[net->fed[i]] = net->ptr[net->fed_root[i]];
     for (int s = 0; s < net->n_steps; s++) {
         const graft__step *st = &net->steps[s];
         int err;

@@ -46,6 +46,7 @@ struct graft_net {
     float **ptr;           /* (n_vals) storage during a run */
     size_t *offset;        /* (n_vals) arena offset of storage roots */
     int *def_step, *last_step;
+    int *fed, *fed_root, n_fed; /* values sharing a fed input's bytes, and that input */
     graft__step *steps;
     int n_steps;
     graft_conv2d_plan **own_plans; /* plans made for this input size; freed with the net */
@@ -68,6 +69,7 @@ struct graft_net {
     int *tap_rank;
     int64_t (*tap_dims)[GRAFT_MODEL_MAX_RANK];
     float **tap_out;       /* (n_taps) owned result buffers */
+    float *tap_tmp;        /* ReLU'd map before pooling, for the largest such tap */
     graft_tap_options tap_opts;
     int default_flatten;   /* the default tap of shape (N, C, 1, 1) is handed out as (N, C) */
     int64_t *flops;        /* (n_nodes) per node of the graph, 0 for nodes not run */
@@ -108,17 +110,6 @@ static inline int64_t graft__numel(const graft__tinfo *t) {
     int64_t n = 1;
     for (int d = 0; d < t->rank; d++) n *= t->dims[d];
     return n;
-}
-
-/* Physical dims of value v (NHWC order when stored so). */
-static inline void graft__phys_dims(const graft_net *net, int v, int64_t *dims) {
-    const graft__tinfo *t = &net->t[v];
-    for (int d = 0; d < t->rank; d++) dims[d] = t->dims[d];
-    if (net->nhwc[v] && t->rank == 4) {
-        dims[1] = t->dims[2];
-        dims[2] = t->dims[3];
-        dims[3] = t->dims[1];
-    }
 }
 
 #endif

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "../check.h"
+#include "conv_reference.h"
 #include "graft/graft.h"
 #include "graft/kernels.h"
 
@@ -55,46 +56,6 @@ static const conv_case cases[] = {
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 
-static uint64_t rng_next(uint64_t *s) {
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
-}
-static float rnd(uint64_t *s) { return (float)((rng_next(s) >> 40) / (double)(1ull << 24)) * 2 - 1; }
-
-/* Naive direct convolution: ref (N, OH, OW, C_out) and the magnitude sum for the tolerance. */
-static void reference(const conv_case *c, int OH, int OW, const float *x, const float *w,
-                      const float *bias, double *ref, double *mag) {
-    const graft_conv2d *d = &c->d;
-    int cin_g = d->C_in / d->groups, cout_g = d->C_out / d->groups;
-    for (int n = 0; n < c->N; n++)
-        for (int oh = 0; oh < OH; oh++)
-            for (int ow = 0; ow < OW; ow++)
-                for (int o = 0; o < d->C_out; o++) {
-                    int g = o / cout_g;
-                    double s = bias ? bias[o] : 0, m = bias ? fabs(bias[o]) : 0;
-                    for (int ci = 0; ci < cin_g; ci++)
-                        for (int kh = 0; kh < d->kernel_h; kh++)
-                            for (int kw = 0; kw < d->kernel_w; kw++) {
-                                int ih = oh * d->stride_h - d->pad_top + kh * d->dilation_h;
-                                int iw = ow * d->stride_w - d->pad_left + kw * d->dilation_w;
-                                if (ih < 0 || ih >= c->H || iw < 0 || iw >= c->W) continue;
-                                double xv = x[(((size_t)n * c->H + ih) * c->W + iw) * d->C_in +
-                                              g * cin_g + ci];
-                                double wv = w[(((size_t)o * cin_g + ci) * d->kernel_h + kh) *
-                                                  d->kernel_w + kw];
-                                s += xv * wv;
-                                m += fabs(xv * wv);
-                            }
-                    if (d->act != GRAFT_ACT_NONE) s = s > 0 ? s : 0;
-                    if (d->act == GRAFT_ACT_RELU6) s = s < 6 ? s : 6;
-                    size_t at = (((size_t)n * OH + oh) * OW + ow) * d->C_out + o;
-                    ref[at] = s;
-                    mag[at] = m;
-                }
-}
-
 static int run_case(const conv_case *c, int ci, int with_bias, char *msg, size_t len) {
     const graft_conv2d *d = &c->d;
     int OH, OW;
@@ -115,10 +76,10 @@ static int run_case(const conv_case *c, int ci, int with_bias, char *msg, size_t
         snprintf(msg, len, "out of memory");
         goto done;
     }
-    for (size_t i = 0; i < nx; i++) x[i] = rnd(&s);
-    for (size_t i = 0; i < nw; i++) w[i] = rnd(&s);
-    for (int i = 0; i < d->C_out; i++) b[i] = rnd(&s);
-    reference(c, OH, OW, x, w, with_bias ? b : NULL, ref, mag);
+    for (size_t i = 0; i < nx; i++) x[i] = conv_rnd(&s);
+    for (size_t i = 0; i < nw; i++) w[i] = conv_rnd(&s);
+    for (int i = 0; i < d->C_out; i++) b[i] = conv_rnd(&s);
+    conv_reference(&c->d, c->N, c->H, c->W, OH, OW, x, w, with_bias ? b : NULL, ref, mag);
     if (graft_conv2d_plan_create(d, w, with_bias ? b : NULL, &plan)) {
         snprintf(msg, len, "case %d: %s", ci, graft_last_error());
         goto done;

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "../check.h"
+#include "conv_reference.h"
 #include "graft/graft.h"
 #include "graft/kernels.h"
 
@@ -57,49 +58,11 @@ static const wino_case cases[] = {
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 
-static uint64_t rng_next(uint64_t *s) {
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
-}
-static float rnd(uint64_t *s) {
-    return (float)((rng_next(s) >> 40) / (double)(1ull << 24)) * 2 - 1;
-}
-
 static graft_conv2d desc_of(const wino_case *c) {
     return (graft_conv2d){.C_in = c->C_in, .C_out = c->C_out, .groups = 1, .kernel_h = 3,
                           .kernel_w = 3, .stride_h = 1, .stride_w = 1, .dilation_h = 1,
                           .dilation_w = 1, .pad_top = c->pt, .pad_left = c->pl,
                           .pad_bottom = c->pb, .pad_right = c->pr, .act = c->act};
-}
-
-/* Direct 3x3 convolution in double: ref (N, OH, OW, C_out) and sum |x * w| (+ |bias|). */
-static void reference(const wino_case *c, int OH, int OW, const float *x, const float *w,
-                      const float *bias, double *ref, double *mag) {
-    for (int n = 0; n < c->N; n++)
-        for (int oh = 0; oh < OH; oh++)
-            for (int ow = 0; ow < OW; ow++)
-                for (int o = 0; o < c->C_out; o++) {
-                    double s = bias ? bias[o] : 0, m = bias ? fabs(bias[o]) : 0;
-                    for (int kh = 0; kh < 3; kh++)
-                        for (int kw = 0; kw < 3; kw++) {
-                            int ih = oh - c->pt + kh, iw = ow - c->pl + kw;
-                            if (ih < 0 || ih >= c->H || iw < 0 || iw >= c->W) continue;
-                            const float *xp = x + (((size_t)n * c->H + ih) * c->W + iw) * c->C_in;
-                            const float *wp = w + (size_t)o * c->C_in * 9 + kh * 3 + kw;
-                            for (int i = 0; i < c->C_in; i++) {
-                                double p = (double)xp[i] * wp[(size_t)i * 9];
-                                s += p;
-                                m += fabs(p);
-                            }
-                        }
-                    if (c->act != GRAFT_ACT_NONE) s = s > 0 ? s : 0;
-                    if (c->act == GRAFT_ACT_RELU6) s = s < 6 ? s : 6;
-                    size_t at = (((size_t)n * OH + oh) * OW + ow) * c->C_out + o;
-                    ref[at] = s;
-                    mag[at] = m;
-                }
 }
 
 /* Runs one case forced onto Winograd; *worst gets its largest error in tolerance units. */
@@ -124,10 +87,10 @@ static int run_case(const wino_case *c, int ci, int with_bias, double *worst, ch
         snprintf(msg, len, "out of memory");
         goto done;
     }
-    for (size_t i = 0; i < nx; i++) x[i] = rnd(&s);
-    for (size_t i = 0; i < nw; i++) w[i] = rnd(&s);
-    for (int i = 0; i < c->C_out; i++) b[i] = rnd(&s);
-    reference(c, OH, OW, x, w, with_bias ? b : NULL, ref, mag);
+    for (size_t i = 0; i < nx; i++) x[i] = conv_rnd(&s);
+    for (size_t i = 0; i < nw; i++) w[i] = conv_rnd(&s);
+    for (int i = 0; i < c->C_out; i++) b[i] = conv_rnd(&s);
+    conv_reference(&d, c->N, c->H, c->W, OH, OW, x, w, with_bias ? b : NULL, ref, mag);
     if (graft_conv2d_plan_create(&d, w, with_bias ? b : NULL, &plan)) {
         snprintf(msg, len, "case %d: %s", ci, graft_last_error());
         goto done;

@@ -52,25 +52,6 @@ static void fill(float *p, size_t n, float lo, float hi) {
     for (size_t i = 0; i < n; i++) p[i] = frand(lo, hi);
 }
 
-static int write_temp(const void *p, size_t len, char *path, size_t cap) {
-    const char *dir = getenv("TMPDIR");
-    snprintf(path, cap, "%s/graft_tfl_XXXXXX", dir && dir[0] ? dir : "/tmp");
-    int fd = mkstemp(path);
-    if (fd < 0) return -1;
-    size_t done = 0;
-    while (done < len) {
-        ssize_t w = write(fd, (const uint8_t *)p + done, len - done);
-        if (w <= 0) {
-            close(fd);
-            unlink(path);
-            return -1;
-        }
-        done += (size_t)w;
-    }
-    close(fd);
-    return 0;
-}
-
 /* Imports buf into the IR (graft__tflite_import directly), failing the check on error. */
 static int import_ir(const uint8_t *buf, size_t len, graft__graph **g, char *msg, size_t msglen) {
     int err = graft__tflite_import(buf, len, NULL, g);
@@ -102,7 +83,7 @@ static int run_model(const uint8_t *buf, size_t len, int N, int H, int W, const 
                      const char *tap, float **y, size_t *count, int *rank, int64_t *dims,
                      char *msg, size_t msglen) {
     char path[512];
-    if (write_temp(buf, len, path, sizeof path))
+    if (graft_check_write_temp(buf, len, path, sizeof path))
         return graft_check_fail(msg, msglen, "cannot write a temporary file: %s", strerror(errno));
     graft_model *m = NULL;
     graft_net *net = NULL;
@@ -1085,7 +1066,7 @@ static int check_preproc(char *msg, size_t msglen) {
     if (st == GRAFT_CHECK_PASS) {
         char path[512];
         graft_model *model = NULL;
-        if (write_temp(buf, len, path, sizeof path))
+        if (graft_check_write_temp(buf, len, path, sizeof path))
             st = graft_check_fail(msg, msglen, "temporary file: %s", strerror(errno));
         int err = st == GRAFT_CHECK_PASS ? graft_model_load(path, NULL, &model) : 0;
         if (st == GRAFT_CHECK_PASS) unlink(path);
@@ -1170,7 +1151,7 @@ static int check_rejects_bad_models(char *msg, size_t msglen) {
         /* Through the public API the message also names the file. */
         char path[512];
         graft_model *model = NULL;
-        if (write_temp(buf, len, path, sizeof path)) {
+        if (graft_check_write_temp(buf, len, path, sizeof path)) {
             st = graft_check_fail(msg, msglen, "temporary file: %s", strerror(errno));
         } else {
             int err = graft_model_load(path, NULL, &model);

@@ -129,15 +129,6 @@ static void model(pb *out, pb *graph) {
     pb_msg(out, 7, graph);
 }
 
-static int write_tmp(const pb *p, char *path, size_t len) {
-    snprintf(path, len, "/tmp/graft-check-net-XXXXXX");
-    int fd = mkstemp(path);
-    if (fd < 0) return -1;
-    int ok = write(fd, p->b, p->n) == (ssize_t)p->n;
-    close(fd);
-    return ok ? 0 : -1;
-}
-
 /* ---- the test network --------------------------------------------------------------------- */
 
 enum { C_IN = 3, C_OUT = 5, K = 3, CLASSES = 4 };
@@ -304,7 +295,7 @@ static int load_variant(int variant, graft_model **m, char *path, size_t plen) {
         rmdir(dir);
         return err;
     }
-    err = write_tmp(&p, path, plen);
+    err = graft_check_write_temp(p.b, p.n, path, plen);
     free(p.b);
     if (err) return -1000;
     err = graft_model_load(path, NULL, m);
@@ -412,7 +403,7 @@ static int check_taps(char *msg, size_t msglen) {
        result must equal the pooled codes of the default tap. */
     pb p = {0};
     build(&p, 0);
-    write_tmp(&p, path, sizeof path);
+    graft_check_write_temp(p.b, p.n, path, sizeof path);
     free(p.b);
     const char *keep[2] = {"conv", NULL};
     graft_model_options mo = {.keep = keep};
@@ -530,7 +521,7 @@ static int check_bad_models(char *msg, size_t msglen) {
     for (size_t cut = 0; cut < p.n; cut += p.n / 10 + 1) {
         char path[64];
         pb q = {p.b, cut, cut};
-        write_tmp(&q, path, sizeof path);
+        graft_check_write_temp(q.b, q.n, path, sizeof path);
         graft_model *m = NULL;
         int err = graft_model_load(path, NULL, &m);
         unlink(path);
@@ -553,7 +544,7 @@ static int check_bad_models(char *msg, size_t msglen) {
     pb junk = {0};
     pb_put(&junk, "GIF89a this is not a network at all", 35);
     char path[64];
-    write_tmp(&junk, path, sizeof path);
+    graft_check_write_temp(junk.b, junk.n, path, sizeof path);
     free(junk.b);
     err = graft_model_load(path, NULL, &m);
     unlink(path);

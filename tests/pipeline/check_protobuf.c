@@ -1299,26 +1299,6 @@ static int check_tensor_conversions(char *msg, size_t msglen) {
 
 /* ---- files ----------------------------------------------------------------------------- */
 
-/* Writes bytes to a new temporary file; its path goes into path[256]. */
-static int write_temp(const void *p, size_t len, char *path) {
-    const char *dir = getenv("TMPDIR");
-    snprintf(path, 256, "%s/graft_pb_XXXXXX", dir && dir[0] ? dir : "/tmp");
-    int fd = mkstemp(path);
-    if (fd < 0) return -1;
-    size_t done = 0;
-    while (done < len) {
-        ssize_t w = write(fd, (const uint8_t *)p + done, len - done);
-        if (w <= 0) {
-            close(fd);
-            unlink(path);
-            return -1;
-        }
-        done += (size_t)w;
-    }
-    close(fd);
-    return 0;
-}
-
 static int check_file_loaders(char *msg, size_t msglen) {
     pbuf b, tb;
     char model_path[256], tensor_path[256], cut_path[256], empty_path[256];
@@ -1327,8 +1307,8 @@ static int check_file_loaders(char *msg, size_t msglen) {
         pb_free(&b);
         return graft_check_fail(msg, msglen, "out of memory");
     }
-    int w = write_temp(b.p, b.len, model_path) | write_temp(tb.p, tb.len, tensor_path) |
-            write_temp(b.p, b.len - 3, cut_path) | write_temp("", 0, empty_path);
+    int w = graft_check_write_temp(b.p, b.len, model_path, sizeof model_path) | graft_check_write_temp(tb.p, tb.len, tensor_path, sizeof tensor_path) |
+            graft_check_write_temp(b.p, b.len - 3, cut_path, sizeof cut_path) | graft_check_write_temp("", 0, empty_path, sizeof empty_path);
     pb_free(&b);
     pb_free(&tb);
     if (w) return graft_check_fail(msg, msglen, "cannot write temporary files: %s", strerror(errno));
