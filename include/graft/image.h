@@ -3,9 +3,9 @@
  * normalised float tensor, computing what torchvision's PIL pipeline computes
  * (Image.open(f).convert("RGB"), Resize, CenterCrop, ToTensor, Normalize).
  *
- * Formats: JPEG (libjpeg-turbo), PNG (libspng), BMP (own parser), WebP (libwebp). The format
- * comes from the first bytes, never from a file name. GIF, TIFF and the rest are refused with
- * GRAFT_EUNSUPPORTED.
+ * Formats: JPEG (libjpeg-turbo), PNG (libspng), BMP (own parser), WebP (libwebp), GIF (giflib,
+ * first frame). The format comes from the first bytes, never from a file name. TIFF and the
+ * rest are refused with GRAFT_EUNSUPPORTED.
  *
  * Everything here is a plain function on memory: no event loop, no threads, no global state
  * beyond graft_last_error(). Every function may be called from any thread at once with
@@ -53,12 +53,13 @@ typedef enum graft_image_format {
     GRAFT_IMAGE_FORMAT_JPEG,
     GRAFT_IMAGE_FORMAT_PNG,
     GRAFT_IMAGE_FORMAT_BMP,
-    GRAFT_IMAGE_FORMAT_WEBP
+    GRAFT_IMAGE_FORMAT_WEBP,
+    GRAFT_IMAGE_FORMAT_GIF
 } graft_image_format;
 
 /* The format the first bytes announce; UNKNOWN for anything else (or too few bytes). */
 graft_image_format graft_image_sniff(const void *buf, size_t len);
-/* "jpeg", "png", "bmp", "webp", "unknown". */
+/* "jpeg", "png", "bmp", "webp", "gif", "unknown". */
 const char *graft_image_format_name(graft_image_format fmt);
 
 /* Pillow's Image.MAX_IMAGE_PIXELS: 1024 * 1024 * 1024 / 4 / 3. */
@@ -94,16 +95,22 @@ typedef struct graft_decode_opts {
  *     not applied (neither Pillow's open nor torchvision does). Warnings in the entropy data
  *     are tolerated as libjpeg and Pillow tolerate them, except a premature end of the data,
  *     which Pillow refuses ("image file is truncated") and so do we.
- *   - PNG: every colour type and bit depth; 16-bit samples keep their high byte; alpha is
- *     dropped without compositing (Pillow's convert("RGB") does the same); palette entries
- *     are used as they are (tRNS ignored); gamma, sRGB and ICC chunks are not applied.
- *     Differs from Pillow only for 16-bit grayscale, which Pillow maps through its 32-bit
- *     "I" mode and clips at 255 instead of scaling.
+ *   - PNG: every colour type and bit depth; 16-bit samples keep their high byte, except
+ *     16-bit grayscale, which Pillow opens in its 32-bit "I" mode and clips at 255 (so a
+ *     sample v becomes min(v, 255), as there); alpha is dropped without compositing
+ *     (Pillow's convert("RGB") does the same); palette entries are used as they are (tRNS
+ *     ignored); gamma, sRGB and ICC chunks are not applied.
  *   - BMP: BITMAPCOREHEADER, BITMAPINFOHEADER and V2-V5 headers; 1/4/8-bit palettes,
  *     16/24/32-bit BI_RGB, BI_BITFIELDS for 16/32-bit (fields scaled by v * 255 / max as
  *     Pillow's unpackers do); bottom-up and top-down. No RLE, no embedded JPEG/PNG.
  *     Palette indices past the palette read as black.
  *   - WebP: lossy and lossless still images; alpha dropped; animated files are refused.
+ *   - GIF: the first frame as Pillow 9.4 loads it: the canvas is the logical screen (grown
+ *     when the frame reaches past it), pixels outside the frame take palette index 0 or the
+ *     frame's transparent index, the local colour map wins over the global one, indices past
+ *     the colour map read as gray (i, i, i), interlaced rows are reordered. The pixel limit
+ *     is checked on the screen and on the grown canvas before allocating. Pixel data that
+ *     ends early is refused; a missing trailer or final empty sub-block is not (as Pillow).
  * Errors: GRAFT_EINVAL (NULL pointers, negative hint), GRAFT_EUNSUPPORTED (unknown or
  * unsupported format or feature), GRAFT_ECORRUPT (truncated or malformed data, with the
  * decoder's own message), GRAFT_ERANGE (larger than opts->max_pixels), GRAFT_ENOMEM.
@@ -169,6 +176,16 @@ int graft_image_center_crop(graft_image *dst, const graft_image *src, int width,
 int graft_image_resize_center_crop(graft_image *dst, const graft_image *src, int resize_short,
                                    int crop_w, int crop_h, graft_resample filter);
 
+/*
+ * torchvision's F.resized_crop(img, top=y, left=x, height=h, width=w, size=(height, width),
+ * filter): the box (x, y, w, h) of src, which must lie inside it, resized to width x height
+ * into a new image in *dst (what RandomResizedCrop does once it has drawn a box). Bit-exact
+ * with Pillow's crop then resize. Errors as graft_image_resize, and GRAFT_EINVAL for a box
+ * that is empty or not inside src.
+ */
+int graft_image_resized_crop(graft_image *dst, const graft_image *src, int x, int y, int w,
+                             int h, int width, int height, graft_resample filter);
+
 /* ---- to float ---------------------------------------------------------------------------- */
 
 typedef enum graft_image_layout {
@@ -186,6 +203,108 @@ typedef enum graft_image_layout {
  */
 int graft_image_to_float(const graft_image *img, const float mean[3], const float std[3],
                          graft_image_layout layout, float *dst);
+
+/* ---- the whole transform ----------------------------------------------------------------- */
+
+/*
+ * Everything between an image file's bytes and one network input: decode, resize, crop,
+ * augment, normalise. `graft extract`, `graft classify` and `graft finetune` build one from a
+ * preset or their flags (pipeline/cli/transform_flags.c) and share it across threads (it is
+ * read-only). Without dct_scaling the tensor equals torchvision's on a PIL image bit for bit:
+ * Image.open(f).convert("RGB"), Resize(resize) + CenterCrop((height, width)) (or
+ * Resize((height, width)) when resize is 0, or RandomResizedCrop), RandomHorizontalFlip,
+ * ToTensor(), Normalize(mean, std).
+ */
+typedef struct graft_transform {
+    int width, height;          /* network input (crop) size, 1..32768 */
+    int resize;                 /* shorter side before the center crop (a crop larger than the
+                                   resized image pads with black, as torchvision); 0 stretches
+                                   the whole image to width x height */
+    graft_resample filter;      /* torchvision's default is BILINEAR */
+    float mean[3], std[3];      /* per RGB channel (R, G, B even when bgr is set), on the 0-1
+                                   scale (torchvision Normalize) unless scale255 is set; std
+                                   non-zero */
+    int scale255;               /* 1: normalise v (0..255) instead of v / 255 (Caffe) */
+    int bgr;                    /* 1: emit channels as B, G, R (Caffe) */
+    /*
+     * 1: let JPEG decode at 1/2, 1/4 or 1/8 scale in the DCT domain when the image is at
+     * least twice the size the resize needs: the decoded image still covers the resized size
+     * (resize + crop), the output size (stretch) or the output's longer side on both axes
+     * (random crop, whose box is then drawn on the scaled image). Much faster on large photos;
+     * pixels then differ slightly from torchvision's (which always decodes at full size).
+     * Other formats ignore it.
+     */
+    int dct_scaling;
+    /*
+     * Training-time augmentation (fine-tuning): torchvision 0.14's RandomResizedCrop(size,
+     * scale=(scale_min, scale_max), ratio=(ratio_min, ratio_max)) replaces resize + center
+     * crop when random_crop is 1 (ten attempts with a uniform area fraction and a log-uniform
+     * ratio, then a center crop with the ratio clamped); hflip 1 mirrors the output with
+     * probability 1/2, with or without random_crop. Both draw from the seed passed to
+     * graft_transform_apply through graft's own generator (SplitMix64; see
+     * pipeline/decode/transform.c for the exact draws), so a (seed, image) pair gives the
+     * same tensor on every machine, but not the boxes torch's generator would draw.
+     */
+    int random_crop;
+    float scale_min, scale_max, ratio_min, ratio_max; /* positive, min <= max */
+    int hflip;
+    /* The pixel limit (max_pixels; 0 = GRAFT_IMAGE_MAX_PIXELS_DEFAULT). min_width and
+     * min_height are ignored: apply sets the DCT hint itself. */
+    graft_decode_opts decode;
+} graft_transform;
+
+/*
+ * Fills *out with a named preset at input size `size` (0 = 224; inception uses 299 for 0),
+ * filter bilinear, no augmentation (but RandomResizedCrop's defaults scale 0.08..1, ratio
+ * 3/4..4/3 filled in, so that setting random_crop is enough), no DCT scaling:
+ *   "imagenet"  torchvision: Resize(size * 256 / 224), CenterCrop(size), mean
+ *               0.485,0.456,0.406, std 0.229,0.224,0.225
+ *   "inception" [-1, 1]: mean = std = 0.5, Resize(size * 342 / 299)
+ *   "caffe"     BGR, 0..255 minus the ImageNet mean 103.939,116.779,123.68 (B,G,R; stored in
+ *               mean[] as R,G,B), std 1, Resize(size * 256 / 224)
+ *   "stretch"   whole image resized to size x size, mean = std = 0.5 (the TFLite MobileNets)
+ * GRAFT_EINVAL for an unknown name (the message lists the known ones) or a size outside
+ * 0..32768. Any thread.
+ */
+int graft_transform_preset(const char *name, int size, graft_transform *out);
+
+/*
+ * A canonical one-line description of everything that changes the output tensor, e.g.
+ * "resize=256 crop=224x224 filter=bilinear mean=0.485000014,0.456,0.405999988
+ * std=0.229000002,0.224000007,0.224999994 scale=1/255 order=rgb hflip=0 dct=0
+ * max_pixels=89478485" (the first word is "resize=stretch" without resize, and
+ * "random_crop=scale:A,B:ratio:C,D" with random_crop). Two transforms with equal descriptions
+ * give equal tensors, and any field that matters changes it (the cache compares them).
+ * Floats print with %.9g. GRAFT_EINVAL for a transform apply would refuse, GRAFT_ERANGE if
+ * cap is too small (buf then holds nothing useful). Any thread.
+ */
+int graft_transform_describe(const graft_transform *t, char *buf, size_t cap);
+
+/*
+ * Decodes `buf` (len bytes, borrowed) and writes one network input, t->height * t->width * 3
+ * floats, into dst (caller-owned) in `layout`: HWC is dst[(y * W + x) * 3 + c], CHW
+ * dst[(c * H + y) * W + x]. `seed` drives the augmentation (ignored when there is none).
+ * JPEG decodes only the iMCU rows and columns around the pixels the resize reads (still
+ * entropy-decoding to the end, so truncation is refused as graft_image_decode refuses it),
+ * only the output window is resized, and each resized row is normalised straight into dst.
+ * Memory comes from a per-thread scratch that grows to the largest image seen and is freed
+ * when the thread exits, so a worker in steady state does not allocate for JPEG.
+ * Thread-safe; meant for worker threads. Errors: those of graft_image_decode (the message
+ * names the reason, not the file: the caller knows the name), GRAFT_EINVAL (a bad transform,
+ * NULL pointers, unknown layout), GRAFT_ERANGE, GRAFT_ENOMEM. dst may be partly written on
+ * error.
+ */
+int graft_transform_apply(const graft_transform *t, const void *buf, size_t len, uint64_t seed,
+                          graft_image_layout layout, float *dst);
+
+/*
+ * The augmentation graft_transform_apply draws for `seed` on a width x height decoded image:
+ * box = {left, top, w, h} of the region RandomResizedCrop resizes (the whole image without
+ * random_crop) and *flip (may be NULL) 1 when the output is mirrored. For logs and tests;
+ * apply computes the same. GRAFT_EINVAL for an invalid transform or size. Any thread.
+ */
+int graft_transform_crop_box(const graft_transform *t, int width, int height, uint64_t seed,
+                             int box[4], int *flip);
 
 #ifdef __cplusplus
 }

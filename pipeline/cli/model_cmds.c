@@ -2,8 +2,9 @@
  * pipeline/cli/model_cmds.c: `graft info` and `graft classify`, the commands that look at a
  * model: what it contains (nodes, shapes, parameters, FLOPs, peak activation memory, tap
  * names) and what it says about images. Both parse their own getopt_long options; main.c's
- * table dispatches to them. Image preparation goes through pipeline/decode (the same decode,
- * resize and normalisation the extract pipeline uses).
+ * table dispatches to them. classify prepares images with graft_transform_apply and takes the
+ * shared preprocessing flags of transform_flags.c, so it sees exactly what `graft extract`
+ * feeds the network.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -62,7 +63,8 @@ static void free_names(char **v) {
 static void fmt_shape(char *buf, size_t len, int rank, const int64_t *dims) {
     size_t used = (size_t)snprintf(buf, len, "(");
     for (int d = 0; d < rank && used < len; d++)
-        used += (size_t)snprintf(buf + used, len - used, "%s%lld", d ? ", " : "", (long long)dims[d]);
+        used += (size_t)snprintf(buf + used, len - used, "%s%lld", d ? ", " : "",
+                                 (long long)dims[d]);
     if (used < len) snprintf(buf + used, len - used, ")");
 }
 
@@ -220,16 +222,12 @@ static const char classify_usage[] =
     "prepared as the model says, else as torchvision's ImageNet evaluation: shorter side to\n"
     "256, center crop 224, mean 0.485,0.456,0.406, std 0.229,0.224,0.225.\n"
     "\n"
-    "  -L, --labels FILE    class names, one per line (line i is class i)\n"
-    "  -k, --top K          classes to print per image (default 5)\n"
-    "  -j, --json           one JSON object per image: {\"image\", \"top\": [{\"class\",\n"
-    "                       \"label\", \"score\"}]}\n"
-    "      --mean M[,M,M]   normalization mean on the 0-1 scale (torchvision Normalize)\n"
-    "      --std S[,S,S]    normalization std on the 0-1 scale\n"
-    "      --size H[,W]     network input size\n"
-    "      --resize N       shorter side before the center crop; 0 stretches the whole\n"
-    "                       image to the input size\n"
-    "  -h, --help           show this help\n";
+    "  -L, --labels FILE      class names, one per line (line i is class i)\n"
+    "  -k, --top K            classes to print per image (default 5)\n"
+    "  -j, --json             one JSON object per image: {\"image\", \"top\": [{\"class\",\n"
+    "                         \"label\", \"score\"}]}\n"
+    "%s"
+    "  -h, --help             show this help\n";
 
 /* The label file's lines, or NULL; count in *n. */
 static char **read_labels(const char *path, const char *embedded, int *n) {
@@ -272,6 +270,43 @@ static char **read_labels(const char *path, const char *embedded, int *n) {
     return v;
 }
 
+/* The whole file into a new malloc'd buffer; NULL with the reason in *why. */
+static uint8_t *read_file(const char *path, size_t *out_len, const char **why) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        *why = strerror(errno);
+        return NULL;
+    }
+    size_t cap = 1 << 16, len = 0;
+    uint8_t *buf = malloc(cap);
+    for (;;) {
+        if (!buf) {
+            fclose(f);
+            *why = "out of memory";
+            return NULL;
+        }
+        len += fread(buf + len, 1, cap - len, f);
+        if (len < cap) break;
+        uint8_t *nb = cap < ((size_t)1 << 30) ? realloc(buf, cap * 2) : NULL;
+        if (!nb) {
+            free(buf);
+            buf = NULL;
+            continue;
+        }
+        buf = nb;
+        cap *= 2;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        *why = "read error";
+        return NULL;
+    }
+    *out_len = len;
+    return buf;
+}
+
 static void json_string(const char *s) {
     putchar('"');
     for (; *s; s++) {
@@ -284,20 +319,20 @@ static void json_string(const char *s) {
 }
 
 int graft__cmd_classify(int argc, char **argv) {
-    enum { OPT_MEAN = 256, OPT_STD, OPT_SIZE, OPT_RESIZE };
-    static const struct option opts[] = {{"labels", required_argument, 0, 'L'},
-                                         {"top", required_argument, 0, 'k'},
-                                         {"json", no_argument, 0, 'j'},
-                                         {"mean", required_argument, 0, OPT_MEAN},
-                                         {"std", required_argument, 0, OPT_STD},
-                                         {"size", required_argument, 0, OPT_SIZE},
-                                         {"resize", required_argument, 0, OPT_RESIZE},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option own_opts[] = {{"labels", required_argument, 0, 'L'},
+                                             {"top", required_argument, 0, 'k'},
+                                             {"json", no_argument, 0, 'j'},
+                                             {"help", no_argument, 0, 'h'}};
+    struct option opts[32];
+    int n_opts = 0;
+    for (size_t i = 0; i < sizeof own_opts / sizeof own_opts[0]; i++) opts[n_opts++] = own_opts[i];
+    for (const struct option *o = graft__transform_longopts; o->name; o++) opts[n_opts++] = *o;
+    opts[n_opts] = (struct option){0, 0, 0, 0};
+    graft__transform_flags tf;
+    graft__transform_flags_init(&tf);
     const char *labels_path = NULL;
-    int top = 5, json = 0, c, H = 0, W = 0, resize = -1;
-    float mean[3], stdv[3];
-    int n_mean = 0, n_std = 0;
+    int top = 5, json = 0, c;
+    char msg[512];
     optind = 1;
     while ((c = getopt_long(argc, argv, "L:k:jh", opts, NULL)) != -1) {
         switch (c) {
@@ -310,39 +345,18 @@ int graft__cmd_classify(int argc, char **argv) {
             }
             break;
         case 'j': json = 1; break;
-        case OPT_MEAN:
-            n_mean = parse_floats(optarg, mean, 3);
-            if (n_mean != 1 && n_mean != 3) {
-                fprintf(stderr, "graft classify: --mean takes M or M,M,M\n");
-                return 2;
-            }
-            break;
-        case OPT_STD:
-            n_std = parse_floats(optarg, stdv, 3);
-            if ((n_std != 1 && n_std != 3) || stdv[0] == 0 || (n_std == 3 && (!stdv[1] || !stdv[2]))) {
-                fprintf(stderr, "graft classify: --std takes S or S,S,S (non-zero)\n");
-                return 2;
-            }
-            break;
-        case OPT_SIZE:
-            if (parse_size(optarg, &H, &W)) {
-                fprintf(stderr, "graft classify: --size takes H or H,W\n");
-                return 2;
-            }
-            break;
-        case OPT_RESIZE:
-            resize = atoi(optarg);
-            if (resize < 0) {
-                fprintf(stderr, "graft classify: --resize must be >= 0\n");
-                return 2;
-            }
-            break;
-        case 'h': fputs(classify_usage, stdout); return 0;
-        default: fputs(classify_usage, stderr); return 2;
+        case 'h': printf(classify_usage, graft__transform_usage); return 0;
+        default: {
+            int rc = graft__transform_flag(&tf, c, optarg, msg, sizeof msg);
+            if (rc == 0) break;
+            if (rc > 0) fprintf(stderr, "graft classify: %s\n", msg);
+            else fprintf(stderr, classify_usage, graft__transform_usage);
+            return 2;
+        }
         }
     }
     if (argc - optind < 2) {
-        fputs(classify_usage, stderr);
+        fprintf(stderr, classify_usage, graft__transform_usage);
         return 2;
     }
     graft_model *m = NULL;
@@ -356,35 +370,37 @@ int graft__cmd_classify(int argc, char **argv) {
     }
     graft_model_preproc pp;
     graft_model_get_preproc(m, &pp);
-    if (n_mean) for (int i = 0; i < 3; i++) pp.mean[i] = mean[n_mean == 1 ? 0 : i];
-    if (n_std) for (int i = 0; i < 3; i++) pp.std[i] = stdv[n_std == 1 ? 0 : i];
-    if (H) pp.height = H, pp.width = W;
-    if (resize >= 0) pp.resize = resize;
+    graft_transform tr;
+    if (graft__transform_resolve(&tf, m, &tr, msg, sizeof msg)) {
+        fprintf(stderr, "graft classify: %s\n", msg);
+        rc = 2;
+        goto done;
+    }
     if (labels_path || pp.labels) {
         labels = read_labels(labels_path, pp.labels, &n_labels);
         if (labels_path && !labels) goto done;
     }
     const char *out_name = graft_model_output_name(m, 0);
     const char *taps[1] = {out_name};
-    if (graft_net_create(m, 1, pp.height, pp.width, taps, 1, NULL, &net)) {
+    if (graft_net_create(m, 1, tr.height, tr.width, taps, 1, NULL, &net)) {
         fprintf(stderr, "graft classify: %s\n", graft_last_error());
         goto done;
     }
-    x = malloc(sizeof(float) * 3 * (size_t)pp.height * (size_t)pp.width);
+    x = malloc(sizeof(float) * 3 * (size_t)tr.height * (size_t)tr.width);
     if (!x) goto done;
     for (int a = optind + 1; a < argc; a++) {
         const char *path = argv[a];
-        graft_image img = {0}, prep = {0};
-        int err = graft_image_load_file(path, NULL, &img);
-        if (!err)
-            err = pp.resize ? graft_image_resize_center_crop(&prep, &img, pp.resize, pp.width,
-                                                             pp.height, GRAFT_RESAMPLE_BILINEAR)
-                            : graft_image_resize(&prep, &img, pp.width, pp.height,
-                                                 GRAFT_RESAMPLE_BILINEAR);
-        if (!err) err = graft_image_to_float(&prep, pp.mean, pp.std, GRAFT_IMAGE_LAYOUT_HWC, x);
+        size_t len = 0;
+        const char *why = NULL;
+        uint8_t *bytes = read_file(path, &len, &why);
+        if (!bytes) {
+            fprintf(stderr, "graft classify: %s: %s\n", path, why);
+            failures++;
+            continue;
+        }
+        int err = graft_transform_apply(&tr, bytes, len, 0, GRAFT_IMAGE_LAYOUT_HWC, x);
         if (!err) err = graft_net_run(net, x, GRAFT_LAYOUT_NHWC);
-        graft_image_free(&img);
-        graft_image_free(&prep);
+        free(bytes);
         if (err) {
             fprintf(stderr, "graft classify: %s: %s\n", path, graft_last_error());
             failures++;

@@ -214,3 +214,121 @@ int graft__decode_jpeg(const uint8_t *buf, size_t len, size_t max_pixels, int mi
     out->data = pixels;
     return GRAFT_OK;
 }
+
+/* ---- region decoding (graft_transform_apply) --------------------------------------------- */
+
+/*
+ * Fancy upsampling blends each chroma sample with its neighbours, and libjpeg-turbo treats
+ * the edges of a cropped or skipped-to region as image edges, so the pixels right next to
+ * them can differ from a full decode. A margin around the requested region keeps every
+ * requested pixel exact: transform_matches_reference in tests/pipeline/check_image.c
+ * compares against full decodes on every sampling layout and fails without a margin; 2
+ * pixels already pass, 8 leaves room (the crop is widened to whole iMCUs anyway).
+ */
+#define JPEG_REGION_MARGIN 8
+
+int graft__decode_jpeg_region(const uint8_t *buf, size_t len, size_t max_pixels,
+                              const graft__jpeg_region_req *req, graft__scratch *pixels,
+                              graft__rgb_view *out) {
+    struct jpeg_decompress_struct cinfo;
+    jpeg_guard guard;
+    memset(&cinfo, 0, sizeof cinfo);
+    memset(&guard, 0, sizeof guard);
+    cinfo.err = jpeg_std_error(&guard.pub);
+    guard.pub.error_exit = guard_error_exit;
+    guard.pub.emit_message = guard_emit_message;
+    guard.pub.output_message = guard_output_message;
+    guard.progress.progress_monitor = guard_progress;
+
+    if (setjmp(guard.jmp)) {
+        jpeg_destroy_decompress(&cinfo);
+        return graft__fail(guard.err, "jpeg: %s%s",
+                           guard.err == GRAFT_ENOMEM ? "out of memory: "
+                           : guard.truncated         ? "truncated: "
+                                                     : "",
+                           guard.message);
+    }
+    jpeg_create_decompress(&cinfo);
+    cinfo.progress = &guard.progress;
+    jpeg_mem_src(&cinfo, buf, (unsigned long)len);
+    jpeg_read_header(&cinfo, TRUE);
+
+    int rc = graft__image_check_size("jpeg", cinfo.image_width, cinfo.image_height, max_pixels);
+    if (rc) {
+        jpeg_destroy_decompress(&cinfo);
+        return rc;
+    }
+    int is_cmyk = 0;
+    switch (cinfo.jpeg_color_space) {
+    case JCS_GRAYSCALE:
+    case JCS_YCbCr:
+    case JCS_RGB: cinfo.out_color_space = JCS_RGB; break;
+    case JCS_CMYK:
+    case JCS_YCCK:
+        cinfo.out_color_space = JCS_CMYK;
+        is_cmyk = 1;
+        break;
+    default: {
+        int comps = cinfo.num_components;
+        jpeg_destroy_decompress(&cinfo);
+        return graft__fail(GRAFT_EUNSUPPORTED,
+                           "jpeg: %d components in an unknown colour space are not supported",
+                           comps);
+    }
+    }
+    int min_w = 0, min_h = 0;
+    req->hint(req->ctx, (int)cinfo.image_width, (int)cinfo.image_height, &min_w, &min_h);
+    choose_scale(&cinfo, min_w, min_h);
+
+    jpeg_start_decompress(&cinfo);
+    const int width = (int)cinfo.output_width, height = (int)cinfo.output_height;
+    if (cinfo.output_components != (is_cmyk ? 4 : 3))
+        guard_fail(&guard, GRAFT_ECORRUPT, "unexpected number of output components");
+    int x0, x1, y0, y1;
+    req->region(req->ctx, width, height, &x0, &x1, &y0, &y1);
+    x0 = x0 - JPEG_REGION_MARGIN < 0 ? 0 : x0 - JPEG_REGION_MARGIN;
+    x1 = x1 > width - JPEG_REGION_MARGIN ? width : x1 + JPEG_REGION_MARGIN;
+    y0 = y0 - JPEG_REGION_MARGIN < 0 ? 0 : y0 - JPEG_REGION_MARGIN;
+    y1 = y1 > height - JPEG_REGION_MARGIN ? height : y1 + JPEG_REGION_MARGIN;
+
+    /* Columns: libjpeg widens the crop to whole iMCUs and reports what it chose. */
+    JDIMENSION cx = (JDIMENSION)x0, cw = (JDIMENSION)(x1 - x0);
+    if (cw < (JDIMENSION)width) jpeg_crop_scanline(&cinfo, &cx, &cw);
+    else cx = 0, cw = (JDIMENSION)width;
+    const size_t row_bytes = (size_t)cw * 3;
+    /* The pixels, 16 bytes of slack for the resize kernels' loads, then a CMYK row. */
+    const size_t pix_bytes = row_bytes * (size_t)(y1 - y0) + 16;
+    if (graft__scratch_reserve(pixels, pix_bytes + (is_cmyk ? (size_t)cw * 4 : 0)))
+        guard_fail(&guard, GRAFT_ENOMEM, "no memory for the decoded pixels");
+    uint8_t *px = pixels->p;
+    uint8_t *cmyk_row = is_cmyk ? px + pix_bytes : NULL;
+
+    if (y0 > 0 && jpeg_skip_scanlines(&cinfo, (JDIMENSION)y0) != (JDIMENSION)y0)
+        guard_fail(&guard, GRAFT_ECORRUPT, "decoder skipped too few scanlines");
+    while ((int)cinfo.output_scanline < y1) {
+        uint8_t *dst = px + (size_t)((int)cinfo.output_scanline - y0) * row_bytes;
+        JSAMPROW row = is_cmyk ? cmyk_row : dst;
+        if (jpeg_read_scanlines(&cinfo, &row, 1) != 1)
+            guard_fail(&guard, GRAFT_ECORRUPT, "decoder returned no scanline");
+        if (is_cmyk) cmyk_row_to_rgb(dst, cmyk_row, (int)cw);
+    }
+    /* The rest is entropy-decoded only: a file cut short there is refused like any other. */
+    if (cinfo.output_scanline < cinfo.output_height)
+        jpeg_skip_scanlines(&cinfo, cinfo.output_height - cinfo.output_scanline);
+    if (guard.truncated) {
+        jpeg_destroy_decompress(&cinfo);
+        return graft__fail(GRAFT_ECORRUPT,
+                           "jpeg: truncated: the data ends before the %d x %d image is complete",
+                           width, height);
+    }
+    jpeg_finish_decompress(&cinfo);
+    jpeg_destroy_decompress(&cinfo);
+    out->data = px;
+    out->stride = row_bytes;
+    out->width = width;
+    out->height = height;
+    out->x_off = (int)cx;
+    out->y_off = y0;
+    out->end = px + pix_bytes;
+    return GRAFT_OK;
+}

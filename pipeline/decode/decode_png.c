@@ -4,8 +4,9 @@
  *
  * Matches Pillow's convert("RGB") of the same file: alpha and tRNS are dropped (no
  * compositing), 16-bit samples keep their high byte, low bit depths are scaled to 0..255,
- * and gAMA/sRGB/iCCP are not applied. The one difference is 16-bit grayscale, where Pillow
- * goes through its 32-bit integer mode and clips at 255 instead of scaling (see image.h).
+ * and gAMA/sRGB/iCCP are not applied. 16-bit grayscale is the exception Pillow makes: it
+ * opens such a file in its 32-bit integer mode, whose conversion to RGB clips at 255 instead
+ * of scaling, so v becomes min(v, 255) here too.
  *
  * It does not decode APNG frames beyond the default image, and ignores all text and
  * metadata chunks (stored by libspng up to the limits set below, then dropped).
@@ -74,12 +75,30 @@ int graft__decode_png(const uint8_t *buf, size_t len, size_t max_pixels, graft_i
         err = graft__fail(GRAFT_ENOMEM, "png: cannot allocate %zu bytes", bytes);
         goto done;
     }
+    if (ihdr.color_type == SPNG_COLOR_TYPE_GRAYSCALE && ihdr.bit_depth == 16) {
+        /* Big-endian samples, 2 bytes per pixel: decoded into the back two thirds of the
+         * buffer so that the clipped RGB pixels, written front to back, never overtake the
+         * samples they come from. */
+        const size_t npx = (size_t)ihdr.width * ihdr.height;
+        uint8_t *raw = pixels + npx;
+        rc = spng_decode_image(ctx, raw, npx * 2, SPNG_FMT_RAW, 0);
+        if (rc) {
+            err = graft__fail(png_error(rc), "png: %s%s", png_cause(rc), spng_strerror(rc));
+            goto done;
+        }
+        for (size_t i = 0; i < npx; i++) {
+            const unsigned v = (unsigned)raw[2 * i] << 8 | raw[2 * i + 1];
+            pixels[3 * i] = pixels[3 * i + 1] = pixels[3 * i + 2] = (uint8_t)(v > 255 ? 255 : v);
+        }
+        goto decoded;
+    }
     /* No SPNG_DECODE_TRNS (alpha is dropped anyway) and no SPNG_DECODE_GAMMA: as Pillow. */
     rc = spng_decode_image(ctx, pixels, bytes, SPNG_FMT_RGB8, 0);
     if (rc) {
         err = graft__fail(png_error(rc), "png: %s%s", png_cause(rc), spng_strerror(rc));
         goto done;
     }
+decoded:
     out->width = (int)ihdr.width;
     out->height = (int)ihdr.height;
     out->channels = 3;

@@ -1,7 +1,7 @@
 /*
  * pipeline/decode/image.c: the front of the decode stage: image ownership, format sniffing,
  * the dispatch to the format decoders (decode_jpeg.c, decode_png.c, decode_bmp.c,
- * decode_webp.c), whole-file loading, and the conversion to normalised float.
+ * decode_webp.c, decode_gif.c), whole-file loading, and the conversion to normalised float.
  *
  * Sits between the archive reader (bytes) and the embedder (float tensors); resizing and
  * cropping are in resize.c. It deliberately knows nothing of libuv: decode_job.c (later)
@@ -77,6 +77,9 @@ graft_image_format graft_image_sniff(const void *buf, size_t len) {
     if (starts_with(p, len, "BM", 2)) return GRAFT_IMAGE_FORMAT_BMP;
     if (len >= 12 && memcmp(p, "RIFF", 4) == 0 && memcmp(p + 8, "WEBP", 4) == 0)
         return GRAFT_IMAGE_FORMAT_WEBP;
+    /* The two versions Pillow's GIF plugin accepts. */
+    if (starts_with(p, len, "GIF87a", 6) || starts_with(p, len, "GIF89a", 6))
+        return GRAFT_IMAGE_FORMAT_GIF;
     return GRAFT_IMAGE_FORMAT_UNKNOWN;
 }
 
@@ -86,6 +89,7 @@ const char *graft_image_format_name(graft_image_format fmt) {
     case GRAFT_IMAGE_FORMAT_PNG: return "png";
     case GRAFT_IMAGE_FORMAT_BMP: return "bmp";
     case GRAFT_IMAGE_FORMAT_WEBP: return "webp";
+    case GRAFT_IMAGE_FORMAT_GIF: return "gif";
     case GRAFT_IMAGE_FORMAT_UNKNOWN: break;
     }
     return "unknown";
@@ -93,7 +97,6 @@ const char *graft_image_format_name(graft_image_format fmt) {
 
 /* Names formats we recognise but do not decode, so the message says what the file is. */
 static const char *unsupported_format_name(const uint8_t *p, size_t len) {
-    if (starts_with(p, len, "GIF87a", 6) || starts_with(p, len, "GIF89a", 6)) return "GIF";
     if (starts_with(p, len, "II*\0", 4) || starts_with(p, len, "MM\0*", 4)) return "TIFF";
     if (len >= 12 && memcmp(p + 4, "ftyp", 4) == 0) return "HEIF/AVIF/MP4 (ISO media)";
     if (starts_with(p, len, "\0\0\0\x0cjP  ", 8) || starts_with(p, len, "\xff\x4f\xff\x51", 4))
@@ -131,6 +134,7 @@ int graft_image_decode(const void *buf, size_t len, const graft_decode_opts *opt
     case GRAFT_IMAGE_FORMAT_PNG: return graft__decode_png(p, len, max_pixels, out);
     case GRAFT_IMAGE_FORMAT_BMP: return graft__decode_bmp(p, len, max_pixels, out);
     case GRAFT_IMAGE_FORMAT_WEBP: return graft__decode_webp(p, len, max_pixels, out);
+    case GRAFT_IMAGE_FORMAT_GIF: return graft__decode_gif(p, len, max_pixels, out);
     case GRAFT_IMAGE_FORMAT_UNKNOWN: break;
     }
     const char *name = unsupported_format_name(p, len);

@@ -1,26 +1,25 @@
 /*
  * pipeline/decode/resize.c: resizing and cropping of 8-bit RGB images with the arithmetic of
  * Pillow's Image.resize (libImaging/Resample.c and Geometry.c, Pillow >= 7), which is what
- * torchvision's Resize runs on PIL images, plus torchvision's CenterCrop.
+ * torchvision's Resize runs on PIL images, plus torchvision's CenterCrop and resized_crop.
  *
  * Bilinear and bicubic are separable convolutions. For each output index along an axis the
  * filter is centred at (i + 0.5) * scale in input coordinates, its support is widened by the
  * scale when shrinking (that is the antialiasing), the taps are normalised to sum to 1 in
- * double precision and then rounded to signed 22-bit fixed point (PRECISION_BITS: 8 bits of
- * pixel and 2 of headroom in an int32). Each pass adds pixel * tap to half an LSB and keeps
- * the top bits, clipped to 0..255. The horizontal pass runs first, over only the input rows
- * the vertical pass will read; an axis whose size does not change is copied, not filtered.
- * Doing exactly these steps in this order is what makes the result bit-identical to
- * Pillow's; nothing here is an approximation of it. Nearest is Pillow's affine scaling:
- * sample positions accumulated in double, starting half a step in.
+ * double precision and then rounded to signed 22-bit fixed point (8 bits of pixel and 2 of
+ * headroom in an int32). Each pass adds pixel * tap to half an LSB and keeps the top bits,
+ * clipped to 0..255. The horizontal pass runs first, over only the input rows the vertical
+ * pass will read; an axis whose size does not change is copied, not filtered. Doing exactly
+ * these steps in this order is what makes the result bit-identical to Pillow's; nothing here
+ * is an approximation of it. Nearest is Pillow's affine scaling: sample positions
+ * accumulated in double, starting half a step in.
  *
- * resample() computes any rectangular window of the resized image: each output pixel depends
- * only on its own taps, so a window equals the same crop of the full resize, and
- * Resize + CenterCrop costs only the pixels it keeps.
- *
- * Scalar code with plain inner loops (a tap loop over contiguous bytes in the vertical pass,
- * over pixels in the horizontal one) so that a SIMD variant can replace the two pass
- * functions later. No threads; no libuv.
+ * graft__resample_window computes any rectangular window of the resized image: each output
+ * pixel depends only on its own taps, so a window equals the same crop of the full resize,
+ * and Resize + CenterCrop costs only the pixels it keeps. The plans give every output the
+ * same tap count (Pillow's lists padded with zero weights, see kernels/resize.h) so that the
+ * per-ISA micro-kernels of kernels/resize_<isa>.c run the passes; this file builds the plans
+ * and walks the rows. No threads; no libuv; all memory in one caller-owned scratch buffer.
  */
 #include <limits.h>
 #include <math.h>
@@ -29,8 +28,43 @@
 
 #include "graft/image.h"
 #include "kernels.h"
+#include "resample.h"
+#include "resize.h"
 
-#define PRECISION_BITS (32 - 8 - 2)
+/* ---- scratch ----------------------------------------------------------------------------- */
+
+int graft__scratch_reserve(graft__scratch *s, size_t bytes) {
+    if (bytes <= s->cap) return GRAFT_OK;
+    /* Grows by half again so that a worker seeing slowly growing images settles quickly. */
+    size_t cap = bytes + bytes / 2;
+    if (cap < bytes) cap = bytes;
+    cap = (cap + 63) & ~(size_t)63;
+    void *p = NULL;
+    if (cap < bytes || posix_memalign(&p, 64, cap) != 0)
+        return graft__fail(GRAFT_ENOMEM, "resize: cannot allocate %zu bytes of scratch", bytes);
+    free(s->p);
+    s->p = p;
+    s->cap = cap;
+    return GRAFT_OK;
+}
+
+void graft__scratch_free(graft__scratch *s) {
+    free(s->p);
+    s->p = NULL;
+    s->cap = 0;
+}
+
+/* Carves `bytes` (64-byte aligned) off a layout being measured or filled. */
+typedef struct carver {
+    uint8_t *base; /* NULL while measuring */
+    size_t used;
+} carver;
+
+static void *carve(carver *c, size_t bytes) {
+    size_t at = c->used;
+    c->used = (at + bytes + 63) & ~(size_t)63;
+    return c->base ? c->base + at : NULL;
+}
 
 /* ---- filters (Pillow's definitions, evaluated in the same order) ------------------------- */
 
@@ -49,149 +83,93 @@ static double bicubic_filter(double x) {
     return 0.0;
 }
 
-typedef struct resample_filter {
-    double (*fn)(double x);
-    double support;
-} resample_filter;
-
 /* ---- per-axis plans ---------------------------------------------------------------------- */
 
-/*
- * The taps of output indices [first, first + count) of an axis resized from in_size to
- * out_size: output i reads inputs start[i] .. start[i] + taps[i] - 1 with weights
- * coef[i * ksize + t] (fixed point, PRECISION_BITS).
- */
-typedef struct axis_plan {
-    int count, ksize;
-    int *start, *taps;
-    int32_t *coef;
-} axis_plan;
+/* The scale of one axis and the filter's reach at that scale, as Pillow computes them. */
+typedef struct axis_geom {
+    double (*fn)(double x);
+    double scale, support, ss;
+    int in_size;
+    int kcap; /* most taps one output can have: Pillow's ksize, at most in_size */
+} axis_geom;
 
-static void axis_plan_free(axis_plan *p) {
-    free(p->start);
-    free(p->taps);
-    free(p->coef);
-    memset(p, 0, sizeof *p);
+static void axis_geom_init(axis_geom *g, int in_size, int out_size, graft_resample filter) {
+    const int cubic = filter == GRAFT_RESAMPLE_BICUBIC;
+    g->fn = cubic ? bicubic_filter : bilinear_filter;
+    /* Pillow's box is float: (double)(float)in_size keeps its rounding for huge sizes. */
+    g->scale = (double)(float)in_size / out_size;
+    const double filterscale = g->scale < 1.0 ? 1.0 : g->scale;
+    g->support = (cubic ? 2.0 : 1.0) * filterscale;
+    g->ss = 1.0 / filterscale;
+    g->in_size = in_size;
+    const double ksize = ceil(g->support) * 2 + 1;
+    g->kcap = ksize < (double)in_size ? (int)ksize : in_size;
 }
 
-static int axis_plan_init(axis_plan *p, int in_size, int out_size, int first, int count,
-                          const resample_filter *f) {
-    memset(p, 0, sizeof *p);
-    /* Pillow's box is float: (double)(float)in_size keeps its rounding for huge sizes. */
-    const double scale = (double)(float)in_size / out_size;
-    const double filterscale = scale < 1.0 ? 1.0 : scale;
-    const double support = f->support * filterscale;
-    const double ss = 1.0 / filterscale;
-    /* support <= 2 * in_size here, so ceil() fits an int. */
-    const int ksize = (int)ceil(support) * 2 + 1;
-    if ((size_t)count > SIZE_MAX / sizeof(double) / (size_t)ksize)
-        return graft__fail(GRAFT_ERANGE, "resize: %d x %d filter taps do not fit in memory",
-                           count, ksize);
-    p->count = count;
-    p->ksize = ksize;
-    p->start = malloc(sizeof(int) * (size_t)count);
-    p->taps = malloc(sizeof(int) * (size_t)count);
-    p->coef = calloc((size_t)count * (size_t)ksize, sizeof(int32_t));
-    double *w = malloc(sizeof(double) * (size_t)ksize);
-    if (!p->start || !p->taps || !p->coef || !w) {
-        free(w);
-        axis_plan_free(p);
-        return graft__fail(GRAFT_ENOMEM, "resize: no memory for %d x %d filter taps", count,
-                           ksize);
-    }
+/* Output index xx's first input and tap count (Pillow's xmin and xmax - xmin). */
+static inline void axis_bounds(const axis_geom *g, int xx, double *center, int *xmin, int *n) {
+    const double c = (xx + 0.5) * g->scale;
+    /* Truncation (not floor) of possibly negative values, then clamping: as Pillow. */
+    int lo = (int)(c - g->support + 0.5);
+    if (lo < 0) lo = 0;
+    int hi = (int)(c + g->support + 0.5);
+    if (hi > g->in_size) hi = g->in_size;
+    int k = hi - lo;
+    if (k > g->kcap) k = g->kcap; /* cannot happen: the span is at most 2 * support + 1 */
+    if (k < 0) k = 0;
+    *center = c;
+    *xmin = lo;
+    *n = k;
+}
+
+/* The common tap count of outputs [first, first + count): the longest list, at least 1. */
+static int axis_taps(const axis_geom *g, int first, int count) {
+    int K = 1;
     for (int i = 0; i < count; i++) {
-        const int xx = first + i;
-        const double center = (xx + 0.5) * scale;
-        /* Truncation (not floor) of possibly negative values, then clamping: as Pillow. */
-        int xmin = (int)(center - support + 0.5);
-        if (xmin < 0) xmin = 0;
-        int xmax = (int)(center + support + 0.5);
-        if (xmax > in_size) xmax = in_size;
-        int n = xmax - xmin;
-        if (n > ksize) n = ksize; /* cannot happen: the span is at most 2 * support + 1 */
-        if (n < 0) n = 0;
+        double c;
+        int lo, n;
+        axis_bounds(g, first + i, &c, &lo, &n);
+        if (n > K) K = n;
+    }
+    return K;
+}
+
+/*
+ * The padded plan of outputs [first, first + count) with K taps each: start (count) and
+ * coef (count, K) in 22-bit fixed point; w holds kcap doubles of scratch. A window that would
+ * pass the end of the axis slides left, its weights shifted right over zeros.
+ */
+static void axis_plan_fill(const axis_geom *g, int first, int count, int K, int32_t *start,
+                           int32_t *coef, double *w) {
+    for (int i = 0; i < count; i++) {
+        double center;
+        int xmin, n;
+        axis_bounds(g, first + i, &center, &xmin, &n);
         double ww = 0.0;
         for (int x = 0; x < n; x++) {
-            w[x] = f->fn((x + xmin - center + 0.5) * ss);
+            w[x] = g->fn((x + xmin - center + 0.5) * g->ss);
             ww += w[x];
         }
-        int32_t *k = p->coef + (size_t)i * ksize;
+        int s = xmin, shift = 0;
+        if (s + K > g->in_size) {
+            shift = s + K - g->in_size;
+            s -= shift;
+        }
+        int32_t *k = coef + (size_t)i * K;
+        memset(k, 0, sizeof(int32_t) * (size_t)K);
         for (int x = 0; x < n; x++) {
             double kx = ww != 0.0 ? w[x] / ww : w[x];
-            k[x] = kx < 0 ? (int32_t)(-0.5 + kx * (1 << PRECISION_BITS))
-                          : (int32_t)(0.5 + kx * (1 << PRECISION_BITS));
+            k[shift + x] = kx < 0 ? (int32_t)(-0.5 + kx * (1 << GRAFT__RESIZE_PRECISION))
+                                  : (int32_t)(0.5 + kx * (1 << GRAFT__RESIZE_PRECISION));
         }
-        p->start[i] = xmin;
-        p->taps[i] = n;
-    }
-    free(w);
-    return GRAFT_OK;
-}
-
-/* Pillow's clip8: the top bits of the rounded sum, clamped. (GCC shifts negative values
- * arithmetically, which is the floor Pillow's lookup table relies on.) The sums fit an int32:
- * the taps' magnitudes add up to at most about 1.25 (bicubic's negative lobes), and
- * 255 * 1.25 * 2^22 < 2^31. */
-static inline uint8_t clip8(int32_t ss) {
-    int32_t v = ss >> PRECISION_BITS;
-    return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
-}
-
-/* ---- the two passes ---------------------------------------------------------------------- */
-
-/*
- * dst row r, pixel i = sum over taps of src row r, pixel start[i] + t. Rows are RGB;
- * strides in bytes.
- */
-static void resample_horizontal(uint8_t *restrict dst, size_t dst_stride,
-                                const uint8_t *restrict src, size_t src_stride, int rows,
-                                const axis_plan *p) {
-    for (int r = 0; r < rows; r++) {
-        const uint8_t *in = src + (size_t)r * src_stride;
-        uint8_t *out = dst + (size_t)r * dst_stride;
-        for (int i = 0; i < p->count; i++) {
-            const int32_t *k = p->coef + (size_t)i * p->ksize;
-            const uint8_t *px = in + (size_t)p->start[i] * 3;
-            int32_t s0 = 1 << (PRECISION_BITS - 1), s1 = s0, s2 = s0;
-            for (int t = 0; t < p->taps[i]; t++) {
-                s0 += px[3 * t + 0] * k[t];
-                s1 += px[3 * t + 1] * k[t];
-                s2 += px[3 * t + 2] * k[t];
-            }
-            out[3 * i + 0] = clip8(s0);
-            out[3 * i + 1] = clip8(s1);
-            out[3 * i + 2] = clip8(s2);
-        }
+        start[i] = s;
     }
 }
-
-/*
- * dst row i = sum over taps of src row start[i] - row_offset + t, `bytes` bytes per row,
- * accumulated a whole row at a time in `acc` (bytes int32s).
- */
-static void resample_vertical(uint8_t *restrict dst, size_t dst_stride,
-                              const uint8_t *restrict src, size_t src_stride, int row_offset,
-                              size_t bytes, const axis_plan *p, int32_t *restrict acc) {
-    for (int i = 0; i < p->count; i++) {
-        const int32_t *k = p->coef + (size_t)i * p->ksize;
-        const uint8_t *in = src + (size_t)(p->start[i] - row_offset) * src_stride;
-        for (size_t b = 0; b < bytes; b++) acc[b] = 1 << (PRECISION_BITS - 1);
-        for (int t = 0; t < p->taps[i]; t++) {
-            const uint8_t *row = in + (size_t)t * src_stride;
-            const int32_t kt = k[t];
-            for (size_t b = 0; b < bytes; b++) acc[b] += row[b] * kt;
-        }
-        uint8_t *out = dst + (size_t)i * dst_stride;
-        for (size_t b = 0; b < bytes; b++) out[b] = clip8(acc[b]);
-    }
-}
-
-/* ---- nearest ----------------------------------------------------------------------------- */
 
 /*
  * Pillow's ImagingScaleAffine: positions start at half a step and are accumulated, not
  * multiplied, so the rare position that lands within rounding of an integer goes the same
- * way as in Pillow. A position outside the input (cannot happen for a plain resize) is black.
+ * way as in Pillow. A position outside the input (cannot happen for a plain resize) is -1.
  */
 static void nearest_table(int *tab, int in_size, int out_size, int first, int count) {
     const double step = (double)(float)in_size / out_size;
@@ -203,108 +181,160 @@ static void nearest_table(int *tab, int in_size, int out_size, int first, int co
     }
 }
 
-static int resample_nearest(graft_image *dst, const graft_image *src, int out_w, int out_h,
-                            int x0, int y0) {
-    const int cw = dst->width, ch = dst->height;
-    int *xtab = malloc(sizeof(int) * (size_t)cw);
-    int *ytab = malloc(sizeof(int) * (size_t)ch);
-    if (!xtab || !ytab) {
-        free(xtab);
-        free(ytab);
-        return graft__fail(GRAFT_ENOMEM, "resize: no memory for nearest-neighbour tables");
-    }
-    nearest_table(xtab, src->width, out_w, x0, cw);
-    nearest_table(ytab, src->height, out_h, y0, ch);
-    for (int y = 0; y < ch; y++) {
-        uint8_t *out = dst->data + (size_t)y * cw * 3;
-        if (ytab[y] < 0) {
-            memset(out, 0, (size_t)cw * 3);
-            continue;
+void graft__resample_span(int in_size, int out_size, int first, int count,
+                          graft_resample filter, int *lo, int *hi) {
+    if (filter == GRAFT_RESAMPLE_NEAREST) {
+        const double step = (double)(float)in_size / out_size;
+        double pos = step * 0.5;
+        int a = INT_MAX, b = 0;
+        for (int x = 0; x < first + count; x++, pos += step) {
+            int xin = pos < 0.0 ? -1 : (int)pos;
+            if (x < first || xin < 0 || xin >= in_size) continue;
+            if (xin < a) a = xin;
+            if (xin + 1 > b) b = xin + 1;
         }
-        const uint8_t *in = src->data + (size_t)ytab[y] * src->width * 3;
-        for (int x = 0; x < cw; x++) {
-            if (xtab[x] < 0)
-                memset(out + 3 * x, 0, 3);
-            else
-                memcpy(out + 3 * x, in + (size_t)xtab[x] * 3, 3);
-        }
+        *lo = a == INT_MAX ? 0 : a;
+        *hi = a == INT_MAX ? 0 : b;
+        return;
     }
-    free(xtab);
-    free(ytab);
-    return GRAFT_OK;
+    if (out_size == in_size) {
+        *lo = first;
+        *hi = first + count;
+        return;
+    }
+    axis_geom g;
+    axis_geom_init(&g, in_size, out_size, filter);
+    const int K = axis_taps(&g, first, count);
+    int a = INT_MAX, b = 0;
+    for (int i = 0; i < count; i++) {
+        double c;
+        int s, n;
+        axis_bounds(&g, first + i, &c, &s, &n);
+        if (s + K > in_size) s = in_size - K;
+        if (s < a) a = s;
+        if (s + K > b) b = s + K;
+    }
+    *lo = a;
+    *hi = b;
 }
 
 /* ---- the window resampler ---------------------------------------------------------------- */
 
-/*
- * Fills dst (already allocated, cw x ch) with the window at (x0, y0) of src resized to
- * out_w x out_h. The window lies inside the resized image (checked by the callers).
- */
-static int resample(graft_image *dst, const graft_image *src, int out_w, int out_h, int x0,
-                    int y0, graft_resample filter) {
-    static const resample_filter bilinear = {bilinear_filter, 1.0};
-    static const resample_filter bicubic = {bicubic_filter, 2.0};
-    if (filter == GRAFT_RESAMPLE_NEAREST) return resample_nearest(dst, src, out_w, out_h, x0, y0);
-    const resample_filter *f = filter == GRAFT_RESAMPLE_BICUBIC ? &bicubic : &bilinear;
+static int resample_nearest(const graft__rgb_view *src, int out_w, int out_h, int x0, int y0,
+                            int cw, int ch, graft__scratch *scratch, graft__row_fn emit,
+                            void *ctx) {
+    carver c = {NULL, 0};
+    carve(&c, sizeof(int) * (size_t)cw);
+    carve(&c, sizeof(int) * (size_t)ch);
+    carve(&c, (size_t)cw * 3);
+    int err = graft__scratch_reserve(scratch, c.used);
+    if (err) return err;
+    c = (carver){scratch->p, 0};
+    int *xtab = carve(&c, sizeof(int) * (size_t)cw);
+    int *ytab = carve(&c, sizeof(int) * (size_t)ch);
+    uint8_t *out = carve(&c, (size_t)cw * 3);
+    nearest_table(xtab, src->width, out_w, x0, cw);
+    nearest_table(ytab, src->height, out_h, y0, ch);
+    for (int y = 0; y < ch; y++) {
+        if (ytab[y] < 0) {
+            memset(out, 0, (size_t)cw * 3);
+        } else {
+            const uint8_t *in = src->data + (size_t)(ytab[y] - src->y_off) * src->stride;
+            for (int x = 0; x < cw; x++) {
+                if (xtab[x] < 0)
+                    memset(out + 3 * x, 0, 3);
+                else
+                    memcpy(out + 3 * x, in + (size_t)(xtab[x] - src->x_off) * 3, 3);
+            }
+        }
+        emit(ctx, y, out);
+    }
+    return GRAFT_OK;
+}
 
-    const int cw = dst->width, ch = dst->height;
-    const size_t src_stride = (size_t)src->width * 3, dst_stride = (size_t)cw * 3;
+/* Plans larger than this are refused rather than attempted (absurd downscales of huge
+ * images): 1 GiB of taps. */
+#define RESAMPLE_TAPS_MAX ((size_t)1 << 28)
+
+int graft__resample_window(const graft__rgb_view *src, int out_w, int out_h, int x0, int y0,
+                           int cw, int ch, graft_resample filter, graft__scratch *scratch,
+                           graft__row_fn emit, void *ctx) {
+    if (filter == GRAFT_RESAMPLE_NEAREST)
+        return resample_nearest(src, out_w, out_h, x0, y0, cw, ch, scratch, emit, ctx);
+    const graft__resize_kernels *kr;
+    int err = graft__resize_kernels_current(&kr);
+    if (err) return err;
+
     const int need_h = out_w != src->width, need_v = out_h != src->height;
-    axis_plan ph = {0}, pv = {0};
-    uint8_t *tmp = NULL;
-    int32_t *acc = NULL;
-    int err = GRAFT_OK;
-
-    /* Input rows the output window needs: the vertical taps' span, or the window itself. */
-    int row_lo = y0, row_hi = y0 + ch;
-    if (need_v) {
-        err = axis_plan_init(&pv, src->height, out_h, y0, ch, f);
-        if (err) goto done;
-        row_lo = pv.start[0];
-        row_hi = pv.start[ch - 1] + pv.taps[ch - 1];
-        if (row_hi <= row_lo) row_hi = row_lo + 1; /* empty taps: keep the buffer valid */
-    }
-
-    /* After this block, `rows` points at input row row_lo, at the window's first column. */
-    const uint8_t *rows;
-    size_t rows_stride;
+    const size_t row_bytes = (size_t)cw * 3;
+    axis_geom gh, gv;
+    int Kh = 0, Kv = 0, kcap = 1;
     if (need_h) {
-        err = axis_plan_init(&ph, src->width, out_w, x0, cw, f);
-        if (err) goto done;
-        tmp = malloc(dst_stride * (size_t)(row_hi - row_lo));
-        if (!tmp) {
-            err = graft__fail(GRAFT_ENOMEM, "resize: no memory for %d intermediate rows",
-                              row_hi - row_lo);
-            goto done;
-        }
-        resample_horizontal(tmp, dst_stride, src->data + (size_t)row_lo * src_stride,
-                            src_stride, row_hi - row_lo, &ph);
-        rows = tmp;
-        rows_stride = dst_stride;
-    } else {
-        rows = src->data + (size_t)row_lo * src_stride + (size_t)x0 * 3;
-        rows_stride = src_stride;
+        axis_geom_init(&gh, src->width, out_w, filter);
+        Kh = axis_taps(&gh, x0, cw);
+        kcap = gh.kcap;
     }
-
     if (need_v) {
-        acc = malloc(sizeof(int32_t) * dst_stride);
-        if (!acc) {
-            err = graft__fail(GRAFT_ENOMEM, "resize: no memory for a row accumulator");
-            goto done;
-        }
-        resample_vertical(dst->data, dst_stride, rows, rows_stride, row_lo, dst_stride, &pv,
-                          acc);
-    } else {
-        for (int y = 0; y < ch; y++)
-            memcpy(dst->data + (size_t)y * dst_stride, rows + (size_t)y * rows_stride,
-                   dst_stride);
+        axis_geom_init(&gv, src->height, out_h, filter);
+        Kv = axis_taps(&gv, y0, ch);
+        if (gv.kcap > kcap) kcap = gv.kcap;
     }
-done:
-    free(acc);
-    free(tmp);
-    axis_plan_free(&ph);
-    axis_plan_free(&pv);
-    return err;
+    if ((size_t)cw * (size_t)Kh > RESAMPLE_TAPS_MAX || (size_t)ch * (size_t)Kv > RESAMPLE_TAPS_MAX)
+        return graft__fail(GRAFT_ERANGE, "resize: %d x %d taps for a %d x %d window are too many",
+                           Kh, Kv, cw, ch);
+
+    /* Input rows the window needs: the vertical taps' span, or the window itself. */
+    int row_lo = y0, row_hi = y0 + ch;
+    if (need_v) graft__resample_span(src->height, out_h, y0, ch, filter, &row_lo, &row_hi);
+    const int rows = row_hi - row_lo;
+
+    /* One scratch block: plans, the horizontal pass's rows (16 bytes of slack for the
+     * kernels' loads), and the output row. */
+    carver c = {NULL, 0};
+    for (int pass = 0; pass < 2; pass++) {
+        int32_t *start_h = carve(&c, sizeof(int32_t) * (size_t)(need_h ? cw : 0));
+        int32_t *coef_h = carve(&c, sizeof(int32_t) * (size_t)cw * (size_t)Kh);
+        int32_t *start_v = carve(&c, sizeof(int32_t) * (size_t)(need_v ? ch : 0));
+        int32_t *coef_v = carve(&c, sizeof(int32_t) * (size_t)ch * (size_t)Kv);
+        double *w = carve(&c, sizeof(double) * (size_t)kcap);
+        uint8_t *tmp = carve(&c, need_h ? row_bytes * (size_t)rows + 16 : 0);
+        uint8_t *out = carve(&c, row_bytes + 16);
+        if (pass == 0) {
+            err = graft__scratch_reserve(scratch, c.used);
+            if (err) return err;
+            c = (carver){scratch->p, 0};
+            continue;
+        }
+
+        const uint8_t *base; /* input row row_lo at the window's first column */
+        size_t base_stride;
+        if (need_h) {
+            axis_plan_fill(&gh, x0, cw, Kh, start_h, coef_h, w);
+            for (int i = 0; i < cw; i++) start_h[i] -= src->x_off;
+            for (int r = 0; r < rows; r++) {
+                const uint8_t *in = src->data + (size_t)(row_lo + r - src->y_off) * src->stride;
+                kr->h(tmp + (size_t)r * row_bytes, in, (size_t)(src->end - in), cw, Kh, start_h,
+                      coef_h);
+            }
+            base = tmp;
+            base_stride = row_bytes;
+        } else {
+            base = src->data + (size_t)(row_lo - src->y_off) * src->stride +
+                   (size_t)(x0 - src->x_off) * 3;
+            base_stride = src->stride;
+        }
+        if (need_v) {
+            axis_plan_fill(&gv, y0, ch, Kv, start_v, coef_v, w);
+            for (int i = 0; i < ch; i++) {
+                kr->v(out, base + (size_t)(start_v[i] - row_lo) * base_stride, base_stride, Kv,
+                      coef_v + (size_t)i * Kv, row_bytes);
+                emit(ctx, i, out);
+            }
+        } else {
+            for (int i = 0; i < ch; i++) emit(ctx, i, base + (size_t)i * base_stride);
+        }
+    }
+    return GRAFT_OK;
 }
 
 /* ---- public entry points ----------------------------------------------------------------- */
@@ -326,6 +356,25 @@ static int check_filter(const char *what, graft_resample filter) {
     return GRAFT_OK;
 }
 
+static void emit_to_image(void *ctx, int y, const uint8_t *row) {
+    graft_image *dst = ctx;
+    memcpy(dst->data + (size_t)y * dst->width * 3, row, (size_t)dst->width * 3);
+}
+
+/* Fills dst (already allocated, cw x ch) with the window at (x0, y0) of the box (bx, by,
+ * bw, bh) of src, the box resized to out_w x out_h. */
+static int resample_image(graft_image *dst, const graft_image *src, int bx, int by, int bw,
+                          int bh, int out_w, int out_h, int x0, int y0, graft_resample filter) {
+    const size_t stride = (size_t)src->width * 3;
+    graft__rgb_view v = {src->data + (size_t)by * stride + (size_t)bx * 3, stride, bw, bh, 0, 0,
+                         src->data + stride * (size_t)src->height};
+    graft__scratch s = {0};
+    int err = graft__resample_window(&v, out_w, out_h, x0, y0, dst->width, dst->height, filter,
+                                     &s, emit_to_image, dst);
+    graft__scratch_free(&s);
+    return err;
+}
+
 int graft_image_resize(graft_image *dst, const graft_image *src, int width, int height,
                        graft_resample filter) {
     int err = check_src("resize", dst, src);
@@ -336,7 +385,30 @@ int graft_image_resize(graft_image *dst, const graft_image *src, int width, int 
     graft_image out = {0};
     err = graft_image_alloc(&out, width, height);
     if (err) return err;
-    err = resample(&out, src, width, height, 0, 0, filter);
+    err = resample_image(&out, src, 0, 0, src->width, src->height, width, height, 0, 0, filter);
+    if (err) {
+        graft_image_free(&out);
+        return err;
+    }
+    *dst = out;
+    return GRAFT_OK;
+}
+
+int graft_image_resized_crop(graft_image *dst, const graft_image *src, int x, int y, int w,
+                             int h, int width, int height, graft_resample filter) {
+    int err = check_src("resized_crop", dst, src);
+    if (!err) err = check_filter("resized_crop", filter);
+    if (err) return err;
+    if (width < 1 || height < 1)
+        return graft__fail(GRAFT_EINVAL, "resized_crop: target size %d x %d is empty", width,
+                           height);
+    if (w < 1 || h < 1 || x < 0 || y < 0 || x > src->width - w || y > src->height - h)
+        return graft__fail(GRAFT_EINVAL, "resized_crop: box (%d, %d) %d x %d is empty or not "
+                           "inside the %d x %d image", x, y, w, h, src->width, src->height);
+    graft_image out = {0};
+    err = graft_image_alloc(&out, width, height);
+    if (err) return err;
+    err = resample_image(&out, src, x, y, w, h, width, height, 0, 0, filter);
     if (err) {
         graft_image_free(&out);
         return err;
@@ -376,8 +448,7 @@ static int half_round_even(int d) {
     return k;
 }
 
-/* torchvision's crop origin along one axis: negative when the crop pads. */
-static int crop_origin(int size, int crop) {
+int graft__crop_origin(int size, int crop) {
     if (crop > size) return -((crop - size) / 2);
     return half_round_even(size - crop);
 }
@@ -391,7 +462,8 @@ int graft_image_center_crop(graft_image *dst, const graft_image *src, int width,
     graft_image out = {0};
     err = graft_image_alloc(&out, width, height);
     if (err) return err;
-    const int ox = crop_origin(src->width, width), oy = crop_origin(src->height, height);
+    const int ox = graft__crop_origin(src->width, width);
+    const int oy = graft__crop_origin(src->height, height);
     /* Columns [cx0, cx1) of the output come from the source; the rest is padding. */
     const int cx0 = ox < 0 ? -ox : 0;
     const int cx1 = ox + width > src->width ? src->width - ox : width;
@@ -434,7 +506,8 @@ int graft_image_resize_center_crop(graft_image *dst, const graft_image *src, int
     graft_image out = {0};
     err = graft_image_alloc(&out, crop_w, crop_h);
     if (err) return err;
-    err = resample(&out, src, rw, rh, crop_origin(rw, crop_w), crop_origin(rh, crop_h), filter);
+    err = resample_image(&out, src, 0, 0, src->width, src->height, rw, rh,
+                         graft__crop_origin(rw, crop_w), graft__crop_origin(rh, crop_h), filter);
     if (err) {
         graft_image_free(&out);
         return err;

@@ -1,10 +1,12 @@
 /*
  * tests/fuzz/fuzz_image.c: a libFuzzer target for the decode stage (pipeline/decode/: the
- * format sniffer, the JPEG, PNG, BMP and WebP decoders, resize, crop, to_float) and the .npy
- * parser (pipeline/io/npy.c). Each input is decoded as an image three ways (default options,
- * a tight pixel limit, a JPEG scaling hint); whatever decodes is resized, cropped and
- * normalised so that AddressSanitizer sees every pixel the decoder claimed to write. The same
- * bytes are then parsed as a .npy file.
+ * format sniffer, the JPEG, PNG, BMP, WebP and GIF decoders, resize, crop, to_float, and
+ * graft_transform_apply with its region decoding of JPEG) and the .npy parser
+ * (pipeline/io/npy.c). Each input is decoded as an image three ways (default options, a tight
+ * pixel limit, a JPEG scaling hint); whatever decodes is resized, cropped and normalised so
+ * that AddressSanitizer sees every pixel the decoder claimed to write. The same bytes go
+ * through two transforms (center crop; random crop + flip + DCT scaling), whose errors must be
+ * those of the decoders, and are then parsed as a .npy file.
  *
  * Built and run by `make fuzz-image` (clang -fsanitize=fuzzer,address,undefined), seeded with
  * small images of every format and variant by tests/fuzz/image_seeds.py. It checks the
@@ -62,6 +64,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             __builtin_trap();
         if (k == 0) exercise(&img);
         graft_image_free(&img);
+    }
+    /* The whole transform: errors are the decoders' (EINVAL would be our bug). */
+    static graft_transform t[2];
+    static int t_ready;
+    if (!t_ready) {
+        graft_transform_preset("imagenet", 24, &t[0]);
+        t[0].resize = 27;
+        graft_transform_preset("imagenet", 16, &t[1]);
+        t[1].random_crop = 1;
+        t[1].hflip = 1;
+        t[1].dct_scaling = 1;
+        t[1].filter = GRAFT_RESAMPLE_BICUBIC;
+        t[0].decode.max_pixels = t[1].decode.max_pixels = FUZZ_MAX_PIXELS;
+        t_ready = 1;
+    }
+    static float x[3 * 24 * 24];
+    for (int k = 0; k < 2; k++) {
+        int err = graft_transform_apply(&t[k], data, size, size, k ? GRAFT_IMAGE_LAYOUT_CHW
+                                                                   : GRAFT_IMAGE_LAYOUT_HWC, x);
+        if (!allowed(err)) __builtin_trap();
+        if (err == GRAFT_OK) sink += x[size % (3 * 16 * 16)];
     }
     graft_npy a = {0};
     int err = graft_npy_parse(data, size, &a);

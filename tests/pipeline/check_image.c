@@ -46,9 +46,9 @@
         if (e_ != (want) || (n_ && !strstr(graft_last_error(), n_))) {                        \
             char what_[160];                                                                  \
             snprintf(what_, sizeof what_, __VA_ARGS__);                                       \
-            return graft_check_fail(msg, msglen, "%s: %s \"%s\", expected %s%s%s", what_,           \
-                              graft_err_name(e_), graft_last_error(), graft_err_name(want),   \
-                              n_ ? " with " : "", n_ ? n_ : "");                              \
+            return graft_check_fail(msg, msglen, "%s: %s \"%s\", expected %s%s%s", what_,     \
+                                    graft_err_name(e_), graft_last_error(),                   \
+                                    graft_err_name(want), n_ ? " with " : "", n_ ? n_ : "");  \
         }                                                                                     \
     } while (0)
 
@@ -245,6 +245,101 @@ static bytes bmp_encode(const bmp_spec *s, const uint32_t *values) {
             }
         }
     }
+    return b;
+}
+
+
+/* GIF89a with one frame, written by hand: LZW data of literal codes only, with a clear code
+ * before the table would grow (valid data every decoder must accept). pal has ncolors
+ * (a power of two, >= 2) entries or is NULL; trans < 0 for none. */
+typedef struct gif_spec {
+    int sw, sh;                   /* logical screen */
+    int fx, fy, fw, fh;           /* the frame */
+    const uint8_t (*global)[3];   /* NULL: no global colour map */
+    const uint8_t (*local)[3];    /* NULL: no local colour map */
+    int ncolors;                  /* entries of whichever maps are given */
+    int trans;                    /* transparent index, or -1 */
+    int interlace;
+} gif_spec;
+
+static size_t gif_put_table(uint8_t *p, const uint8_t (*pal)[3], int n) {
+    for (int i = 0; i < n; i++) memcpy(p + 3 * i, pal[i], 3);
+    return (size_t)n * 3;
+}
+
+static bytes gif_encode(const gif_spec *g, const uint8_t *idx) {
+    const int min_size = 8, width = 9;
+    const int limit = (1 << width) - (1 << min_size) - 2;
+    const size_t npx = (size_t)g->fw * g->fh;
+    /* Every code is 9 bits; a clear code per `limit` literals. */
+    const size_t codes = npx + npx / (size_t)limit + 3, lzw = codes * 9 / 8 + 2;
+    const size_t cap = 13 + 3 * 256 * 2 + 8 + 10 + 1 + lzw + lzw / 255 + 4;
+    bytes b = {calloc(1, cap), 0};
+    if (!b.p) return b;
+    uint8_t *p = b.p;
+    size_t n = 0;
+    int bits = 1;
+    while ((1 << bits) < g->ncolors) bits++;
+    memcpy(p, "GIF89a", 6);
+    put_u16(p + 6, (uint32_t)g->sw);
+    put_u16(p + 8, (uint32_t)g->sh);
+    p[10] = g->global ? (uint8_t)(0x80 | (bits - 1)) : 0;
+    n = 13;
+    if (g->global) n += gif_put_table(p + n, g->global, 1 << bits);
+    if (g->trans >= 0) {
+        const uint8_t gce[8] = {0x21, 0xf9, 4, 1, 0, 0, (uint8_t)g->trans, 0};
+        memcpy(p + n, gce, 8);
+        n += 8;
+    }
+    p[n] = ',';
+    put_u16(p + n + 1, (uint32_t)g->fx);
+    put_u16(p + n + 3, (uint32_t)g->fy);
+    put_u16(p + n + 5, (uint32_t)g->fw);
+    put_u16(p + n + 7, (uint32_t)g->fh);
+    p[n + 9] = (uint8_t)((g->local ? 0x80 | (bits - 1) : 0) | (g->interlace ? 0x40 : 0));
+    n += 10;
+    if (g->local) n += gif_put_table(p + n, g->local, 1 << bits);
+    p[n++] = (uint8_t)min_size;
+    /* The code stream into a temporary, then cut into sub-blocks. */
+    uint8_t *codes_buf = calloc(1, lzw);
+    if (!codes_buf) {
+        free(b.p);
+        b.p = NULL;
+        return b;
+    }
+    size_t nbits = 0;
+    #define GIF_EMIT(code)                                                                  \
+        do {                                                                              \
+            for (int k_ = 0; k_ < width; k_++, nbits++)                                   \
+                if (((code) >> k_) & 1) codes_buf[nbits / 8] |= (uint8_t)(1 << nbits % 8); \
+        } while (0)
+    GIF_EMIT(1 << min_size);
+    int since_clear = 0;
+    static const int pass_start[4] = {0, 4, 2, 1}, pass_step[4] = {8, 8, 4, 2};
+    for (int pass = 0; pass < (g->interlace ? 4 : 1); pass++)
+        for (int y = g->interlace ? pass_start[pass] : 0; y < g->fh;
+             y += g->interlace ? pass_step[pass] : 1)
+            for (int x = 0; x < g->fw; x++) {
+                if (since_clear == limit) {
+                    GIF_EMIT(1 << min_size);
+                    since_clear = 0;
+                }
+                GIF_EMIT(idx[(size_t)y * g->fw + x]);
+                since_clear++;
+            }
+    GIF_EMIT((1 << min_size) + 1);
+    #undef GIF_EMIT
+    const size_t clen = (nbits + 7) / 8;
+    for (size_t at = 0; at < clen; at += 255) {
+        size_t k = clen - at < 255 ? clen - at : 255;
+        p[n++] = (uint8_t)k;
+        memcpy(p + n, codes_buf + at, k);
+        n += k;
+    }
+    free(codes_buf);
+    p[n++] = 0;
+    p[n++] = ';';
+    b.len = n;
     return b;
 }
 
@@ -448,6 +543,155 @@ out:
     return diff;
 }
 
+/* A seed whose draw flips the output (transform with hflip on, no random crop). */
+static uint64_t flipping_seed(const graft_transform *t) {
+    for (uint64_t seed = 0; seed < 64; seed++) {
+        int box[4], flip = 0;
+        if (graft_transform_crop_box(t, 10, 10, seed, box, &flip) == GRAFT_OK && flip)
+            return seed;
+    }
+    return 0;
+}
+
+static uint8_t *read_whole(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    uint8_t *p = NULL;
+    if (fseek(f, 0, SEEK_END) == 0) {
+        long n = ftell(f);
+        if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (p = malloc((size_t)n + 1)) &&
+            fread(p, 1, (size_t)n, f) != (size_t)n) {
+            free(p);
+            p = NULL;
+        }
+        *len = (size_t)n;
+    }
+    fclose(f);
+    return p;
+}
+
+/* The manifest kinds of graft_transform (and GIF verdicts); as pil_case. */
+static double pil_case_transform(const char *line, const char *dir, const char *kind, char *msg,
+                                 size_t msglen) {
+    char file[1024], npy_name[256], word[32], path[1400];
+    graft_npy ref = {0};
+    graft_image img = {0}, res = {0};
+    uint8_t *data = NULL;
+    float *x = NULL, *y = NULL;
+    double diff = -1;
+    int err = GRAFT_OK;
+    if (!strcmp(kind, "verdict")) {
+        if (sscanf(line, "%*s %1023s %31s", file, word) != 2) goto bad;
+        err = graft_image_load_file(file, NULL, &img);
+        graft_image_free(&img);
+        int ok = err == GRAFT_OK;
+        if (ok != !strcmp(word, "OK")) {
+            snprintf(msg, msglen, "%.300s: Pillow says %s, graft %s (%.200s)", line, word,
+                     graft_err_name(err), ok ? "" : graft_last_error());
+            return -1;
+        }
+        if (!ok && err != GRAFT_ECORRUPT) {
+            snprintf(msg, msglen, "%.300s: refused with %s, not GRAFT_ECORRUPT", line,
+                     graft_err_name(err));
+            return -1;
+        }
+        return 0;
+    }
+    if (!strcmp(kind, "rrc_box")) {
+        int W, H, want[4], want_flip, box[4], flip;
+        unsigned long long seed;
+        double smin, smax, rmin, rmax;
+        if (sscanf(line, "%*s %d %d %llu %lf %lf %lf %lf %d %d %d %d %d", &W, &H, &seed, &smin,
+                   &smax, &rmin, &rmax, &want[0], &want[1], &want[2], &want[3],
+                   &want_flip) != 12)
+            goto bad;
+        graft_transform t;
+        graft_transform_preset("imagenet", 0, &t);
+        t.random_crop = 1;
+        t.hflip = 1;
+        t.scale_min = (float)smin, t.scale_max = (float)smax;
+        t.ratio_min = (float)rmin, t.ratio_max = (float)rmax;
+        err = graft_transform_crop_box(&t, W, H, seed, box, &flip);
+        if (err) goto fail;
+        if (memcmp(box, want, sizeof box) || flip != want_flip) {
+            snprintf(msg, msglen, "%.300s: graft drew (%d, %d, %d, %d) flip %d", line, box[0],
+                     box[1], box[2], box[3], flip);
+            return -1;
+        }
+        return 0;
+    }
+    if (!strcmp(kind, "rcrop")) {
+        int bx, by, bw, bh, ow, oh;
+        if (sscanf(line, "%*s %1023s %d %d %d %d %d %d %31s %255s", file, &bx, &by, &bw, &bh,
+                   &ow, &oh, word, npy_name) != 9)
+            goto bad;
+        snprintf(path, sizeof path, "%s/%s", dir, npy_name);
+        err = graft_npy_read(path, &ref);
+        if (!err) err = graft_image_load_file(file, NULL, &img);
+        if (!err) err = graft_image_resized_crop(&res, &img, bx, by, bw, bh, ow, oh,
+                                                 parse_filter(word));
+        if (err) goto fail;
+        if (ref.count != (size_t)ow * oh * 3) {
+            snprintf(msg, msglen, "%.300s: unexpected reference shape", line);
+            goto out;
+        }
+        diff = max_abs_diff_u8(res.data, ref.data, ref.count, NULL);
+        goto out;
+    }
+    if (!strcmp(kind, "transform")) {
+        int size, flip;
+        if (sscanf(line, "%*s %1023s %31s %d %d %255s", file, word, &size, &flip, npy_name) != 5)
+            goto bad;
+        snprintf(path, sizeof path, "%s/%s", dir, npy_name);
+        err = graft_npy_read(path, &ref);
+        if (err) goto fail;
+        graft_transform t;
+        err = graft_transform_preset(word, size, &t);
+        if (err) goto fail;
+        t.hflip = flip;
+        const uint64_t seed = flip ? flipping_seed(&t) : 0;
+        size_t len = 0;
+        data = read_whole(file, &len);
+        const size_t n = (size_t)3 * t.width * t.height;
+        x = malloc(sizeof(float) * n);
+        y = malloc(sizeof(float) * n);
+        if (!data || !x || !y) {
+            snprintf(msg, msglen, "%.300s: cannot read or out of memory", file);
+            goto out;
+        }
+        err = graft_transform_apply(&t, data, len, seed, GRAFT_IMAGE_LAYOUT_CHW, x);
+        if (!err) err = graft_transform_apply(&t, data, len, seed, GRAFT_IMAGE_LAYOUT_HWC, y);
+        if (err) goto fail;
+        if (ref.dtype != GRAFT_NPY_DTYPE_F32 || ref.count != n) {
+            snprintf(msg, msglen, "%.300s: unexpected reference shape", line);
+            goto out;
+        }
+        diff = 0;
+        const size_t HW = (size_t)t.width * t.height;
+        for (size_t k = 0; k < n; k++) {
+            const float r = ((const float *)ref.data)[k];
+            diff = fmax(diff, fabs((double)x[k] - r));
+            /* The same tensor in HWC. */
+            diff = fmax(diff, fabs((double)y[(k % HW) * 3 + k / HW] - r));
+        }
+        goto out;
+    }
+bad:
+    snprintf(msg, msglen, "bad manifest line: %.500s", line);
+    return -1;
+fail:
+    snprintf(msg, msglen, "%.300s: %s: %.300s", line, graft_err_name(err), graft_last_error());
+    diff = -1;
+out:
+    free(data);
+    free(x);
+    free(y);
+    graft_npy_free(&ref);
+    graft_image_free(&img);
+    graft_image_free(&res);
+    return diff;
+}
+
 static int check_pil_parity(char *msg, size_t msglen) {
     const char *py = getenv("GRAFT_PYTHON");
     if (!py || !py[0]) py = "/usr/bin/python3";
@@ -490,19 +734,23 @@ static int check_pil_parity(char *msg, size_t msglen) {
         remove_tree_flat(dir);
         return graft_check_fail(msg, msglen, "no manifest: %s", strerror(errno));
     }
-    static const char *const kinds[] = {"decode", "resize", "resize_crop", "crop", "float"};
-    double worst[5] = {0};
-    int cases[5] = {0};
+    static const char *const kinds[] = {"decode",    "resize", "resize_crop", "crop", "float",
+                                        "verdict",   "rcrop",  "transform",   "rrc_box"};
+    enum { NKINDS = sizeof kinds / sizeof *kinds };
+    double worst[NKINDS] = {0};
+    int cases[NKINDS] = {0};
     char line[1600], kind[16], first_bad[700] = "";
     int status = GRAFT_CHECK_PASS;
     while (fgets(line, sizeof line, f)) {
         line[strcspn(line, "\n")] = '\0';
         if (!line[0]) continue;
         char cmsg[700] = "";
-        double d = pil_case(line, dir, kind, cmsg, sizeof cmsg);
+        sscanf(line, "%15s", kind);
         int k = 0;
-        while (k < 5 && strcmp(kinds[k], kind)) k++;
-        if (d < 0 || k == 5) {
+        while (k < NKINDS && strcmp(kinds[k], kind)) k++;
+        double d = k >= 5 && k < NKINDS ? pil_case_transform(line, dir, kind, cmsg, sizeof cmsg)
+                                        : pil_case(line, dir, kind, cmsg, sizeof cmsg);
+        if (d < 0 || k == NKINDS) {
             snprintf(first_bad, sizeof first_bad, "%.600s", cmsg[0] ? cmsg : line);
             status = GRAFT_CHECK_FAIL;
             break;
@@ -515,10 +763,13 @@ static int check_pil_parity(char *msg, size_t msglen) {
     fclose(f);
     remove_tree_flat(dir);
     if (status == GRAFT_CHECK_FAIL) return graft_check_fail(msg, msglen, "%s", first_bad);
-    if (first_bad[0]) return graft_check_fail(msg, msglen, "not bit-exact with Pillow: %s", first_bad);
+    if (first_bad[0])
+        return graft_check_fail(msg, msglen, "not bit-exact with Pillow: %s", first_bad);
     snprintf(msg, msglen, "bit-exact with Pillow/torchvision: %d decodes, %d resizes, %d "
-             "resize+crops, %d crops, %d float tensors%s", cases[0], cases[1], cases[2],
-             cases[3], cases[4], shared ? "" : " (shared images absent: generated ones only)");
+             "resize+crops, %d crops, %d float tensors, %d decode verdicts, %d resized_crops, "
+             "%d transforms, %d random crop boxes%s", cases[0], cases[1], cases[2], cases[3],
+             cases[4], cases[5], cases[6], cases[7], cases[8],
+             shared ? "" : " (shared images absent: generated ones only)");
     return GRAFT_CHECK_PASS;
 }
 
@@ -628,7 +879,7 @@ static int check_png_variants(char *msg, size_t msglen) {
         {"gray2", SPNG_COLOR_TYPE_GRAYSCALE, 2},
         {"gray4", SPNG_COLOR_TYPE_GRAYSCALE, 4},
         {"gray8", SPNG_COLOR_TYPE_GRAYSCALE, 8},
-        {"gray16", SPNG_COLOR_TYPE_GRAYSCALE, 16}, /* high byte kept (Pillow clips instead) */
+        {"gray16", SPNG_COLOR_TYPE_GRAYSCALE, 16}, /* clipped at 255, as Pillow's "I" mode */
         {"ga8", SPNG_COLOR_TYPE_GRAYSCALE_ALPHA, 8},
         {"ga16", SPNG_COLOR_TYPE_GRAYSCALE_ALPHA, 16},
         {"palette4", SPNG_COLOR_TYPE_INDEXED, 4},
@@ -674,6 +925,11 @@ static int check_png_variants(char *msg, size_t msglen) {
                 }
                 if (chans <= 2) wp[0] = wp[1] = wp[2] = g;
                 else memcpy(wp, p, 3);
+                if (chans == 1 && depth == 16) {
+                    /* Pillow opens 16-bit gray as 32-bit integers and clips them to 255. */
+                    const unsigned v16 = (unsigned)samples[0] << 8 | (uint8_t)(samples[0] * 13 + 7);
+                    wp[0] = wp[1] = wp[2] = (uint8_t)(v16 > 255 ? 255 : v16);
+                }
             }
         bytes b = png_encode(raw, row_bytes * H, W, H, depth, ct,
                              ct == SPNG_COLOR_TYPE_INDEXED ? &plte : NULL);
@@ -817,7 +1073,8 @@ static int check_webp_variants(char *msg, size_t msglen) {
         graft_image_free(&img);
         /* Lossless keeps RGB exactly, with the alpha channel dropped. */
         if (v < 2 && d) return graft_check_fail(msg, msglen, "webp lossless %d: diff %d", v, d);
-        if (v == 2 && mean > 8) return graft_check_fail(msg, msglen, "webp lossy: mean error %g", mean);
+        if (v == 2 && mean > 8)
+            return graft_check_fail(msg, msglen, "webp lossy: mean error %g", mean);
     }
     snprintf(msg, msglen, "lossless, lossless+alpha, lossy");
     return GRAFT_CHECK_PASS;
@@ -826,7 +1083,10 @@ static int check_webp_variants(char *msg, size_t msglen) {
 /* ---- error paths ------------------------------------------------------------------------- */
 
 /* Small files of every format, for the truncation and mutation checks. */
-static int sample_files(bytes out[4]) {
+#define N_SAMPLES 5
+static const char *const sample_names[N_SAMPLES] = {"jpeg", "png", "bmp", "webp", "gif"};
+
+static int sample_files(bytes out[N_SAMPLES]) {
     enum { W = 24, H = 17 };
     uint8_t rgb[W * H * 3];
     synth_rgb(rgb, W, H, 11);
@@ -845,26 +1105,34 @@ static int sample_files(bytes out[4]) {
     out[3].len = n;
     if (out[3].p) memcpy(out[3].p, w, n);
     WebPFree(w);
-    return out[0].p && out[1].p && out[2].p && out[3].p;
+    static uint8_t pal[256][3];
+    uint8_t idx[W * H];
+    for (int i = 0; i < 256; i++) memcpy(pal[i], rgb + 3 * (i * 7 % (W * H)), 3);
+    for (int i = 0; i < W * H; i++) idx[i] = (uint8_t)(rgb[3 * i] ^ rgb[3 * i + 2]);
+    gif_spec g = {W, H, 0, 0, W, H, pal, NULL, 256, -1, 1};
+    out[4] = gif_encode(&g, idx);
+    return out[0].p && out[1].p && out[2].p && out[3].p && out[4].p;
 }
 
 static int check_truncated_every_offset(char *msg, size_t msglen) {
-    bytes files[4] = {{0}};
-    static const char *const names[4] = {"jpeg", "png", "bmp", "webp"};
+    bytes files[N_SAMPLES] = {{0}};
+    const char *const *names = sample_names;
     if (!sample_files(files)) {
-        for (int f = 0; f < 4; f++) free(files[f].p);
+        for (int f = 0; f < N_SAMPLES; f++) free(files[f].p);
         return graft_check_fail(msg, msglen, "could not encode the samples");
     }
     int status = GRAFT_CHECK_PASS;
     size_t cuts = 0;
-    for (int f = 0; f < 4 && status == GRAFT_CHECK_PASS; f++) {
+    for (int f = 0; f < N_SAMPLES && status == GRAFT_CHECK_PASS; f++) {
         /* What may still decode: a JPEG without (part of) its end marker (refused today,
          * as Pillow refuses it), a PNG without the last IDAT's CRC and the IEND chunk (libspng
          * stops at the end of the zlib stream; Pillow accepts even more), a BMP missing only
-         * the last row's padding (none here: 24 * 3 bytes is a multiple of 4). Every other
-         * cut must be refused as corrupt. */
-        const size_t ok_from = f == 0 ? files[f].len - 2 : f == 1 ? files[f].len - 16
-                               : files[f].len;
+         * the last row's padding (none here: 24 * 3 bytes is a multiple of 4), a GIF without
+         * its trailer or its last empty sub-block (as Pillow). Every other cut must be
+         * refused as corrupt. */
+        const size_t ok_from = f == 0 || f == 4 ? files[f].len - 2
+                               : f == 1         ? files[f].len - 16
+                                                : files[f].len;
         for (size_t cut = 0; cut < files[f].len; cut++, cuts++) {
             /* A copy of exactly `cut` bytes, so ASan sees any read past the end. */
             uint8_t *p = malloc(cut ? cut : 1);
@@ -888,7 +1156,7 @@ static int check_truncated_every_offset(char *msg, size_t msglen) {
             }
         }
     }
-    for (int f = 0; f < 4; f++) free(files[f].p);
+    for (int f = 0; f < N_SAMPLES; f++) free(files[f].p);
     if (status == GRAFT_CHECK_PASS) snprintf(msg, msglen, "%zu truncations refused", cuts);
     return status;
 }
@@ -902,7 +1170,9 @@ static int check_corrupt_and_unknown(char *msg, size_t msglen) {
         const char *needle;
     } cases[] = {
 #define LIT(s) s, sizeof(s) - 1
-        {LIT("GIF89a\1\0\1\0\0\0\0"), GRAFT_EUNSUPPORTED, "GIF"},
+        {LIT("GIF89a\1\0\1\0\0\0\0"), GRAFT_ECORRUPT, "gif:"},
+        {LIT("GIF89a\1\0\1\0\0\0\0;"), GRAFT_ECORRUPT, "no image"},
+        {LIT("GIF87a\xff\xff\xff\xff\0\0\0,"), GRAFT_ERANGE, "exceeds"},
         {LIT("II*\0\10\0\0\0\0\0"), GRAFT_EUNSUPPORTED, "TIFF"},
         {LIT("<html><body>404</body></html>"), GRAFT_EUNSUPPORTED, "HTML"},
         {LIT("\0\0\0\x20" "ftypavif\0\0\0\0"), GRAFT_EUNSUPPORTED, "ISO"},
@@ -927,20 +1197,23 @@ static int check_corrupt_and_unknown(char *msg, size_t msglen) {
     EXPECT_ERR(graft_image_decode(NULL, 10, NULL, &img), GRAFT_EINVAL, NULL, "NULL buffer");
     EXPECT_ERR(graft_image_decode("x", 1, NULL, NULL), GRAFT_EINVAL, NULL, "NULL output");
     if (graft_image_sniff("\xff\xd8\xff", 3) != GRAFT_IMAGE_FORMAT_JPEG ||
+        graft_image_sniff("GIF87a", 6) != GRAFT_IMAGE_FORMAT_GIF ||
+        graft_image_sniff("GIF88a", 6) != GRAFT_IMAGE_FORMAT_UNKNOWN ||
+        strcmp(graft_image_format_name(GRAFT_IMAGE_FORMAT_GIF), "gif") != 0 ||
         graft_image_sniff("RIFF....WEBP", 12) != GRAFT_IMAGE_FORMAT_WEBP ||
         graft_image_sniff("RIFF....WEBP", 11) != GRAFT_IMAGE_FORMAT_UNKNOWN ||
         strcmp(graft_image_format_name(GRAFT_IMAGE_FORMAT_PNG), "png") != 0)
         return graft_check_fail(msg, msglen, "graft_image_sniff / format_name");
 
     /* Mutated files: any verdict but a crash (ASan) or an unexpected code. */
-    bytes files[4] = {{0}};
+    bytes files[N_SAMPLES] = {{0}};
     if (!sample_files(files)) {
-        for (int f = 0; f < 4; f++) free(files[f].p);
+        for (int f = 0; f < N_SAMPLES; f++) free(files[f].p);
         return graft_check_fail(msg, msglen, "could not encode the samples");
     }
     uint32_t st = 99;
     int decoded = 0, refused = 0, status = GRAFT_CHECK_PASS;
-    for (int f = 0; f < 4 && status == GRAFT_CHECK_PASS; f++) {
+    for (int f = 0; f < N_SAMPLES && status == GRAFT_CHECK_PASS; f++) {
         for (int trial = 0; trial < 300; trial++) {
             uint8_t *p = malloc(files[f].len);
             memcpy(p, files[f].p, files[f].len);
@@ -962,7 +1235,7 @@ static int check_corrupt_and_unknown(char *msg, size_t msglen) {
                                     graft_last_error());
         }
     }
-    for (int f = 0; f < 4; f++) free(files[f].p);
+    for (int f = 0; f < N_SAMPLES; f++) free(files[f].p);
     if (status == GRAFT_CHECK_PASS)
         snprintf(msg, msglen, "mutations: %d decoded, %d refused", decoded, refused);
     return status;
@@ -1023,14 +1296,14 @@ static int check_bmp_absurd_headers(char *msg, size_t msglen) {
 }
 
 static int check_max_pixels(char *msg, size_t msglen) {
-    bytes files[4] = {{0}};
-    static const char *const names[4] = {"jpeg", "png", "bmp", "webp"};
+    bytes files[N_SAMPLES] = {{0}};
+    const char *const *names = sample_names;
     if (!sample_files(files)) {
-        for (int f = 0; f < 4; f++) free(files[f].p);
+        for (int f = 0; f < N_SAMPLES; f++) free(files[f].p);
         return graft_check_fail(msg, msglen, "could not encode the samples");
     }
     int status = GRAFT_CHECK_PASS;
-    for (int f = 0; f < 4 && status == GRAFT_CHECK_PASS; f++) {
+    for (int f = 0; f < N_SAMPLES && status == GRAFT_CHECK_PASS; f++) {
         graft_decode_opts at = {24 * 17, 0, 0}, below = {24 * 17 - 1, 0, 0};
         graft_image img = {0};
         int e1 = graft_image_decode(files[f].p, files[f].len, &at, &img);
@@ -1038,10 +1311,11 @@ static int check_max_pixels(char *msg, size_t msglen) {
         int e2 = graft_image_decode(files[f].p, files[f].len, &below, &img);
         if (e1 != GRAFT_OK || e2 != GRAFT_ERANGE || !strstr(graft_last_error(), "exceeds") ||
             !strstr(graft_last_error(), names[f]))
-            status = graft_check_fail(msg, msglen, "%s: at the limit %s, below it %s \"%s\"", names[f],
+            status = graft_check_fail(msg, msglen, "%s: at the limit %s, below it %s \"%s\"",
+                                      names[f],
                                 graft_err_name(e1), graft_err_name(e2), graft_last_error());
     }
-    for (int f = 0; f < 4; f++) free(files[f].p);
+    for (int f = 0; f < N_SAMPLES; f++) free(files[f].p);
     if (status == GRAFT_CHECK_PASS) snprintf(msg, msglen, "every format checks the limit");
     return status;
 }
@@ -1054,7 +1328,7 @@ static int check_load_file(char *msg, size_t msglen) {
     char path[] = "/tmp/graft-img-XXXXXX";
     int fd = mkstemp(path);
     if (fd < 0) return graft_check_fail(msg, msglen, "mkstemp: %s", strerror(errno));
-    if (write(fd, "GIF89a....", 10) != 10) {
+    if (write(fd, "II*\0\10\0\0\0\0\0", 10) != 10) {
         close(fd);
         unlink(path);
         return graft_check_fail(msg, msglen, "write failed");
@@ -1062,7 +1336,7 @@ static int check_load_file(char *msg, size_t msglen) {
     close(fd);
     int err = graft_image_load_file(path, NULL, &img);
     unlink(path);
-    EXPECT_ERR(err, GRAFT_EUNSUPPORTED, path, "GIF file");
+    EXPECT_ERR(err, GRAFT_EUNSUPPORTED, path, "TIFF file");
     return GRAFT_CHECK_PASS;
 }
 
@@ -1139,7 +1413,8 @@ static int check_resize_properties(char *msg, size_t msglen) {
         int e7 = graft_image_resize_center_crop(&a, &src, 0, 3, 3, GRAFT_RESAMPLE_BILINEAR);
         if (e1 != GRAFT_EINVAL || e2 != GRAFT_EINVAL || e3 != GRAFT_EINVAL ||
             e4 != GRAFT_EINVAL || e5 != GRAFT_EINVAL || e6 != GRAFT_ERANGE || e7 != GRAFT_EINVAL)
-            status = graft_check_fail(msg, msglen, "error codes %d %d %d %d %d %d %d", e1, e2, e3, e4,
+            status = graft_check_fail(msg, msglen, "error codes %d %d %d %d %d %d %d", e1, e2,
+                                      e3, e4,
                                 e5, e6, e7);
     }
     graft_image_free(&src);
@@ -1233,7 +1508,8 @@ static int check_to_float(char *msg, size_t msglen) {
                 float want = ((float)img.data[i] / 255.0f - mean[c]) / std[c];
                 if (hwc[i] != want || chw[(c * H + y) * W + x] != want) {
                     graft_image_free(&img);
-                    return graft_check_fail(msg, msglen, "to_float (%d, %d, %d): %g / %g, want %g", x,
+                    return graft_check_fail(msg, msglen,
+                                            "to_float (%d, %d, %d): %g / %g, want %g", x,
                                       y, c, hwc[i], chw[(c * H + y) * W + x], want);
                 }
             }
@@ -1270,7 +1546,8 @@ static int check_npy(char *msg, size_t msglen) {
     e = e ? e : graft_npy_read(path, &a);
     if (e || a.dtype != GRAFT_NPY_DTYPE_F32 || a.rank != 3 || a.shape[2] != 4 || a.count != 24 ||
         memcmp(a.data, f, sizeof f))
-        status = graft_check_fail(msg, msglen, "f32 round trip: %s", e ? graft_last_error() : "data");
+        status = graft_check_fail(msg, msglen, "f32 round trip: %s",
+                                  e ? graft_last_error() : "data");
     graft_npy_free(&a);
     struct stat st;
     if (status == GRAFT_CHECK_PASS && (stat(path, &st) || (st.st_size - 24 * 4) % 64))
@@ -1279,13 +1556,15 @@ static int check_npy(char *msg, size_t msglen) {
     e = e ? e : graft_npy_read(path, &a);
     if (status == GRAFT_CHECK_PASS &&
         (e || a.dtype != GRAFT_NPY_DTYPE_U8 || a.rank != 1 || a.count != 7 || memcmp(a.data, u, 7)))
-        status = graft_check_fail(msg, msglen, "u8 round trip: %s", e ? graft_last_error() : "data");
+        status = graft_check_fail(msg, msglen, "u8 round trip: %s",
+                                  e ? graft_last_error() : "data");
     graft_npy_free(&a);
     e = graft_npy_write(path, GRAFT_NPY_DTYPE_F32, 0, NULL, f);
     e = e ? e : graft_npy_read(path, &a);
     if (status == GRAFT_CHECK_PASS &&
         (e || a.rank != 0 || a.count != 1 || *(float *)a.data != f[0]))
-        status = graft_check_fail(msg, msglen, "scalar round trip: %s", e ? graft_last_error() : "data");
+        status = graft_check_fail(msg, msglen, "scalar round trip: %s",
+                                  e ? graft_last_error() : "data");
     graft_npy_free(&a);
     unlink(path);
     if (status != GRAFT_CHECK_PASS) return status;
@@ -1359,6 +1638,558 @@ static int check_npy(char *msg, size_t msglen) {
     return GRAFT_CHECK_PASS;
 }
 
+/* ---- GIF --------------------------------------------------------------------------------- */
+
+/* Decodes g with idx and compares with the composition Pillow does for the first frame. */
+static int gif_case(const gif_spec *g, const uint8_t *idx, size_t max_pixels, int want_err,
+                    char *msg, size_t msglen, const char *name) {
+    bytes b = gif_encode(g, idx);
+    if (!b.p) return graft_check_fail(msg, msglen, "%s: could not encode", name);
+    graft_image img = {0};
+    graft_decode_opts o = {max_pixels, 0, 0};
+    int err = graft_image_decode(b.p, b.len, &o, &img);
+    free(b.p);
+    if (err != want_err) {
+        graft_image_free(&img);
+        return graft_check_fail(msg, msglen, "%s: %s \"%s\", expected %s", name,
+                                graft_err_name(err), graft_last_error(),
+                                graft_err_name(want_err));
+    }
+    if (err) return GRAFT_CHECK_PASS;
+    const int W = g->fx + g->fw > g->sw ? g->fx + g->fw : g->sw;
+    const int H = g->fy + g->fh > g->sh ? g->fy + g->fh : g->sh;
+    const uint8_t (*map)[3] = g->local ? g->local : g->global;
+    int status = GRAFT_CHECK_PASS;
+    if (img.width != W || img.height != H)
+        status = graft_check_fail(msg, msglen, "%s: %d x %d, want %d x %d", name, img.width,
+                                  img.height, W, H);
+    for (int y = 0; y < H && status == GRAFT_CHECK_PASS; y++)
+        for (int x = 0; x < W; x++) {
+            const int inside = x >= g->fx && x < g->fx + g->fw && y >= g->fy && y < g->fy + g->fh;
+            const int v = inside ? idx[(size_t)(y - g->fy) * g->fw + (x - g->fx)]
+                                 : g->trans >= 0 ? g->trans : 0;
+            uint8_t want[3] = {(uint8_t)v, (uint8_t)v, (uint8_t)v};
+            if (map && v < g->ncolors) memcpy(want, map[v], 3);
+            if (memcmp(img.data + ((size_t)y * W + x) * 3, want, 3)) {
+                status = graft_check_fail(msg, msglen, "%s: pixel (%d, %d)", name, x, y);
+                break;
+            }
+        }
+    graft_image_free(&img);
+    return status;
+}
+
+static int check_gif_variants(char *msg, size_t msglen) {
+    static uint8_t pal[256][3], pal2[256][3];
+    for (int i = 0; i < 256; i++) {
+        pal[i][0] = (uint8_t)(i * 5 + 1), pal[i][1] = (uint8_t)(255 - i);
+        pal[i][2] = (uint8_t)(i * 77);
+        pal2[i][0] = (uint8_t)(i * 3), pal2[i][1] = 9, pal2[i][2] = (uint8_t)(200 - i);
+    }
+    uint8_t idx[40 * 30];
+    for (int i = 0; i < 40 * 30; i++) idx[i] = (uint8_t)((i * 37 + i / 7) % 251);
+    struct {
+        const char *name;
+        gif_spec g;
+    } cases[] = {
+        {"plain", {40, 30, 0, 0, 40, 30, pal, NULL, 256, -1, 0}},
+        {"interlaced", {40, 30, 0, 0, 40, 30, pal, NULL, 256, -1, 1}},
+        {"interlaced 1 row", {40, 1, 0, 0, 40, 1, pal, NULL, 256, -1, 1}},
+        {"interlaced 3 rows", {7, 3, 0, 0, 7, 3, pal, NULL, 256, -1, 1}},
+        {"frame inside", {40, 30, 5, 7, 20, 11, pal, NULL, 256, -1, 0}},
+        {"frame inside, transparent", {40, 30, 5, 7, 20, 11, pal, NULL, 256, 17, 1}},
+        {"frame past the screen", {10, 10, 5, 7, 20, 11, pal, NULL, 256, -1, 0}},
+        {"zero screen", {0, 0, 0, 0, 9, 4, pal, NULL, 256, -1, 0}},
+        {"local colour map", {40, 30, 1, 1, 30, 20, pal, pal2, 256, -1, 0}},
+        {"local map only", {40, 30, 0, 0, 40, 30, NULL, pal2, 256, -1, 0}},
+        {"no colour map", {40, 30, 3, 2, 30, 20, NULL, NULL, 256, 200, 0}},
+        {"indices past the map", {40, 30, 0, 0, 40, 30, pal, NULL, 16, -1, 0}},
+        {"transparent past the map", {40, 30, 4, 4, 8, 8, pal, NULL, 4, 99, 0}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        int st = gif_case(&cases[i].g, idx, 0, GRAFT_OK, msg, msglen, cases[i].name);
+        if (st != GRAFT_CHECK_PASS) return st;
+    }
+    /* The pixel limit, from the screen and from the canvas the frame grows. */
+    gif_spec big = {1000, 1000, 0, 0, 4, 4, pal, NULL, 256, -1, 0};
+    int st = gif_case(&big, idx, 999999, GRAFT_ERANGE, msg, msglen, "screen over the limit");
+    if (st == GRAFT_CHECK_PASS) {
+        gif_spec grow = {10, 10, 30, 30, 5, 5, pal, NULL, 256, -1, 0};
+        st = gif_case(&grow, idx, 34 * 34, GRAFT_ERANGE, msg, msglen, "canvas over the limit");
+        if (st == GRAFT_CHECK_PASS)
+            st = gif_case(&grow, idx, 35 * 35, GRAFT_OK, msg, msglen, "canvas at the limit");
+    }
+    if (st == GRAFT_CHECK_PASS)
+        snprintf(msg, msglen, "%zu GIF layouts composited as Pillow does, limits on screen and "
+                 "canvas", sizeof cases / sizeof *cases);
+    return st;
+}
+
+/* ---- resize kernels ---------------------------------------------------------------------- */
+
+static int check_resize_isas(char *msg, size_t msglen) {
+    graft_isa saved;
+    if (graft_isa_current(&saved)) return graft_check_fail(msg, msglen, "%s", graft_last_error());
+    static const int sizes[][4] = {
+        /* source w, h -> target w, h */
+        {1, 37, 1, 5},     {37, 1, 5, 1},     {1, 1, 7, 9},      {2, 3, 1, 1},
+        {97, 61, 224, 224}, {61, 97, 13, 11}, {131, 127, 31, 29}, {500, 375, 341, 256},
+        {640, 480, 7, 5},  {1021, 13, 17, 13}, {13, 1021, 13, 17}, {33, 35, 32, 36},
+        {17, 19, 16, 19},  {257, 7, 255, 9},  {3, 300, 300, 3},   {999, 2, 1, 1},
+    };
+    const graft_resample filters[2] = {GRAFT_RESAMPLE_BILINEAR, GRAFT_RESAMPLE_BICUBIC};
+    char tested[120] = "";
+    size_t used = 0;
+    int status = GRAFT_CHECK_PASS, cases = 0;
+    for (int isa = GRAFT_ISA_SCALAR + 1; isa < GRAFT_ISA_COUNT && status == GRAFT_CHECK_PASS;
+         isa++) {
+        if (!graft_isa_available((graft_isa)isa) || graft_isa_set((graft_isa)isa)) continue;
+        used += (size_t)snprintf(tested + used, sizeof tested - used, " %s",
+                                 graft_isa_name((graft_isa)isa));
+        for (size_t s = 0; s < sizeof sizes / sizeof *sizes && status == GRAFT_CHECK_PASS; s++) {
+            graft_image src = {0};
+            if (graft_image_alloc(&src, sizes[s][0], sizes[s][1])) {
+                status = graft_check_fail(msg, msglen, "alloc");
+                break;
+            }
+            synth_rgb(src.data, src.width, src.height, (uint32_t)s + 3);
+            for (int f = 0; f < 2 && status == GRAFT_CHECK_PASS; f++) {
+                graft_image a = {0}, b = {0}, c = {0}, d = {0};
+                graft_isa_set(GRAFT_ISA_SCALAR);
+                int e = graft_image_resize(&a, &src, sizes[s][2], sizes[s][3], filters[f]);
+                int short_side = sizes[s][2] < sizes[s][3] ? sizes[s][2] : sizes[s][3];
+                e = e ? e : graft_image_resize_center_crop(&c, &src, short_side + 3, short_side,
+                                                           short_side, filters[f]);
+                graft_isa_set((graft_isa)isa);
+                e = e ? e : graft_image_resize(&b, &src, sizes[s][2], sizes[s][3], filters[f]);
+                e = e ? e : graft_image_resize_center_crop(&d, &src, short_side + 3, short_side,
+                                                           short_side, filters[f]);
+                if (e)
+                    status = graft_check_fail(msg, msglen, "%s: %s",
+                                              graft_isa_name((graft_isa)isa), graft_last_error());
+                else if (memcmp(a.data, b.data, (size_t)a.width * a.height * 3) ||
+                         memcmp(c.data, d.data, (size_t)c.width * c.height * 3))
+                    status = graft_check_fail(msg, msglen, "%s differs from scalar: %dx%d -> "
+                                              "%dx%d filter %d", graft_isa_name((graft_isa)isa),
+                                              sizes[s][0], sizes[s][1], sizes[s][2],
+                                              sizes[s][3], f);
+                cases++;
+                graft_image_free(&a);
+                graft_image_free(&b);
+                graft_image_free(&c);
+                graft_image_free(&d);
+            }
+            graft_image_free(&src);
+        }
+    }
+    graft_isa_set(saved);
+    if (status != GRAFT_CHECK_PASS) return status;
+    if (!used) return graft_check_say(msg, msglen, GRAFT_CHECK_SKIP, "no SIMD ISA available");
+    snprintf(msg, msglen, "%d resizes bit-exact with scalar on:%s", cases, tested);
+    return GRAFT_CHECK_PASS;
+}
+
+/* ---- graft_transform --------------------------------------------------------------------- */
+
+/*
+ * What graft_transform_apply must equal, computed the long way: full decode (with the DCT
+ * hint apply would use), the public resize/crop functions, the flip by hand, the float
+ * conversion. HWC.
+ */
+static int transform_reference(const graft_transform *t, const uint8_t *p, size_t len,
+                               uint64_t seed, float *out) {
+    graft_image img = {0}, res = {0};
+    graft_decode_opts o = {t->decode.max_pixels, 0, 0};
+    int err = GRAFT_OK;
+    if (t->dct_scaling) {
+        /* apply's hint: the resized size for resize + crop, the output size otherwise. */
+        graft_image probe = {0};
+        err = graft_image_decode(p, len, NULL, &probe);
+        if (err) return err;
+        if (t->resize && !t->random_crop) {
+            err = graft_image_shorter_side_size(probe.width, probe.height, t->resize,
+                                                &o.min_width, &o.min_height);
+        } else if (t->random_crop) {
+            o.min_width = o.min_height = t->width > t->height ? t->width : t->height;
+        } else {
+            o.min_width = t->width, o.min_height = t->height;
+        }
+        graft_image_free(&probe);
+        if (err) return err;
+    }
+    err = graft_image_decode(p, len, &o, &img);
+    int box[4], flip = 0;
+    if (!err) err = graft_transform_crop_box(t, img.width, img.height, seed, box, &flip);
+    if (!err) {
+        if (t->random_crop)
+            err = graft_image_resized_crop(&res, &img, box[0], box[1], box[2], box[3], t->width,
+                                           t->height, t->filter);
+        else if (t->resize)
+            err = graft_image_resize_center_crop(&res, &img, t->resize, t->width, t->height,
+                                                 t->filter);
+        else
+            err = graft_image_resize(&res, &img, t->width, t->height, t->filter);
+    }
+    if (!err && flip)
+        for (int y = 0; y < res.height; y++)
+            for (int x = 0; x < res.width / 2; x++) {
+                uint8_t *a = res.data + ((size_t)y * res.width + x) * 3;
+                uint8_t *b = res.data + ((size_t)y * res.width + res.width - 1 - x) * 3;
+                for (int c = 0; c < 3; c++) {
+                    uint8_t tmp = a[c];
+                    a[c] = b[c];
+                    b[c] = tmp;
+                }
+            }
+    if (!err) {
+        const float one[3] = {1, 1, 1}, zero[3] = {0, 0, 0};
+        err = graft_image_to_float(&res, zero, one, GRAFT_IMAGE_LAYOUT_HWC, out);
+        /* to_float divides by 255; redo the normalisation from the bytes as apply does. */
+        for (size_t i = 0; !err && i < (size_t)res.width * res.height; i++)
+            for (int k = 0; k < 3; k++) {
+                const int c = t->bgr ? 2 - k : k;
+                float v = (float)res.data[3 * i + c];
+                if (!t->scale255) v = v / 255.0f;
+                out[3 * i + k] = (v - t->mean[c]) / t->std[c];
+            }
+    }
+    graft_image_free(&img);
+    graft_image_free(&res);
+    return err;
+}
+
+/* JPEGs of every layout libjpeg writes, at awkward sizes. */
+typedef struct jpeg_sample {
+    const char *name;
+    int w, h, comps, sub_h, sub_v, progressive, restart;
+    J_COLOR_SPACE cs;
+} jpeg_sample;
+
+static bytes jpeg_encode_sampled(const jpeg_sample *js, uint32_t seed) {
+    const size_t npx = (size_t)js->w * js->h;
+    uint8_t *rgb = malloc(npx * 3), *px = malloc(npx * 4);
+    bytes b = {NULL, 0};
+    if (!rgb || !px) goto done;
+    synth_rgb(rgb, js->w, js->h, seed);
+    for (size_t i = 0; i < npx; i++) {
+        if (js->comps == 1) px[i] = rgb[3 * i + 1];
+        else if (js->comps == 3) memcpy(px + 3 * i, rgb + 3 * i, 3);
+        else for (int c = 0; c < 4; c++) px[4 * i + c] = (uint8_t)(rgb[3 * i + c % 3] ^ (c * 40));
+    }
+    struct jpeg_compress_struct c;
+    struct jpeg_error_mgr jerr;
+    unsigned char *out = NULL;
+    unsigned long out_len = 0;
+    c.err = jpeg_std_error(&jerr);
+    jpeg_create_compress(&c);
+    jpeg_mem_dest(&c, &out, &out_len);
+    c.image_width = (JDIMENSION)js->w;
+    c.image_height = (JDIMENSION)js->h;
+    c.input_components = js->comps;
+    c.in_color_space = js->comps == 1 ? JCS_GRAYSCALE : js->comps == 3 ? JCS_RGB : JCS_CMYK;
+    jpeg_set_defaults(&c);
+    jpeg_set_colorspace(&c, js->cs);
+    jpeg_set_quality(&c, 85, TRUE);
+    if (js->comps == 3) {
+        c.comp_info[0].h_samp_factor = js->sub_h;
+        c.comp_info[0].v_samp_factor = js->sub_v;
+    }
+    c.restart_interval = (unsigned)js->restart;
+    if (js->progressive) jpeg_simple_progression(&c);
+    jpeg_start_compress(&c, TRUE);
+    while (c.next_scanline < c.image_height) {
+        JSAMPROW row = (JSAMPROW)(px + (size_t)c.next_scanline * js->w * js->comps);
+        jpeg_write_scanlines(&c, &row, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    b.p = malloc(out_len);
+    if (b.p) memcpy(b.p, out, out_len), b.len = out_len;
+    free(out);
+done:
+    free(rgb);
+    free(px);
+    return b;
+}
+
+/*
+ * graft_transform_apply against the long way round on every JPEG layout (the region decode
+ * with its margins), PNG and GIF, for center crops, stretches, random crops, flips, both
+ * filters, BGR/0-255, padding crops and DCT scaling; both layouts.
+ */
+static int check_transform_matches_reference(char *msg, size_t msglen) {
+    static const jpeg_sample jpegs[] = {
+        {"420", 517, 389, 3, 2, 2, 0, 0, JCS_YCbCr},
+        {"422", 401, 333, 3, 2, 1, 0, 0, JCS_YCbCr},
+        {"440", 333, 401, 3, 1, 2, 0, 0, JCS_YCbCr},
+        {"444", 299, 211, 3, 1, 1, 0, 0, JCS_YCbCr},
+        {"411", 387, 250, 3, 4, 1, 0, 0, JCS_YCbCr},
+        {"progressive 420", 450, 300, 3, 2, 2, 1, 0, JCS_YCbCr},
+        {"restart 420", 350, 520, 3, 2, 2, 0, 3, JCS_YCbCr},
+        {"gray", 301, 277, 1, 1, 1, 0, 0, JCS_GRAYSCALE},
+        {"cmyk", 263, 199, 4, 1, 1, 0, 0, JCS_CMYK},
+        {"ycck", 263, 199, 4, 1, 1, 0, 0, JCS_YCCK},
+        {"small 420", 37, 23, 3, 2, 2, 0, 0, JCS_YCbCr},
+        {"tiny", 3, 2, 3, 2, 2, 0, 0, JCS_YCbCr},
+        {"big 420", 1280, 960, 3, 2, 2, 0, 0, JCS_YCbCr},
+        /* Sizes some transforms below leave unscaled along one or both axes. */
+        {"width 256", 256, 300, 3, 2, 2, 0, 0, JCS_YCbCr},
+        {"128 square", 128, 128, 3, 2, 1, 0, 0, JCS_YCbCr},
+    };
+    enum { NJ = sizeof jpegs / sizeof *jpegs };
+    bytes files[NJ + 2];
+    memset(files, 0, sizeof files);
+    for (int j = 0; j < NJ; j++) files[j] = jpeg_encode_sampled(&jpegs[j], (uint32_t)j + 40);
+    {
+        enum { W = 211, H = 157 };
+        static uint8_t raw[W * H * 3];
+        synth_rgb(raw, W, H, 77);
+        files[NJ] = png_encode(raw, sizeof raw, W, H, 8, SPNG_COLOR_TYPE_TRUECOLOR, NULL);
+        static uint8_t pal[256][3], idx[W * H];
+        for (int i = 0; i < 256; i++) memcpy(pal[i], raw + 3 * (i * 97), 3);
+        for (int i = 0; i < W * H; i++) idx[i] = (uint8_t)(raw[3 * i] + raw[3 * i + 1]);
+        gif_spec g = {W, H, 0, 0, W, H, pal, NULL, 256, -1, 1};
+        files[NJ + 1] = gif_encode(&g, idx);
+    }
+    for (int j = 0; j < NJ + 2; j++)
+        if (!files[j].p) {
+            for (int k = 0; k < NJ + 2; k++) free(files[k].p);
+            return graft_check_fail(msg, msglen, "could not encode the samples");
+        }
+
+    struct tcase {
+        const char *name;
+        const char *preset;
+        int size, resize, random_crop, hflip, dct, filter_bicubic, wide;
+    } tcases[] = {
+        {"imagenet 224", "imagenet", 224, -1, 0, 0, 0, 0, 0},
+        {"imagenet 64 flip", "imagenet", 64, -1, 0, 1, 0, 0, 0},
+        {"inception bicubic", "inception", 0, -1, 0, 0, 0, 1, 0},
+        {"caffe", "caffe", 96, -1, 0, 0, 0, 0, 0},
+        {"stretch", "stretch", 128, -1, 0, 0, 0, 0, 0},
+        {"stretch wide", "stretch", 40, -1, 0, 1, 0, 0, 1},
+        {"padding crop", "imagenet", 80, 60, 0, 1, 0, 0, 1},
+        {"random crop", "imagenet", 112, -1, 1, 1, 0, 0, 0},
+        {"random crop bicubic", "imagenet", 56, -1, 1, 1, 0, 1, 1},
+        {"dct imagenet", "imagenet", 112, -1, 0, 0, 1, 0, 0},
+        {"dct stretch", "stretch", 64, -1, 0, 1, 1, 0, 0},
+        {"dct random", "imagenet", 64, -1, 1, 1, 1, 0, 0},
+    };
+    int status = GRAFT_CHECK_PASS, count = 0;
+    float *got = NULL, *want = NULL;
+    for (size_t c = 0; c < sizeof tcases / sizeof *tcases && status == GRAFT_CHECK_PASS; c++) {
+        graft_transform t;
+        graft_transform_preset(tcases[c].preset, tcases[c].size, &t);
+        if (tcases[c].resize >= 0) t.resize = tcases[c].resize;
+        if (tcases[c].wide) t.width = t.width * 3 / 2 + 1;
+        t.random_crop = tcases[c].random_crop;
+        t.hflip = tcases[c].hflip;
+        t.dct_scaling = tcases[c].dct;
+        if (tcases[c].filter_bicubic) t.filter = GRAFT_RESAMPLE_BICUBIC;
+        const size_t n = (size_t)3 * t.width * t.height;
+        got = realloc(got, sizeof(float) * n * 2);
+        want = realloc(want, sizeof(float) * n);
+        if (!got || !want) {
+            status = graft_check_fail(msg, msglen, "out of memory");
+            break;
+        }
+        for (int j = 0; j < NJ + 2 && status == GRAFT_CHECK_PASS; j++) {
+            /* DCT scaling applies to JPEG only; the others must ignore it. */
+            for (uint64_t seed = 0; seed < (t.random_crop || t.hflip ? 3u : 1u); seed++) {
+                int e1 = graft_transform_apply(&t, files[j].p, files[j].len, seed,
+                                               GRAFT_IMAGE_LAYOUT_HWC, got);
+                int e2 = graft_transform_apply(&t, files[j].p, files[j].len, seed,
+                                               GRAFT_IMAGE_LAYOUT_CHW, got + n);
+                int e3 = transform_reference(&t, files[j].p, files[j].len, seed, want);
+                const char *name = j < NJ ? jpegs[j].name : j == NJ ? "png" : "gif";
+                if (e1 || e2 || e3) {
+                    status = graft_check_fail(msg, msglen, "%s on %s: %s", tcases[c].name, name,
+                                              graft_last_error());
+                    break;
+                }
+                const size_t HW = n / 3;
+                size_t bad = n;
+                for (size_t i = 0; i < n && bad == n; i++)
+                    if (got[i] != want[i] || got[n + (i % 3) * HW + i / 3] != want[i]) bad = i;
+                if (bad < n) {
+                    status = graft_check_fail(msg, msglen, "%s on %s seed %llu: value %zu is "
+                                              "%.9g (CHW %.9g), want %.9g", tcases[c].name, name,
+                                              (unsigned long long)seed, bad, got[bad],
+                                              got[n + (bad % 3) * HW + bad / 3], want[bad]);
+                    break;
+                }
+                count++;
+            }
+        }
+    }
+    free(got);
+    free(want);
+    for (int k = 0; k < NJ + 2; k++) free(files[k].p);
+    if (status == GRAFT_CHECK_PASS)
+        snprintf(msg, msglen, "%d tensors equal to full decode + resize + crop + normalise "
+                 "(%d JPEG layouts, PNG, GIF)", count, NJ);
+    return status;
+}
+
+static int check_transform_api(char *msg, size_t msglen) {
+    graft_transform a, b;
+    char da[512], db[512];
+    /* Presets. */
+    static const struct { const char *name; int size, w, resize; } presets[] = {
+        {"imagenet", 0, 224, 256}, {"imagenet", 299, 299, 341}, {"inception", 0, 299, 342},
+        {"caffe", 0, 224, 256},    {"stretch", 0, 224, 0},      {"stretch", 128, 128, 0},
+    };
+    for (size_t i = 0; i < sizeof presets / sizeof *presets; i++) {
+        if (graft_transform_preset(presets[i].name, presets[i].size, &a) ||
+            a.width != presets[i].w || a.height != presets[i].w || a.resize != presets[i].resize)
+            return graft_check_fail(msg, msglen, "preset %s %d: %dx%d resize %d",
+                                    presets[i].name, presets[i].size, a.width, a.height,
+                                    a.resize);
+    }
+    EXPECT_ERR(graft_transform_preset("vgg", 0, &a), GRAFT_EINVAL, "imagenet", "unknown preset");
+    graft_transform_preset("caffe", 0, &a);
+    if (!a.bgr || !a.scale255 || a.mean[2] != 103.939f)
+        return graft_check_fail(msg, msglen, "caffe preset fields");
+
+    /* describe: equal transforms, equal strings; any change that matters, a new string. */
+    graft_transform_preset("imagenet", 0, &a);
+    if (graft_transform_describe(&a, da, sizeof da))
+        return graft_check_fail(msg, msglen, "describe: %s", graft_last_error());
+    if (!strstr(da, "resize=256 crop=224x224 filter=bilinear mean=0.485") ||
+        !strstr(da, "scale=1/255 order=rgb"))
+        return graft_check_fail(msg, msglen, "describe: unexpected \"%s\"", da);
+    b = a;
+    b.decode.max_pixels = GRAFT_IMAGE_MAX_PIXELS_DEFAULT; /* the same as 0 */
+    graft_transform_describe(&b, db, sizeof db);
+    if (strcmp(da, db)) return graft_check_fail(msg, msglen, "describe: 0 and the default limit");
+    for (int field = 0; field < 20; field++) {
+        b = a;
+        switch (field) {
+        case 0: b.width++; break;
+        case 1: b.height++; break;
+        case 2: b.resize++; break;
+        case 3: b.resize = 0; break;
+        case 4: b.filter = GRAFT_RESAMPLE_BICUBIC; break;
+        case 5: b.mean[0] = nextafterf(b.mean[0], 1.0f); break;
+        case 6: b.mean[2] += 0.001f; break;
+        case 7: b.std[1] = nextafterf(b.std[1], 0.0f); break;
+        case 8: b.scale255 = 1; break;
+        case 9: b.bgr = 1; break;
+        case 10: b.dct_scaling = 1; break;
+        case 11: b.random_crop = 1; break;
+        case 12: b.hflip = 1; break;
+        case 13: b.decode.max_pixels = 1000; break;
+        case 14: b.filter = GRAFT_RESAMPLE_NEAREST; break;
+        case 15: b.random_crop = 1, b.scale_min = 0.5f; break;
+        case 16: b.random_crop = 1, b.scale_max = 0.9f; break;
+        case 17: b.random_crop = 1, b.ratio_min = 0.5f; break;
+        case 18: b.random_crop = 1, b.ratio_max = 2.0f; break;
+        case 19: b.std[2] = -b.std[2]; break;
+        }
+        if (field >= 15) {
+            graft_transform c = a;
+            c.random_crop = 1;
+            graft_transform_describe(&c, da, sizeof da);
+        } else {
+            graft_transform_describe(&a, da, sizeof da);
+        }
+        if (graft_transform_describe(&b, db, sizeof db))
+            return graft_check_fail(msg, msglen, "describe field %d: %s", field,
+                                    graft_last_error());
+        if (!strcmp(da, db))
+            return graft_check_fail(msg, msglen, "describe field %d: same string \"%s\"", field,
+                                    db);
+    }
+    EXPECT_ERR(graft_transform_describe(&a, da, 20), GRAFT_ERANGE, NULL, "small buffer");
+
+    /* Invalid transforms are refused by describe and apply alike. */
+    float out[3 * 8 * 8];
+    static const uint8_t junk[16] = "not an image....";
+    for (int field = 0; field < 9; field++) {
+        b = a;
+        switch (field) {
+        case 0: b.width = 0; break;
+        case 1: b.resize = -1; break;
+        case 2: b.filter = (graft_resample)9; break;
+        case 3: b.std[1] = 0; break;
+        case 4: b.mean[0] = NAN; break;
+        case 5: b.random_crop = 1, b.scale_min = 0.9f, b.scale_max = 0.1f; break;
+        case 6: b.random_crop = 1, b.ratio_min = 0; break;
+        case 7: b.hflip = 2; break;
+        case 8: b.height = 1 << 20; break;
+        }
+        EXPECT_ERR(graft_transform_describe(&b, db, sizeof db), GRAFT_EINVAL, "transform",
+                   "describe invalid %d", field);
+        EXPECT_ERR(graft_transform_apply(&b, junk, sizeof junk, 0, GRAFT_IMAGE_LAYOUT_HWC, out),
+                   GRAFT_EINVAL, "transform", "apply invalid %d", field);
+    }
+    graft_transform_preset("stretch", 8, &a);
+    EXPECT_ERR(graft_transform_apply(&a, junk, sizeof junk, 0, GRAFT_IMAGE_LAYOUT_HWC, out),
+               GRAFT_EUNSUPPORTED, NULL, "junk bytes");
+    EXPECT_ERR(graft_transform_apply(&a, junk, sizeof junk, 0, (graft_image_layout)7, out),
+               GRAFT_EINVAL, "layout", "layout");
+    EXPECT_ERR(graft_transform_apply(&a, NULL, 5, 0, GRAFT_IMAGE_LAYOUT_HWC, out), GRAFT_EINVAL,
+               NULL, "NULL bytes");
+    EXPECT_ERR(graft_transform_apply(NULL, junk, 5, 0, GRAFT_IMAGE_LAYOUT_HWC, out), GRAFT_EINVAL,
+               NULL, "NULL transform");
+
+    /* Errors of the decoders come through; the pixel limit is checked before decoding. */
+    bytes files[N_SAMPLES] = {{0}};
+    if (!sample_files(files)) {
+        for (int f = 0; f < N_SAMPLES; f++) free(files[f].p);
+        return graft_check_fail(msg, msglen, "could not encode the samples");
+    }
+    int status = GRAFT_CHECK_PASS;
+    for (int f = 0; f < N_SAMPLES && status == GRAFT_CHECK_PASS; f++) {
+        a.decode.max_pixels = 24 * 17 - 1;
+        int e1 = graft_transform_apply(&a, files[f].p, files[f].len, 0, GRAFT_IMAGE_LAYOUT_HWC,
+                                       out);
+        a.decode.max_pixels = 0;
+        int e2 = graft_transform_apply(&a, files[f].p, files[f].len / 2, 0,
+                                       GRAFT_IMAGE_LAYOUT_HWC, out);
+        int e3 = graft_transform_apply(&a, files[f].p, files[f].len, 0, GRAFT_IMAGE_LAYOUT_HWC,
+                                       out);
+        if (e1 != GRAFT_ERANGE || e2 != GRAFT_ECORRUPT || e3 != GRAFT_OK)
+            status = graft_check_fail(msg, msglen, "%s: limit %s, half %s, whole %s",
+                                      sample_names[f], graft_err_name(e1), graft_err_name(e2),
+                                      graft_err_name(e3));
+    }
+    for (int f = 0; f < N_SAMPLES; f++) free(files[f].p);
+    if (status != GRAFT_CHECK_PASS) return status;
+
+    /* Augmentation: a seed always draws the same; seeds draw differently; boxes stay inside. */
+    graft_transform_preset("imagenet", 0, &a);
+    a.random_crop = 1;
+    a.hflip = 1;
+    int flips = 0, distinct = 0, prev[4] = {-1, -1, -1, -1};
+    for (uint64_t seed = 0; seed < 64; seed++) {
+        int b1[4], b2[4], f1, f2;
+        if (graft_transform_crop_box(&a, 500, 375, seed, b1, &f1) ||
+            graft_transform_crop_box(&a, 500, 375, seed, b2, &f2) || memcmp(b1, b2, sizeof b1) ||
+            f1 != f2)
+            return graft_check_fail(msg, msglen, "seed %llu: not deterministic",
+                                    (unsigned long long)seed);
+        if (b1[0] < 0 || b1[1] < 0 || b1[2] < 1 || b1[3] < 1 || b1[0] + b1[2] > 500 ||
+            b1[1] + b1[3] > 375)
+            return graft_check_fail(msg, msglen, "seed %llu: box (%d, %d, %d, %d) outside",
+                                    (unsigned long long)seed, b1[0], b1[1], b1[2], b1[3]);
+        const double area = (double)b1[2] * b1[3] / (500.0 * 375.0);
+        const double ratio = (double)b1[2] / b1[3];
+        if (area < 0.07 || area > 1.0 || ratio < 0.7 || ratio > 1.4)
+            return graft_check_fail(msg, msglen, "seed %llu: area %g ratio %g",
+                                    (unsigned long long)seed, area, ratio);
+        flips += f1;
+        distinct += memcmp(b1, prev, sizeof b1) != 0;
+        memcpy(prev, b1, sizeof prev);
+    }
+    if (flips < 16 || flips > 48 || distinct < 60)
+        return graft_check_fail(msg, msglen, "64 seeds: %d flips, %d distinct boxes", flips,
+                                distinct);
+    snprintf(msg, msglen, "presets, describe per field, invalid fields, decoder errors, "
+             "deterministic seeds (%d/64 flipped)", flips);
+    return GRAFT_CHECK_PASS;
+}
+
 const graft_check graft_checks_image[] = {
     {"image", "shared_bilinear_matches_pil", check_shared_bilinear},
     {"image", "shared_input_tensor", check_shared_input_tensor},
@@ -1376,5 +2207,9 @@ const graft_check graft_checks_image[] = {
     {"image", "torchvision_geometry", check_torchvision_geometry},
     {"image", "to_float", check_to_float},
     {"image", "npy_format", check_npy},
+    {"image", "gif_variants", check_gif_variants},
+    {"image", "resize_isas_match_scalar", check_resize_isas},
+    {"image", "transform_matches_reference", check_transform_matches_reference},
+    {"image", "transform_api", check_transform_api},
     {NULL, NULL, NULL},
 };

@@ -1,6 +1,7 @@
 /*
  * tests/pipeline/test_image.c: the Criterion suite around the plain checks of check_image.c
- * (decoding, resizing, cropping and normalising images; the .npy reader and writer).
+ * (decoding every format, resizing on every ISA, cropping, normalising, graft_transform; the
+ * .npy reader and writer).
  */
 
 #include "../crit_check.h"
@@ -23,3 +24,7 @@ IMAGE_TEST(resize_properties)
 IMAGE_TEST(torchvision_geometry)
 IMAGE_TEST(to_float)
 IMAGE_TEST(npy_format)
+IMAGE_TEST(gif_variants)
+IMAGE_TEST(resize_isas_match_scalar)
+IMAGE_TEST(transform_matches_reference)
+IMAGE_TEST(transform_api)
