@@ -1,11 +1,12 @@
 /*
  * npy.h: reading and writing NumPy .npy files (format versions 1.0, 2.0 and 3.0 read; 1.0
- * written) holding float32 or uint8 arrays in C order: the reference outputs the tests
- * compare against, and the feature cache's on-disk arrays.
+ * written) holding float32, float16, int32, int64 or uint8 arrays in C order: the reference
+ * outputs the tests compare against, the feature cache's on-disk arrays and its exports.
  *
- * A deliberately small subset of the format: two dtypes, C order only, no pickled objects, no
- * memory mapping. Files are read whole; every header field and size is checked against the
- * file before use, so a malformed file fails with GRAFT_ECORRUPT, never a crash.
+ * A deliberately small subset of the format: five dtypes, C order only, no pickled objects.
+ * graft_npy_read() reads a file whole; callers that map or stream files (the feature cache)
+ * use the header functions and handle the data themselves. Every header field and size is
+ * checked before use, so a malformed file fails with GRAFT_ECORRUPT, never a crash.
  * All functions are thread-safe (no shared state beyond graft_last_error()).
  */
 #ifndef GRAFT_NPY_H
@@ -20,9 +21,14 @@
 extern "C" {
 #endif
 
+/* Big-endian files ('>f4', '>i8', ...) are read too and byte-swapped; files are written
+ * little-endian. */
 typedef enum graft_npy_dtype {
-    GRAFT_NPY_DTYPE_F32 = 1, /* '<f4' ('>f4' read too, byte-swapped) */
-    GRAFT_NPY_DTYPE_U8       /* '|u1' */
+    GRAFT_NPY_DTYPE_F32 = 1, /* '<f4' */
+    GRAFT_NPY_DTYPE_U8,      /* '|u1' */
+    GRAFT_NPY_DTYPE_F16,     /* '<f2': IEEE half, kept as raw uint16_t bit patterns */
+    GRAFT_NPY_DTYPE_I32,     /* '<i4' */
+    GRAFT_NPY_DTYPE_I64      /* '<i8' */
 } graft_npy_dtype;
 
 #define GRAFT_NPY_MAX_RANK 8
@@ -40,7 +46,8 @@ typedef struct graft_npy {
     void *data;                        /* (shape...) */
 } graft_npy;
 
-/* Bytes per element: 4 for F32, 1 for U8, 0 for anything else. */
+/* Bytes per element: 4 for F32 and I32, 8 for I64, 2 for F16, 1 for U8, 0 for anything
+ * else. */
 size_t graft_npy_dtype_size(graft_npy_dtype dtype);
 
 /* Frees a->data and zeroes *a. NULL does nothing. */
@@ -68,6 +75,41 @@ int graft_npy_read(const char *path, graft_npy *out);
  */
 int graft_npy_write(const char *path, graft_npy_dtype dtype, int rank, const size_t *shape,
                     const void *data);
+
+/* ---- headers alone, for callers that map or stream the data ------------------------------ */
+
+/* What the header of a .npy file says. */
+typedef struct graft_npy_header {
+    graft_npy_dtype dtype;
+    int swapped;                       /* 1: the data's byte order is not the host's */
+    int rank;
+    size_t shape[GRAFT_NPY_MAX_RANK];
+    size_t count;                      /* product of the shape */
+    size_t data_offset;                /* bytes before the data: preamble + header dict */
+    size_t data_bytes;                 /* count * element size (overflow checked) */
+} graft_npy_header;
+
+/*
+ * Parses the preamble and header dict at the start of `buf` (the whole file, or any prefix
+ * holding the header; the data is not looked at, so the caller compares data_bytes with what
+ * the file holds). Errors as graft_npy_parse(); a `len` shorter than the header is
+ * GRAFT_ECORRUPT ("truncated"). *out written only on success.
+ */
+int graft_npy_header_parse(const void *buf, size_t len, graft_npy_header *out);
+
+/* The largest header graft_npy_header_format() writes (rank 8, 20-digit dimensions). */
+#define GRAFT_NPY_HEADER_MAX 512
+
+/*
+ * Formats the version 1.0 preamble and header dict that graft_npy_write() puts before the
+ * data, padded with spaces and a newline to a multiple of 64 bytes, into buf[cap] (not
+ * NUL-terminated); *len is its length. Appending `count * element size` little-endian bytes
+ * makes a file numpy.load() opens (with mmap_mode="r" too). Errors: GRAFT_EINVAL (NULL,
+ * unknown dtype, rank outside 0..GRAFT_NPY_MAX_RANK, cap too small), GRAFT_ERANGE (the
+ * shape's size overflows).
+ */
+int graft_npy_header_format(char *buf, size_t cap, graft_npy_dtype dtype, int rank,
+                            const size_t *shape, size_t *len);
 
 #ifdef __cplusplus
 }

@@ -6,8 +6,9 @@
  * literal forms numpy writes (quoted strings, True/False, tuples of integers, with optional
  * trailing commas and Python 2's "3L") and refuses anything else. Nothing is evaluated.
  *
- * It does not support other dtypes, Fortran order, structured arrays or memory mapping;
- * callers that need them convert with numpy first.
+ * It does not support other dtypes, Fortran order, structured arrays or memory mapping
+ * itself (the header functions let a caller map the data); callers that need more convert
+ * with numpy first.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -23,8 +24,23 @@ size_t graft_npy_dtype_size(graft_npy_dtype dtype) {
     switch (dtype) {
     case GRAFT_NPY_DTYPE_F32: return 4;
     case GRAFT_NPY_DTYPE_U8: return 1;
+    case GRAFT_NPY_DTYPE_F16: return 2;
+    case GRAFT_NPY_DTYPE_I32: return 4;
+    case GRAFT_NPY_DTYPE_I64: return 8;
     }
     return 0;
+}
+
+/* The descr written for each dtype; the reader also accepts the other byte order. */
+static const char *dtype_descr(graft_npy_dtype dtype) {
+    switch (dtype) {
+    case GRAFT_NPY_DTYPE_F32: return "<f4";
+    case GRAFT_NPY_DTYPE_U8: return "|u1";
+    case GRAFT_NPY_DTYPE_F16: return "<f2";
+    case GRAFT_NPY_DTYPE_I32: return "<i4";
+    case GRAFT_NPY_DTYPE_I64: return "<i8";
+    }
+    return NULL;
 }
 
 void graft_npy_free(graft_npy *a) {
@@ -40,13 +56,14 @@ static int host_is_little_endian(void) {
     return b == 1;
 }
 
-static void swap4(uint8_t *p, size_t count) {
-    for (size_t i = 0; i < count; i++, p += 4) {
-        uint8_t t = p[0];
-        p[0] = p[3], p[3] = t;
-        t = p[1];
-        p[1] = p[2], p[2] = t;
-    }
+/* Reverses the bytes of each of `count` elements of `size` bytes. */
+static void swap_elems(uint8_t *p, size_t count, size_t size) {
+    if (size < 2) return;
+    for (size_t i = 0; i < count; i++, p += size)
+        for (size_t a = 0, b = size - 1; a < b; a++, b--) {
+            uint8_t t = p[a];
+            p[a] = p[b], p[b] = t;
+        }
 }
 
 /* ---- the header dict --------------------------------------------------------------------- */
@@ -117,15 +134,15 @@ static int read_shape(hdr_lexer *lx, size_t *shape, int *rank) {
     }
 }
 
-typedef struct npy_header {
+typedef struct hdr_dict {
     char descr[16];
     int fortran_order;
     int rank;
     size_t shape[GRAFT_NPY_MAX_RANK];
     int have_descr, have_order, have_shape;
-} npy_header;
+} hdr_dict;
 
-static int parse_dict(const char *text, size_t len, npy_header *h) {
+static int parse_dict(const char *text, size_t len, hdr_dict *h) {
     hdr_lexer lx = {text, text + len};
     memset(h, 0, sizeof *h);
     if (!accept(&lx, '{')) return graft__fail(GRAFT_ECORRUPT, "npy: header is not a dict");
@@ -171,7 +188,7 @@ static int parse_dict(const char *text, size_t len, npy_header *h) {
 
 /* ---- reading ----------------------------------------------------------------------------- */
 
-int graft_npy_parse(const void *buf, size_t len, graft_npy *out) {
+int graft_npy_header_parse(const void *buf, size_t len, graft_npy_header *out) {
     if (!buf || !out) return graft__fail(GRAFT_EINVAL, "npy: NULL buffer or output");
     const uint8_t *p = buf;
     if (len < 10 || memcmp(p, npy_magic, 6) != 0)
@@ -192,47 +209,69 @@ int graft_npy_parse(const void *buf, size_t len, graft_npy *out) {
     if (header_len > len - header_at)
         return graft__fail(GRAFT_ECORRUPT, "npy: truncated: the %zu-byte header ends past the "
                            "%zu bytes of the file", header_len, len);
-    npy_header h;
+    hdr_dict h;
     int err = parse_dict((const char *)p + header_at, header_len, &h);
     if (err) return err;
 
-    graft_npy_dtype dtype;
+    /* The byte-order character: '<' little, '>' big, '|' not applicable, '=' native. */
+    static const struct {
+        char code[3];
+        graft_npy_dtype dtype;
+    } known[] = {{"f4", GRAFT_NPY_DTYPE_F32}, {"u1", GRAFT_NPY_DTYPE_U8},
+                 {"f2", GRAFT_NPY_DTYPE_F16}, {"i4", GRAFT_NPY_DTYPE_I32},
+                 {"i8", GRAFT_NPY_DTYPE_I64}};
+    graft_npy_dtype dtype = 0;
     int swap = 0;
-    if (strcmp(h.descr, "<f4") == 0 || strcmp(h.descr, ">f4") == 0) {
-        dtype = GRAFT_NPY_DTYPE_F32;
-        swap = (h.descr[0] == '<') != host_is_little_endian();
-    } else if (strcmp(h.descr, "|u1") == 0 || strcmp(h.descr, "<u1") == 0 ||
-               strcmp(h.descr, ">u1") == 0) {
-        dtype = GRAFT_NPY_DTYPE_U8;
-    } else {
-        return graft__fail(GRAFT_EUNSUPPORTED, "npy: dtype '%s' (only float32 and uint8)",
-                           h.descr);
-    }
+    const char order = h.descr[0];
+    if (strlen(h.descr) == 3 && (order == '<' || order == '>' || order == '|' || order == '='))
+        for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
+            if (strcmp(h.descr + 1, known[k].code) == 0) dtype = known[k].dtype;
+    if (!dtype)
+        return graft__fail(GRAFT_EUNSUPPORTED, "npy: dtype '%s' (only float32, float16, int32, "
+                           "int64 and uint8)", h.descr);
+    const size_t elem = graft_npy_dtype_size(dtype);
+    if (elem > 1 && order == '|')
+        return graft__fail(GRAFT_ECORRUPT, "npy: dtype '%s' lacks a byte order", h.descr);
+    if (elem > 1 && order != '=') swap = (order == '<') != host_is_little_endian();
     if (h.fortran_order)
         return graft__fail(GRAFT_EUNSUPPORTED, "npy: Fortran-ordered arrays are not supported");
 
-    const size_t elem = graft_npy_dtype_size(dtype);
     size_t count = 1;
     for (int d = 0; d < h.rank; d++) {
         if (h.shape[d] && count > SIZE_MAX / elem / h.shape[d])
             return graft__fail(GRAFT_ERANGE, "npy: the shape's size overflows");
         count *= h.shape[d];
     }
-    const size_t data_at = header_at + header_len, bytes = count * elem;
-    if (len - data_at != bytes)
-        return graft__fail(GRAFT_ECORRUPT, "npy: %s: the shape needs %zu data bytes, the file "
-                           "has %zu", len - data_at < bytes ? "truncated" : "trailing bytes",
-                           bytes, len - data_at);
-    void *data = malloc(bytes ? bytes : 1);
-    if (!data) return graft__fail(GRAFT_ENOMEM, "npy: cannot allocate %zu bytes", bytes);
-    memcpy(data, p + data_at, bytes);
-    if (swap) swap4(data, count);
-
     memset(out, 0, sizeof *out);
     out->dtype = dtype;
+    out->swapped = swap;
     out->rank = h.rank;
     for (int d = 0; d < h.rank; d++) out->shape[d] = h.shape[d];
     out->count = count;
+    out->data_offset = header_at + header_len;
+    out->data_bytes = count * elem;
+    return GRAFT_OK;
+}
+
+int graft_npy_parse(const void *buf, size_t len, graft_npy *out) {
+    graft_npy_header h;
+    int err = graft_npy_header_parse(buf, len, &h);
+    if (err) return err;
+    const uint8_t *p = buf;
+    const size_t have = len - h.data_offset, bytes = h.data_bytes;
+    if (have != bytes)
+        return graft__fail(GRAFT_ECORRUPT, "npy: %s: the shape needs %zu data bytes, the file "
+                           "has %zu", have < bytes ? "truncated" : "trailing bytes", bytes, have);
+    void *data = malloc(bytes ? bytes : 1);
+    if (!data) return graft__fail(GRAFT_ENOMEM, "npy: cannot allocate %zu bytes", bytes);
+    memcpy(data, p + h.data_offset, bytes);
+    if (h.swapped) swap_elems(data, h.count, graft_npy_dtype_size(h.dtype));
+
+    memset(out, 0, sizeof *out);
+    out->dtype = h.dtype;
+    out->rank = h.rank;
+    for (int d = 0; d < h.rank; d++) out->shape[d] = h.shape[d];
+    out->count = h.count;
     out->data = data;
     return GRAFT_OK;
 }
@@ -280,53 +319,68 @@ done:
 
 /* ---- writing ----------------------------------------------------------------------------- */
 
-int graft_npy_write(const char *path, graft_npy_dtype dtype, int rank, const size_t *shape,
-                    const void *data) {
+int graft_npy_header_format(char *buf, size_t cap, graft_npy_dtype dtype, int rank,
+                            const size_t *shape, size_t *len) {
     const size_t elem = graft_npy_dtype_size(dtype);
-    if (!path || !elem || rank < 0 || rank > GRAFT_NPY_MAX_RANK || (rank && !shape))
-        return graft__fail(GRAFT_EINVAL, "npy: write: bad path, dtype or rank %d", rank);
+    if (!buf || !len || !elem || rank < 0 || rank > GRAFT_NPY_MAX_RANK || (rank && !shape))
+        return graft__fail(GRAFT_EINVAL, "npy: header: bad buffer, dtype or rank %d", rank);
     size_t count = 1;
     for (int d = 0; d < rank; d++) {
         if (shape[d] && count > SIZE_MAX / elem / shape[d])
             return graft__fail(GRAFT_ERANGE, "npy: write: the shape's size overflows");
         count *= shape[d];
     }
-    if (count && !data) return graft__fail(GRAFT_EINVAL, "npy: write: NULL data");
-
     /* The dict as numpy.save formats it, padded with spaces and a newline so that the data
-     * starts on a 64-byte boundary. */
-    char header[512];
-    int n = snprintf(header, sizeof header, "{'descr': '%s', 'fortran_order': False, 'shape': (",
-                     dtype == GRAFT_NPY_DTYPE_F32 ? "<f4" : "|u1");
+     * starts on a 64-byte boundary (which also keeps mapped float data aligned). */
+    char dict[GRAFT_NPY_HEADER_MAX];
+    int n = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (",
+                     dtype_descr(dtype));
     for (int d = 0; d < rank; d++)
-        n += snprintf(header + n, sizeof header - (size_t)n, "%zu%s", shape[d],
+        n += snprintf(dict + n, sizeof dict - (size_t)n, "%zu%s", shape[d],
                       rank == 1 ? "," : d + 1 < rank ? ", " : "");
-    n += snprintf(header + n, sizeof header - (size_t)n, "), }");
-    size_t total = 10 + (size_t)n + 1;
-    size_t padded = (total + 63) / 64 * 64;
-    size_t header_len = padded - 10;
-    memset(header + n, ' ', header_len - 1 - (size_t)n);
-    header[header_len - 1] = '\n';
+    n += snprintf(dict + n, sizeof dict - (size_t)n, "), }");
+    const size_t padded = (10 + (size_t)n + 1 + 63) / 64 * 64, header_len = padded - 10;
+    if (padded > cap)
+        return graft__fail(GRAFT_EINVAL, "npy: header: %zu bytes do not fit in %zu", padded,
+                           cap);
+    memcpy(buf, npy_magic, 6);
+    buf[6] = 1;
+    buf[7] = 0;
+    buf[8] = (char)(header_len & 0xff);
+    buf[9] = (char)(header_len >> 8);
+    memcpy(buf + 10, dict, (size_t)n);
+    memset(buf + 10 + n, ' ', header_len - 1 - (size_t)n);
+    buf[padded - 1] = '\n';
+    *len = padded;
+    return GRAFT_OK;
+}
 
-    uint8_t preamble[10];
-    memcpy(preamble, npy_magic, 6);
-    preamble[6] = 1;
-    preamble[7] = 0;
-    preamble[8] = (uint8_t)(header_len & 0xff);
-    preamble[9] = (uint8_t)(header_len >> 8);
+int graft_npy_write(const char *path, graft_npy_dtype dtype, int rank, const size_t *shape,
+                    const void *data) {
+    const size_t elem = graft_npy_dtype_size(dtype);
+    if (!path || !elem || rank < 0 || rank > GRAFT_NPY_MAX_RANK || (rank && !shape))
+        return graft__fail(GRAFT_EINVAL, "npy: write: bad path, dtype or rank %d", rank);
+    char header[GRAFT_NPY_HEADER_MAX];
+    size_t header_len;
+    int err = graft_npy_header_format(header, sizeof header, dtype, rank, shape, &header_len);
+    if (err) return err;
+    size_t count = 1;
+    for (int d = 0; d < rank; d++) count *= shape[d];
+    if (count && !data) return graft__fail(GRAFT_EINVAL, "npy: write: NULL data");
 
     FILE *f = fopen(path, "wb");
     if (!f) return graft__fail(GRAFT_EIO, "npy: %s: %s", path, strerror(errno));
-    int ok = fwrite(preamble, 1, 10, f) == 10 && fwrite(header, 1, header_len, f) == header_len;
-    if (ok && dtype == GRAFT_NPY_DTYPE_F32 && !host_is_little_endian()) {
+    int ok = fwrite(header, 1, header_len, f) == header_len;
+    if (ok && elem > 1 && !host_is_little_endian()) {
         /* Written little-endian through a small bounce buffer. */
         uint8_t chunk[4096];
         const uint8_t *src = data;
+        const size_t per = sizeof chunk / elem;
         for (size_t done = 0; ok && done < count;) {
-            size_t m = count - done < sizeof chunk / 4 ? count - done : sizeof chunk / 4;
-            memcpy(chunk, src + done * 4, m * 4);
-            swap4(chunk, m);
-            ok = fwrite(chunk, 4, m, f) == m;
+            size_t m = count - done < per ? count - done : per;
+            memcpy(chunk, src + done * elem, m * elem);
+            swap_elems(chunk, m, elem);
+            ok = fwrite(chunk, elem, m, f) == m;
             done += m;
         }
     } else if (ok && count) {
