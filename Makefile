@@ -11,7 +11,13 @@ ARCH    := $(shell $(CC) -dumpmachine | cut -d- -f1)
 CFLAGS_BASE := -std=gnu11 -O2 -g -fPIC -Wall -Wextra -Wshadow -Wno-unused-parameter \
                -Iinclude -Ikernels -pthread
 CFLAGS  ?=
-LDLIBS  := -ljpeg -lspng -lwebp -lsleef -lm -pthread
+# The streaming side (libuv, libarchive, OpenSSL's SHA-256) is host-only: the aarch64 build
+# under qemu checks the kernels, the runtime and the decoders, not the event loop.
+LDLIBS_IO := -luv -larchive -lcrypto
+LDLIBS  := -ljpeg -lspng -lwebp -lgif -lsleef -lm -pthread
+ifeq ($(CROSS),)
+  LDLIBS := $(LDLIBS_IO) $(LDLIBS)
+endif
 ifeq ($(SAN),1)
   BUILD := build-san
   CFLAGS_BASE += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -40,6 +46,11 @@ else
   KERNEL_SRC := $(filter-out %_avx2.c %_avx512.c,$(KERNEL_SRC))
 endif
 PIPE_SRC := $(filter-out pipeline/cli/%,$(wildcard pipeline/*/*.c))
+# Stages built on libuv, libarchive and OpenSSL, with their checks: host builds only.
+IO_DIRS  := read cache loop
+ifneq ($(CROSS),)
+  PIPE_SRC := $(filter-out $(IO_DIRS:%=pipeline/%/%),$(PIPE_SRC))
+endif
 LIB_SRC  := $(KERNEL_SRC) $(PIPE_SRC)
 CLI_SRC  := $(wildcard pipeline/cli/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -48,13 +59,18 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 # Tests: the checks live in plain C (tests/**/check_*.c) so the aarch64 build can run them
 # under qemu without Criterion; test_*.c are the Criterion suites around them.
 CHECK_SRC := $(wildcard tests/check_*.c tests/*/check_*.c)
+IO_CHECKS := $(IO_DIRS:%=tests/pipeline/check_%.c)
+ifneq ($(CROSS),)
+  CHECK_SRC := $(filter-out $(IO_CHECKS),$(CHECK_SRC))
+  CFLAGS_BASE += -DGRAFT_NO_IO_CHECKS
+endif
 CRIT_SRC  := $(wildcard tests/*/test_*.c)
 CHECK_OBJ := $(CHECK_SRC:%.c=$(BUILD)/%.o)
 CRIT_OBJ  := $(CRIT_SRC:%.c=$(BUILD)/%.o)
 
 VERSION := $(shell sed -n 's/^\#define GRAFT_VERSION_STRING "\(.*\)"/\1/p' include/graft/graft.h)
 
-.PHONY: all lib test test-neon demo bench bench-gemm bench-models install deps deps-test deps-bench deps-neon \
+.PHONY: all lib test test-neon demo demo-real bench bench-gemm bench-models bench-extract bench-stream install deps deps-test deps-bench deps-neon \
         clean check-san check-install
 all: $(BUILD)/libgraft.a $(BUILD)/libgraft.so $(BUILD)/graft $(BUILD)/graft.pc
 
@@ -93,12 +109,13 @@ $(BUILD)/graft.pc: graft.pc.in include/graft/graft.h
 # (test-neon adds libsleef-dev:arm64).
 DEB_ARCH   := $(shell dpkg --print-architecture 2>/dev/null)
 DEPS_BUILD := gcc make pkg-config libsleef-dev:$(DEB_ARCH) libjpeg62-turbo-dev:$(DEB_ARCH) \
-              libspng-dev:$(DEB_ARCH) libwebp-dev:$(DEB_ARCH)
+              libspng-dev:$(DEB_ARCH) libwebp-dev:$(DEB_ARCH) libgif-dev:$(DEB_ARCH) \
+              libuv1-dev:$(DEB_ARCH) libarchive-dev:$(DEB_ARCH) libssl-dev:$(DEB_ARCH)
 DEPS_TEST  := libcriterion-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static \
               libonnx-testdata
 DEPS_BENCH := libopenblas-dev libdnnl-dev
 DEPS_NEON  := libsleef-dev:arm64 libc6:arm64 libjpeg62-turbo-dev:arm64 libspng-dev:arm64 \
-              libwebp-dev:arm64
+              libwebp-dev:arm64 libgif-dev:arm64
 define apt_ensure
 	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -140,7 +157,8 @@ models: deps
 	$(call apt_ensure,$(DEPS_MODELS))
 	/usr/bin/python3 tests/models/gen_torchvision.py "$${GRAFT_MODELS_DIR:-$(BUILD)/models}" \
 	  $(if $(MODELS),--models $(MODELS))
-$(BUILD)/tests/models/check_models.o: ALL_CFLAGS += -DGRAFT_BUILD_DIR='"$(BUILD)"'
+$(BUILD)/tests/models/check_models.o $(BUILD)/tests/pipeline/check_loop.o: \
+  ALL_CFLAGS += -DGRAFT_BUILD_DIR='"$(BUILD)"'
 
 # The same suite under AddressSanitizer + UndefinedBehaviorSanitizer.
 check-san: deps-test
@@ -160,10 +178,29 @@ $(BUILD)/tests/run_checks: tests/run_checks.c $(CHECK_OBJ) $(BUILD)/libgraft.a
 	$(CC) $(ALL_CFLAGS) -Itests $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # ---- demo, bench, install -----------------------------------------------------------------
+# The main job offline on generated data: a tar of textures in class folders (with a truncated
+# JPEG and a README that get rejected) and a small ConvNet as ONNX; extract the codes, look at
+# the cache, train a softmax head with a sweep of C judged on val, evaluate it.
+DEMO := $(BUILD)/demo
 demo: deps
 	$(MAKE) --no-print-directory all
-	$(BUILD)/graft cpu
-	$(BUILD)/graft selftest
+	$(BUILD)/graft demo-data $(DEMO)
+	rm -rf $(DEMO)/cache
+	$(BUILD)/graft extract -m $(DEMO)/demo.onnx --size 64 --resize 0 -c $(DEMO)/cache \
+	  $(DEMO)/textures.tar
+	$(BUILD)/graft cache stat $(DEMO)/cache
+	$(BUILD)/graft train -c $(DEMO)/cache -o $(DEMO)/head.bin --C 0.01,0.1,1,10
+	$(BUILD)/graft eval -c $(DEMO)/cache -o $(DEMO)/head.bin
+# The same on ../shared (GRAFT_SHARED): hymenoptera.tar (ants vs bees) through the pretrained
+# MobileNet V1 embedding (whole image stretched to 224x224, (v - 128) / 128 as its README says).
+demo-real: deps
+	$(MAKE) --no-print-directory all
+	rm -rf $(DEMO)/hymenoptera
+	$(BUILD)/graft extract -m $(SHARED)/models/mobilenet_v1_1.0_224_embedding.onnx \
+	  --preset stretch -c $(DEMO)/hymenoptera $(SHARED)/data/hymenoptera.tar
+	$(BUILD)/graft train -c $(DEMO)/hymenoptera -o $(DEMO)/hymenoptera.head \
+	  --C 0.001,0.01,0.1,1,10
+	$(BUILD)/graft eval -c $(DEMO)/hymenoptera -o $(DEMO)/hymenoptera.head
 
 $(BUILD)/bench/bench_gemm: bench/bench_gemm.c bench/bench_common.c $(BUILD)/libgraft.a
 	@mkdir -p $(dir $@)
@@ -178,6 +215,17 @@ $(BUILD)/bench/bench_conv: bench/bench_conv.c bench/bench_common.c $(BUILD)/libg
 bench-conv: deps-bench
 	$(MAKE) --no-print-directory all $(BUILD)/bench/bench_conv
 	BUILD=$(BUILD) bash bench/run.sh conv
+# The decode stage on one core (graft_transform_apply, imagenet preset) against Pillow +
+# torchvision's transforms (bench/pipeline_pil.py under Debian's python3) on the hymenoptera
+# photos of ../shared: images/s and the ratio. BENCH_QUICK=1 makes fewer passes.
+$(BUILD)/bench/bench_pipeline: bench/bench_pipeline.c bench/bench_common.c $(BUILD)/libgraft.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -O3 -o $@ $^ $(LDLIBS)
+.PHONY: bench-pipeline
+bench-pipeline: deps
+	$(call apt_ensure,python3-torchvision python3-pil python3-numpy)
+	$(MAKE) --no-print-directory all $(BUILD)/bench/bench_pipeline
+	$(BUILD)/bench/bench_pipeline $(if $(filter-out 0,$(BENCH_QUICK)),--quick)
 # Whole networks against ONNX Runtime 1.20 (npm's onnxruntime-node, installed into
 # $(BUILD)/node_modules) and PyTorch 1.13 (Debian), each in its own process: images/s and peak
 # RSS. The five networks come from `make models`. BENCH_QUICK=1 runs one short round.
@@ -198,6 +246,53 @@ bench-models: deps
 	$(MAKE) --no-print-directory all $(BUILD)/bench/bench_models
 	BUILD=$(BUILD) NODE_PATH=$(abspath $(BUILD))/node_modules bash bench/run.sh models \
 	  --models $(BENCH_MODELS)
+# End-to-end extract against forward-only throughput on hymenoptera.tar with the shared
+# MobileNet V1 embedding model (GRAFT_SHARED, default ../shared), 1 and 2 threads.
+SHARED ?= $(or $(GRAFT_SHARED),../shared)
+$(BUILD)/bench/bench_extract: bench/bench_extract.c bench/bench_common.c $(BUILD)/libgraft.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -O3 -o $@ $^ $(LDLIBS)
+bench-extract: deps
+	$(MAKE) --no-print-directory all $(BUILD)/bench/bench_extract
+	$(BUILD)/bench/bench_extract $(SHARED)/models/mobilenet_v1_1.0_224_embedding.onnx \
+	  $(SHARED)/data/hymenoptera.tar --preset stretch --size 224 $(if $(BENCH_QUICK),--quick) \
+	  | tee $(BUILD)/bench/extract.jsonl
+# Peak RSS while STREAM_BYTES (default 20 GB) of synthetic WebDataset tar stream through a pipe
+# into `graft extract -` (the demo ConvNet at 64x64 with DCT-domain downscaling).
+STREAM_BYTES ?= 20e9
+$(BUILD)/bench/gen_stream: bench/gen_stream.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -O2 -o $@ $< -larchive -ljpeg
+bench-stream: deps
+	$(call apt_ensure,time)
+	$(MAKE) --no-print-directory all $(BUILD)/bench/gen_stream
+	$(BUILD)/graft demo-data -n 1 $(BUILD)/bench/stream >/dev/null
+	rm -rf $(BUILD)/bench/stream/cache
+	$(BUILD)/bench/gen_stream $(STREAM_BYTES) | /usr/bin/time -f '%M' -o $(BUILD)/bench/stream.rss \
+	  $(BUILD)/graft extract -m $(BUILD)/bench/stream/demo.onnx --size 64 --dct-scaling -q \
+	  -c $(BUILD)/bench/stream/cache -
+	@echo "{\"bench\":\"stream\",\"bytes\":$(STREAM_BYTES),\"peak_rss_mb\":$$(( $$(cat $(BUILD)/bench/stream.rss) / 1024 ))}" \
+	  | tee $(BUILD)/bench/stream.jsonl
+# The learners (pipeline/train) on the hymenoptera codes of the shared MobileNet V1 embedding
+# model against liblinear-train (liblinear-tools) and scikit-learn (python3-sklearn, Debian's
+# /usr/bin/python3), in one run: accuracy with defaults and with the C sweep, time to
+# LIBLINEAR's accuracy. The codes are made once into $(BUILD)/hymenoptera by bench/train_codes.
+# BENCH_REPS=N sets the repetitions (default 7); GRAFT_THREADS is honoured.
+.PHONY: bench-train
+$(BUILD)/bench/train_codes: bench/train_codes.c $(BUILD)/libgraft.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/bench/bench_train: bench/bench_train.c bench/bench_common.c $(BUILD)/libgraft.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -O3 -o $@ $^ $(LDLIBS)
+$(BUILD)/hymenoptera/train_X.npy: $(BUILD)/bench/train_codes
+	$(BUILD)/bench/train_codes $(SHARED)/data/hymenoptera.tar \
+	  $(SHARED)/models/mobilenet_v1_1.0_224_embedding.onnx $(BUILD)/hymenoptera
+bench-train: deps
+	$(call apt_ensure,liblinear-tools python3-sklearn)
+	$(MAKE) --no-print-directory $(BUILD)/bench/bench_train $(BUILD)/hymenoptera/train_X.npy
+	$(BUILD)/bench/bench_train $(BUILD)/hymenoptera --reps $(or $(BENCH_REPS),7) \
+	  | tee $(BUILD)/bench/train.jsonl
 bench: bench-gemm bench-conv
 
 install: all
@@ -271,6 +366,8 @@ fuzz: deps
 	$(MAKE) --no-print-directory fuzz-tflite
 	$(MAKE) --no-print-directory fuzz-image
 	$(MAKE) --no-print-directory fuzz-model
+	$(MAKE) --no-print-directory fuzz-archive
+	$(MAKE) --no-print-directory fuzz-cache
 
 # libFuzzer on the TFLite importer and the flatbuffer reader under it, metadata and appended
 # zip included (tests/fuzz/fuzz_tflite.c); `make fuzz` runs it after the ONNX target. Seeds:
@@ -298,15 +395,15 @@ fuzz-tflite: deps
 # (tests/fuzz/fuzz_image.c). Seeds: small images of every format and variant written by
 # tests/fuzz/image_seeds.py (needs Debian's python3 with PIL; without it the corpus starts
 # empty). `make fuzz-image FUZZ_SECONDS=600`; crashing inputs are saved as $(BUILD)/fuzz/image-*.
-FUZZ_IMAGE_SRC := tests/fuzz/fuzz_image.c $(wildcard pipeline/decode/*.c) pipeline/io/npy.c \
-                  kernels/core.c
+# The kernels (resize micro-kernels, ISA dispatch) come uninstrumented from libgraft.a.
+FUZZ_IMAGE_SRC := tests/fuzz/fuzz_image.c $(wildcard pipeline/decode/*.c) pipeline/io/npy.c
 .PHONY: fuzz-image
-$(BUILD)/fuzz/fuzz_image: $(FUZZ_IMAGE_SRC) $(wildcard pipeline/decode/*.h include/graft/*.h \
-                          kernels/*.h)
+$(BUILD)/fuzz/fuzz_image: $(FUZZ_IMAGE_SRC) $(BUILD)/libgraft.a \
+                          $(wildcard pipeline/decode/*.h include/graft/*.h kernels/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -std=gnu11 -g -O1 -Wall -Wextra -Wshadow -Wno-unused-parameter -Iinclude \
 	  -Ikernels -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ \
-	  $(FUZZ_IMAGE_SRC) -ljpeg -lspng -lwebp -lm
+	  $(FUZZ_IMAGE_SRC) $(BUILD)/libgraft.a $(LDLIBS)
 fuzz-image: deps
 	$(call apt_ensure,$(DEPS_FUZZ))
 	$(MAKE) --no-print-directory $(BUILD)/fuzz/fuzz_image
@@ -316,6 +413,49 @@ fuzz-image: deps
 	  echo "fuzz-image: no seeds (python3 with PIL missing): starting from an empty corpus"
 	$(BUILD)/fuzz/fuzz_image -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
 	  -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/image- $(BUILD)/fuzz/image_corpus
+
+# libFuzzer on the read stage (tests/fuzz/fuzz_archive.c): every input is one shard, read
+# from a file (seekable) or streamed through a pipe on standard input, and drained through the
+# WebDataset grouping; the label parsers and the brace expander see the bytes too. Seeds: small
+# archives of every kind the reader takes (ustar, pax, gnutar, zip; gzip, bzip2, xz, zstd),
+# written by the target itself into an empty $(BUILD)/fuzz/archive_corpus. Crashing inputs are
+# saved as $(BUILD)/fuzz/archive-*. libarchive, OpenSSL and the image sniffer come
+# uninstrumented from the system and libgraft.a.
+FUZZ_ARCHIVE_SRC := tests/fuzz/fuzz_archive.c $(wildcard pipeline/read/*.c)
+.PHONY: fuzz-archive
+$(BUILD)/fuzz/fuzz_archive: $(FUZZ_ARCHIVE_SRC) $(BUILD)/libgraft.a \
+                            $(wildcard pipeline/read/*.h include/graft/*.h kernels/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=gnu11 -g -O1 -Wall -Wextra -Wshadow -Wno-unused-parameter -Iinclude \
+	  -Ikernels -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ \
+	  $(FUZZ_ARCHIVE_SRC) $(BUILD)/libgraft.a $(LDLIBS)
+fuzz-archive: deps
+	$(call apt_ensure,$(DEPS_FUZZ))
+	$(MAKE) --no-print-directory $(BUILD)/fuzz/fuzz_archive
+	@mkdir -p $(BUILD)/fuzz/archive_corpus
+	@[ -n "$$(ls -A $(BUILD)/fuzz/archive_corpus)" ] || \
+	  GRAFT_FUZZ_WRITE_SEEDS=$(BUILD)/fuzz/archive_corpus $(BUILD)/fuzz/fuzz_archive
+	$(BUILD)/fuzz/fuzz_archive -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	  -max_len=65536 -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/archive- \
+	  $(BUILD)/fuzz/archive_corpus
+
+# libFuzzer on the feature cache's parsers (tests/fuzz/fuzz_cache.c): manifest.json, the
+# segment indexes and the .npy headers the view maps. The first byte picks the parser.
+FUZZ_CACHE_SRC := tests/fuzz/fuzz_cache.c pipeline/cache/manifest.c pipeline/cache/layout.c \
+                  pipeline/cache/keyset.c pipeline/io/npy.c kernels/core.c
+.PHONY: fuzz-cache
+$(BUILD)/fuzz/fuzz_cache: $(FUZZ_CACHE_SRC) $(wildcard pipeline/cache/*.h include/graft/*.h \
+                          kernels/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=gnu11 -g -O1 -Wall -Wextra -Wshadow -Wno-unused-parameter -Iinclude \
+	  -Ikernels -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ \
+	  $(FUZZ_CACHE_SRC) -lm -pthread
+fuzz-cache: deps
+	$(call apt_ensure,$(DEPS_FUZZ))
+	$(MAKE) --no-print-directory $(BUILD)/fuzz/fuzz_cache
+	@mkdir -p $(BUILD)/fuzz/cache_corpus
+	$(BUILD)/fuzz/fuzz_cache -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	  -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/cache- $(BUILD)/fuzz/cache_corpus
 
 # libFuzzer on the whole model path (tests/fuzz/fuzz_model.c): format sniffing, both
 # importers, the graph passes, weight packing, net planning and a forward pass on small

@@ -48,5 +48,9 @@ extern const graft_check graft_checks_onnx_graph[];
 extern const graft_check graft_checks_net[];
 extern const graft_check graft_checks_tflite[];
 extern const graft_check graft_checks_image[];
+extern const graft_check graft_checks_learn[];
+extern const graft_check graft_checks_loop[];
+extern const graft_check graft_checks_read[];
+extern const graft_check graft_checks_cache[];
 
 #endif

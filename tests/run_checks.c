@@ -30,6 +30,12 @@ static const graft_check *const check_tables[] = {
     graft_checks_net,
     graft_checks_tflite,
     graft_checks_image,
+    graft_checks_learn,
+#ifndef GRAFT_NO_IO_CHECKS /* libuv, libarchive and OpenSSL: host builds only */
+    graft_checks_read,
+    graft_checks_cache,
+    graft_checks_loop,
+#endif
 };
 
 #define CHECK_MSG_BYTES 1024

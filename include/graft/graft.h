@@ -35,7 +35,10 @@ const char *graft_version(void);
     X(EUNSUPPORTED, -3, "not supported on this machine or build")             \
     X(EIO, -4, "input/output error")                                          \
     X(ECORRUPT, -5, "corrupt or malformed data")                              \
-    X(ERANGE, -6, "value or size out of range")
+    X(ERANGE, -6, "value or size out of range")                               \
+    X(EMISMATCH, -7, "does not match what was expected")                      \
+    X(ENOSPC, -8, "no space left on device")                                  \
+    X(ECANCELED, -9, "stopped before completion")
 
 typedef enum graft_err {
 #define GRAFT__ERR_ENUM(name, code, msg) GRAFT_##name = (code),

@@ -8,5 +8,56 @@
 
 int graft__cmd_info(int argc, char **argv);
 int graft__cmd_classify(int argc, char **argv);
+int graft__cmd_cache(int argc, char **argv);
+int graft__cmd_extract(int argc, char **argv);
+int graft__cmd_demo_data(int argc, char **argv);
+int graft__cmd_train(int argc, char **argv);
+int graft__cmd_eval(int argc, char **argv);
+int graft__cmd_predict(int argc, char **argv);
+
+/* ---- preprocessing flags shared by the image commands (transform_flags.c) ---------------- */
+
+#include <getopt.h>
+#include <stddef.h>
+
+#include "graft/image.h"
+#include "graft/model.h"
+
+/* getopt codes of the flags below; commands keep their own codes under this. */
+#define GRAFT__TRANSFORM_OPT_BASE 0x1000
+
+/* What the flags said; graft__transform_flags_init marks everything unset. */
+typedef struct graft__transform_flags {
+    const char *preset;    /* NULL: the model's own preprocessing */
+    float mean[3], std[3];
+    int n_mean, n_std;     /* 0 unset, 1 (all channels) or 3 */
+    int height, width;     /* 0 unset */
+    int resize;            /* -1 unset */
+    int filter;            /* -1 unset, else a graft_resample */
+    size_t max_pixels;     /* 0 unset */
+    int dct_scaling;
+} graft__transform_flags;
+
+/* --preset --mean --std --size --resize --filter --max-pixels --dct-scaling, ending in a zero
+ * entry: append them to a command's getopt_long table. */
+extern const struct option graft__transform_longopts[];
+/* Their help lines, in the usage texts' two-column layout. */
+extern const char graft__transform_usage[];
+
+void graft__transform_flags_init(graft__transform_flags *f);
+/*
+ * Takes one option getopt_long returned: 0 when it was a transform flag and its argument is
+ * good, > 0 when its argument is bad (the reason in err), < 0 when it is not a transform
+ * flag (the command's own unknown option). `arg` must outlive f (getopt's optarg does).
+ */
+int graft__transform_flag(graft__transform_flags *f, int opt, const char *arg, char *err,
+                          size_t errlen);
+/*
+ * The transform the flags ask for: the preset, else the model's preprocessing (m may be
+ * NULL: the imagenet preset), then every flag given on top. 0, or non-zero with the reason
+ * in err (a combination graft_transform_apply would refuse).
+ */
+int graft__transform_resolve(const graft__transform_flags *f, const graft_model *m,
+                             graft_transform *out, char *err, size_t errlen);
 
 #endif

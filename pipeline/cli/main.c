@@ -181,6 +181,12 @@ static const command commands[] = {
     {"selftest", cmd_selftest, "check every GEMM variant against a naive reference"},
     {"info", graft__cmd_info, "list a model's nodes, shapes, FLOPs, memory and tap names"},
     {"classify", graft__cmd_classify, "run a model on images and print the top classes"},
+    {"extract", graft__cmd_extract, "stream images from archives into a cache of CNN codes"},
+    {"train", graft__cmd_train, "train a linear SVM or softmax head on a cache of codes"},
+    {"eval", graft__cmd_eval, "score a head on a cache: accuracy, top-5, per class, confusion"},
+    {"predict", graft__cmd_predict, "label images or archives with a trained head"},
+    {"demo-data", graft__cmd_demo_data, "write the demo's generated dataset and ConvNet"},
+    {"cache", graft__cmd_cache, "look into a feature cache: ls, stat, verify, export"},
     {"help", cmd_help, "show this help"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

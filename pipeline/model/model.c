@@ -265,7 +265,6 @@ int graft__model_load_buffer(const void *buf, size_t len, const char *path,
             const float mean[3] = {0.485f, 0.456f, 0.406f}, std[3] = {0.229f, 0.224f, 0.225f};
             memcpy(g->preproc.mean, mean, sizeof mean);
             memcpy(g->preproc.std, std, sizeof std);
-            g->preproc.resize = 256;
         }
         const graft__value *in = &g->values[g->input];
         if (in->rank == 4 && in->dtype == GRAFT__F32) {
@@ -277,6 +276,12 @@ int graft__model_load_buffer(const void *buf, size_t len, const char *path,
         if (!g->preproc.channels) g->preproc.channels = 3;
         if (!g->preproc.height || !g->preproc.width) {
             g->preproc.height = g->preproc.width = 224;
+        }
+        if (!g->preproc.from_file) {
+            /* torchvision resizes to 256 for a 224 crop: keep that ratio at other input sizes */
+            int short_side = g->preproc.height < g->preproc.width ? g->preproc.height
+                                                                  : g->preproc.width;
+            g->preproc.resize = (int)((int64_t)short_side * 256 / 224);
         }
         g->preproc.labels = g->labels;
     }
