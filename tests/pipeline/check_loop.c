@@ -584,10 +584,10 @@ static int check_train_eval_predict(char *msg, size_t msglen) {
     if (run_capture(out, sizeof out, cmd))
         return graft_check_fail(msg, msglen, "eval failed: %s", out);
     const char *acc = strstr(out, "\"accuracy\": ");
-    const char *rows = strstr(out, "\"rows\": ");
+    const char *rows = strstr(out, "\"n\": ");
     if (!acc || !rows) return graft_check_fail(msg, msglen, "eval JSON without accuracy: %s", out);
     double accuracy = atof(acc + 12);
-    long n = atol(rows + 8);
+    long n = atol(rows + 5);
     if (n != DEMO_CLASSES * 14 || accuracy < 0.5)
         return graft_check_fail(msg, msglen, "eval: %ld rows, accuracy %.3f", n, accuracy);
     /* predict's labels on the val images give the same accuracy. */
