@@ -112,7 +112,7 @@ DEPS_BUILD := gcc make pkg-config libsleef-dev:$(DEB_ARCH) libjpeg62-turbo-dev:$
               libspng-dev:$(DEB_ARCH) libwebp-dev:$(DEB_ARCH) libgif-dev:$(DEB_ARCH) \
               libuv1-dev:$(DEB_ARCH) libarchive-dev:$(DEB_ARCH) libssl-dev:$(DEB_ARCH)
 DEPS_TEST  := libcriterion-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static \
-              libonnx-testdata
+              libonnx-testdata liblinear-tools python3-pil
 DEPS_BENCH := libopenblas-dev libdnnl-dev
 DEPS_NEON  := libsleef-dev:arm64 libc6:arm64 libjpeg62-turbo-dev:arm64 libspng-dev:arm64 \
               libwebp-dev:arm64 libgif-dev:arm64

@@ -1278,8 +1278,8 @@ static int member_cmp(const void *a, const void *b) {
 /*
  * The codes of hymenoptera.tar made as bench/train_codes.c makes them: each image stretched
  * to 224 x 224 (bilinear), (v - 128) / 128, the mobilenet_v1 embedding. Rows in path order;
- * ants = 0, bees = 1; train/ rows TRAIN, val/ rows VAL. Images graft cannot decode (one GIF)
- * are left out.
+ * ants = 0, bees = 1; train/ rows TRAIN, val/ rows VAL. Images graft cannot decode are left
+ * out (none are since GIF decoding landed: the tar's one GIF is a training row).
  */
 static int hymenoptera_codes(char *msg, size_t msglen, blobs *out) {
     const char *root = getenv("GRAFT_SHARED");
