@@ -114,6 +114,12 @@ typedef enum graft_layout {
  * for the call. Errors: GRAFT_EINVAL (NULL), GRAFT_ENOMEM, and kernel errors with the node named.
  */
 int graft_net_run(graft_net *net, const float *x, graft_layout layout);
+/*
+ * The same for a batch whose first n images (1 <= n <= N) matter, as the last batch of a
+ * stream: a micro-batched net (graft_net_microbatch() < N) computes only the passes that hold
+ * them; others compute all N. Tap rows from n on are unspecified. x still spans N images.
+ */
+int graft_net_run_partial(graft_net *net, const float *x, graft_layout layout, int n);
 
 /*
  * Tap i after the last run: shape (rank, dims in NCHW / (N, D) order) and data, contiguous

@@ -39,6 +39,7 @@ typedef struct graft_extract_stats {
     int shard_index, shard_count;
     uint64_t bytes_read, bytes_total; /* input bytes (compressed); total 0 when unknown */
     double elapsed;            /* seconds since the start */
+    double setup_seconds;      /* of which: loading the model, hashing it, opening the cache */
     double forward_seconds;    /* time spent in forward passes */
     double decode_seconds;     /* summed over decode threads */
     int batches;

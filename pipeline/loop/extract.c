@@ -340,7 +340,7 @@ static void forward_job(uv_work_t *w) {
     batch *b = &x->batches[x->forward_batch];
     double t = now_seconds();
     /* Rows past b->n hold stale images from an earlier batch: computed and ignored. */
-    x->forward_status = graft_net_run(x->net, b->x, GRAFT_LAYOUT_NHWC);
+    x->forward_status = graft_net_run_partial(x->net, b->x, GRAFT_LAYOUT_NHWC, b->n);
     if (x->forward_status)
         snprintf(x->forward_error, sizeof x->forward_error, "%s", graft_last_error());
     x->forward_secs = now_seconds() - t;
@@ -710,6 +710,7 @@ int graft_extract_run(const graft_extract_options *opts, graft_extract_stats *st
         return graft__fail(rc, "%s", msg);
     }
     x->st.shard_count = graft_reader_shard_count(x->reader);
+    x->st.setup_seconds = now_seconds() - x->t0;
 
     size_uv_pool(o.decode_threads);
     uv_loop_init(&x->loop);

@@ -927,11 +927,18 @@ static int finish_tap(graft_net *net, int i) {
 }
 
 int graft_net_run(graft_net *net, const float *x, graft_layout layout) {
+    return graft_net_run_partial(net, x, layout, net ? net->N : 0);
+}
+
+int graft_net_run_partial(graft_net *net, const float *x, graft_layout layout, int n) {
     if (!net || !x) return graft__fail(GRAFT_EINVAL, "graft_net_run: NULL argument");
+    if (n < 1 || n > net->N)
+        return graft__fail(GRAFT_EINVAL, "graft_net_run: %d images for a net of %d", n, net->N);
     if (net->inner) {
         const graft__tinfo *ti = &net->inner->t[net->g->input];
         size_t per_chunk = (size_t)graft__numel(ti); /* sub images, either layout */
-        for (int c = 0; c < net->N / net->sub; c++) {
+        int chunks = (n + net->sub - 1) / net->sub;
+        for (int c = 0; c < chunks; c++) {
             int err = graft_net_run(net->inner, x + (size_t)c * per_chunk, layout);
             if (err) return err;
             for (int i = 0; i < net->n_taps; i++) {

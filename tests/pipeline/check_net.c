@@ -482,6 +482,18 @@ static int check_microbatch(char *msg, size_t msglen) {
                      layout);
             goto done;
         }
+        /* The first 3 images alone (two passes of 2): the same rows. */
+        if (graft_net_run_partial(a, x, (graft_layout)layout, 3) ||
+            memcmp(ya, yb, sizeof(float) * (size_t)(3 * da[1]))) {
+            snprintf(msg, msglen, "a partial run of 3 images differs (layout %d): %s", layout,
+                     graft_last_error());
+            goto done;
+        }
+    }
+    if (graft_net_run_partial(a, x, GRAFT_LAYOUT_NHWC, 0) != GRAFT_EINVAL ||
+        graft_net_run_partial(a, x, GRAFT_LAYOUT_NHWC, N + 1) != GRAFT_EINVAL) {
+        snprintf(msg, msglen, "partial runs of 0 or N + 1 images were not refused");
+        goto done;
     }
     rc = GRAFT_CHECK_PASS;
 done:
