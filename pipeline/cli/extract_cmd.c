@@ -628,6 +628,9 @@ int graft__cmd_extract(int argc, char **argv) {
                (unsigned long long)st.rejected_before, (unsigned long long)st.rejects,
                (unsigned long long)st.shard_errors, (unsigned long long)st.segments, st.elapsed,
                rate, st.forward_seconds, st.decode_seconds);
+    } else if (rc && !st.samples && !st.rejects && !st.shard_errors) {
+        /* Nothing was read: the error says it all. */
+        fprintf(stderr, "graft extract: %s\n", graft_last_error());
     } else {
         if (rc) fprintf(stderr, "graft extract: %s\n", graft_last_error());
         printf("extract: %llu images read, %llu extracted (%.1f img/s), %llu already cached, "

@@ -294,7 +294,7 @@ static int count_segments(const char *cache) {
 static int check_sigkill_resume(char *msg, size_t msglen) {
     char dir[512];
     if (make_tmpdir(dir, sizeof dir)) return graft_check_fail(msg, msglen, "mkdtemp failed");
-    if (make_demo(dir, 60, "demo", "a.tar", 3))
+    if (make_demo(dir, 150, "demo", "a.tar", 3))
         return graft_check_fail(msg, msglen, "graft demo-data failed");
     const char *flags = "--size 64 -b 4 --segment-rows 8 -q";
     if (run("%s extract -m %s/demo.onnx -c %s/whole %s %s/a.tar >/dev/null", graft_bin(), dir,
