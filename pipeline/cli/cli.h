@@ -6,6 +6,12 @@
 #ifndef GRAFT_PIPELINE_CLI_H
 #define GRAFT_PIPELINE_CLI_H
 
+#include <getopt.h>
+#include <stddef.h>
+
+#include "graft/image.h"
+#include "graft/model.h"
+
 int graft__cmd_info(int argc, char **argv);
 int graft__cmd_classify(int argc, char **argv);
 int graft__cmd_cache(int argc, char **argv);
@@ -15,13 +21,16 @@ int graft__cmd_train(int argc, char **argv);
 int graft__cmd_eval(int argc, char **argv);
 int graft__cmd_predict(int argc, char **argv);
 
+/* "a,b,c" into up to max finite floats: the count, or -1 (transform_flags.c). */
+int graft__parse_floats(const char *s, float *v, int max);
+/*
+ * The value of `key=` in a head's meta text (one key=value per line, as `graft train` writes
+ * the model sha256, tap and preprocessing there), copied into out[cap]: 1 found, 0 not
+ * (train_cmds.c).
+ */
+int graft__head_meta_get(const char *meta, const char *key, char *out, size_t cap);
+
 /* ---- preprocessing flags shared by the image commands (transform_flags.c) ---------------- */
-
-#include <getopt.h>
-#include <stddef.h>
-
-#include "graft/image.h"
-#include "graft/model.h"
 
 /* getopt codes of the flags below; commands keep their own codes under this. */
 #define GRAFT__TRANSFORM_OPT_BASE 0x1000

@@ -18,22 +18,6 @@
 #include "graft/kernels.h"
 #include "graft/model.h"
 
-/* Splits "a,b,c" into up to max floats; returns the count or -1. */
-static int parse_floats(const char *s, float *v, int max) {
-    int n = 0;
-    while (*s && n < max) {
-        char *end;
-        errno = 0;
-        double d = strtod(s, &end);
-        if (end == s || errno || !isfinite(d)) return -1;
-        v[n++] = (float)d;
-        s = end;
-        if (*s == ',') s++;
-        else if (*s) return -1;
-    }
-    return *s ? -1 : n;
-}
-
 /* Splits "a,b" (names) into a NULL-terminated array of strdup'd names; count in *n. */
 static char **split_names(const char *s, int *n) {
     int cap = 1;
@@ -77,7 +61,7 @@ static void fmt_count(char *buf, size_t len, double v, const char *unit) {
 
 static int parse_size(const char *s, int *h, int *w) {
     float v[2];
-    int k = parse_floats(s, v, 2);
+    int k = graft__parse_floats(s, v, 2);
     if (k < 1 || v[0] < 1 || v[0] > 16384) return -1;
     *h = (int)v[0];
     *w = k == 2 ? (int)v[1] : *h;

@@ -20,21 +20,6 @@
 #include "graft/pipeline.h"
 #include "kernels.h"
 
-/* The value of `key=` in a head's meta text (one key per line), copied into out. */
-static int meta_value(const char *meta, const char *key, char *out, size_t cap) {
-    size_t kl = strlen(key);
-    for (const char *p = meta; p && *p;) {
-        const char *eol = strchr(p, '\n');
-        size_t len = eol ? (size_t)(eol - p) : strlen(p);
-        if (len > kl && !strncmp(p, key, kl) && p[kl] == '=') {
-            snprintf(out, cap, "%.*s", (int)(len - kl - 1), p + kl + 1);
-            return 1;
-        }
-        p = eol ? eol + 1 : NULL;
-    }
-    return 0;
-}
-
 static int floats3(const char *s, float v[3]) {
     char *end;
     for (int c = 0; c < 3; c++) {
@@ -263,9 +248,9 @@ int graft__cmd_predict(int argc, char **argv) {
         return 1;
     }
     char want_sha[128], tap[512], desc[2048], err[2300];
-    if (!meta_value(h->meta, "model_sha256", want_sha, sizeof want_sha) ||
-        !meta_value(h->meta, "tap", tap, sizeof tap) ||
-        !meta_value(h->meta, "preprocess", desc, sizeof desc)) {
+    if (!graft__head_meta_get(h->meta, "model_sha256", want_sha, sizeof want_sha) ||
+        !graft__head_meta_get(h->meta, "tap", tap, sizeof tap) ||
+        !graft__head_meta_get(h->meta, "preprocess", desc, sizeof desc)) {
         fprintf(stderr, "graft predict: the head %s does not say which codes it was trained on "
                         "(model_sha256, tap, preprocess in its meta text)\n", head_path);
         graft_head_destroy(h);

@@ -61,8 +61,7 @@ static void codes_identity(graft_cache_view *v, int tap, char *buf, size_t cap) 
              graft_cache_view_preprocess(v));
 }
 
-/* The value of `key=` in a head's meta text (one key per line), copied into out. */
-static int meta_get(const char *meta, const char *key, char *out, size_t cap) {
+int graft__head_meta_get(const char *meta, const char *key, char *out, size_t cap) {
     size_t kl = strlen(key);
     for (const char *p = meta; p && *p;) {
         const char *eol = strchr(p, '\n');
@@ -414,7 +413,7 @@ int graft__cmd_eval(int argc, char **argv) {
         return 1;
     }
     char head_tap[512] = "";
-    meta_get(h->meta, "tap", head_tap, sizeof head_tap);
+    graft__head_meta_get(h->meta, "tap", head_tap, sizeof head_tap);
     graft_cache_view *v;
     int tap, st = open_cache_view("eval", cache, tap_name ? tap_name : head_tap[0] ? head_tap : NULL,
                                   &v, &tap);
@@ -428,7 +427,8 @@ int graft__cmd_eval(int argc, char **argv) {
     snprintf(want, sizeof want, "%s", h->meta);
     static const char *const keys[] = {"model_sha256", "tap", "preprocess"};
     for (int i = 0; i < 3; i++) {
-        if (meta_get(want, keys[i], a, sizeof a) && meta_get(have, keys[i], b, sizeof b) &&
+        if (graft__head_meta_get(want, keys[i], a, sizeof a) &&
+            graft__head_meta_get(have, keys[i], b, sizeof b) &&
             strcmp(a, b)) {
             fprintf(stderr, "graft eval: the head %s was trained on codes with %s %s; the cache "
                             "%s has %s\n", head_path, keys[i], a, cache, b);

@@ -74,7 +74,7 @@ static int say(char *err, size_t errlen, const char *fmt, ...) {
 }
 
 /* "a,b,c" into up to max finite floats; the count, or -1. */
-static int parse_floats(const char *s, float *v, int max) {
+int graft__parse_floats(const char *s, float *v, int max) {
     int n = 0;
     while (*s && n < max) {
         char *end;
@@ -111,12 +111,12 @@ int graft__transform_flag(graft__transform_flags *f, int opt, const char *arg, c
         return 0;
     }
     case OPT_MEAN:
-        f->n_mean = parse_floats(arg, f->mean, 3);
+        f->n_mean = graft__parse_floats(arg, f->mean, 3);
         if (f->n_mean != 1 && f->n_mean != 3)
             return say(err, errlen, "--mean takes M or M,M,M");
         return 0;
     case OPT_STD:
-        f->n_std = parse_floats(arg, f->std, 3);
+        f->n_std = graft__parse_floats(arg, f->std, 3);
         if (f->n_std != 1 && f->n_std != 3)
             return say(err, errlen, "--std takes S or S,S,S");
         for (int c = 0; c < f->n_std; c++)
@@ -124,7 +124,7 @@ int graft__transform_flag(graft__transform_flags *f, int opt, const char *arg, c
         return 0;
     case OPT_SIZE: {
         float s[2];
-        int n = parse_floats(arg, s, 2);
+        int n = graft__parse_floats(arg, s, 2);
         if (n < 1 || s[0] < 1 || s[0] > 16384 || s[0] != floorf(s[0]) ||
             (n == 2 && (s[1] < 1 || s[1] > 16384 || s[1] != floorf(s[1]))))
             return say(err, errlen, "--size takes H or H,W (whole numbers 1..16384)");
