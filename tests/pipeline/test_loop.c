@@ -8,6 +8,7 @@
 
 LOOP_TEST(demo_end_to_end)
 LOOP_TEST(sigkill_resume)
+LOOP_TEST(sigint)
 LOOP_TEST(bad_shard)
 LOOP_TEST(strict)
 LOOP_TEST(stdin)
