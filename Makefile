@@ -180,7 +180,8 @@ $(BUILD)/tests/run_checks: tests/run_checks.c $(CHECK_OBJ) $(BUILD)/libgraft.a
 # ---- demo, bench, install -----------------------------------------------------------------
 # The main job offline on generated data: a tar of textures in class folders (with a truncated
 # JPEG and a README that get rejected) and a small ConvNet as ONNX; extract the codes, look at
-# the cache, train a softmax head with a sweep of C judged on val, evaluate it.
+# the cache, train a softmax head with a sweep of C judged on val, evaluate it, and export the
+# network up to the tap plus the head as one ONNX classifier.
 DEMO := $(BUILD)/demo
 demo: deps
 	$(MAKE) --no-print-directory all
@@ -191,6 +192,7 @@ demo: deps
 	$(BUILD)/graft cache stat $(DEMO)/cache
 	$(BUILD)/graft train -c $(DEMO)/cache -o $(DEMO)/head.bin --C 0.01,0.1,1,10
 	$(BUILD)/graft eval -c $(DEMO)/cache -o $(DEMO)/head.bin
+	$(BUILD)/graft export $(DEMO)/demo.onnx $(DEMO)/head.bin $(DEMO)/classifier.onnx
 # The same on ../shared (GRAFT_SHARED): hymenoptera.tar (ants vs bees) through the pretrained
 # MobileNet V1 embedding (whole image stretched to 224x224, (v - 128) / 128 as its README says).
 demo-real: deps

@@ -70,6 +70,14 @@ static inline __m256 unary8(graft_unary kind, __m256 x, __m256 a, __m256 b) {
         return Sleef_expf8_u10avx2(x);
     case GRAFT_UNARY_LOG:
         return Sleef_logf8_u10avx2(x);
+    case GRAFT_UNARY_ABS:
+        return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x);
+    case GRAFT_UNARY_SQRT:
+        return _mm256_sqrt_ps(x);
+    case GRAFT_UNARY_SIGN:
+        t = _mm256_sub_ps(_mm256_and_ps(_mm256_cmp_ps(x, zero, _CMP_GT_OQ), one),
+                          _mm256_and_ps(_mm256_cmp_ps(x, zero, _CMP_LT_OQ), one));
+        return _mm256_blendv_ps(t, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q)); /* NaN stays */
     case GRAFT_UNARY_COUNT:
         break;
     }
@@ -106,6 +114,9 @@ void graft_vmath_unary_avx2(const graft_unary_op *op, float *y, const float *x, 
     case GRAFT_UNARY_GELU_TANH: UNARY_LOOP(GRAFT_UNARY_GELU_TANH); break;
     case GRAFT_UNARY_EXP: UNARY_LOOP(GRAFT_UNARY_EXP); break;
     case GRAFT_UNARY_LOG: UNARY_LOOP(GRAFT_UNARY_LOG); break;
+    case GRAFT_UNARY_ABS: UNARY_LOOP(GRAFT_UNARY_ABS); break;
+    case GRAFT_UNARY_SQRT: UNARY_LOOP(GRAFT_UNARY_SQRT); break;
+    case GRAFT_UNARY_SIGN: UNARY_LOOP(GRAFT_UNARY_SIGN); break;
     case GRAFT_UNARY_COUNT: break;
     }
 }

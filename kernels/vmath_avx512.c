@@ -67,6 +67,14 @@ static inline __m512 unary16(graft_unary kind, __m512 x, __m512 a, __m512 b) {
         return Sleef_expf16_u10avx512f(x);
     case GRAFT_UNARY_LOG:
         return Sleef_logf16_u10avx512f(x);
+    case GRAFT_UNARY_ABS:
+        return _mm512_abs_ps(x);
+    case GRAFT_UNARY_SQRT:
+        return _mm512_sqrt_ps(x);
+    case GRAFT_UNARY_SIGN:
+        t = _mm512_sub_ps(_mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, zero, _CMP_GT_OQ), one),
+                          _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, zero, _CMP_LT_OQ), one));
+        return _mm512_mask_mov_ps(t, _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), x); /* NaN stays */
     case GRAFT_UNARY_COUNT:
         break;
     }
@@ -101,6 +109,9 @@ void graft_vmath_unary_avx512(const graft_unary_op *op, float *y, const float *x
     case GRAFT_UNARY_GELU_TANH: UNARY_LOOP(GRAFT_UNARY_GELU_TANH); break;
     case GRAFT_UNARY_EXP: UNARY_LOOP(GRAFT_UNARY_EXP); break;
     case GRAFT_UNARY_LOG: UNARY_LOOP(GRAFT_UNARY_LOG); break;
+    case GRAFT_UNARY_ABS: UNARY_LOOP(GRAFT_UNARY_ABS); break;
+    case GRAFT_UNARY_SQRT: UNARY_LOOP(GRAFT_UNARY_SQRT); break;
+    case GRAFT_UNARY_SIGN: UNARY_LOOP(GRAFT_UNARY_SIGN); break;
     case GRAFT_UNARY_COUNT: break;
     }
 }

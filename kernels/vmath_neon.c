@@ -73,6 +73,14 @@ static inline float32x4_t unary4(graft_unary kind, float32x4_t x, float32x4_t a,
         return Sleef_expf4_u10advsimd(x);
     case GRAFT_UNARY_LOG:
         return Sleef_logf4_u10advsimd(x);
+    case GRAFT_UNARY_ABS:
+        return vabsq_f32(x);
+    case GRAFT_UNARY_SQRT:
+        return vsqrtq_f32(x);
+    case GRAFT_UNARY_SIGN:
+        t = vsubq_f32(vbslq_f32(vcgtq_f32(x, zero), one, zero),
+                      vbslq_f32(vcltq_f32(x, zero), one, zero));
+        return vbslq_f32(vceqq_f32(x, x), t, x); /* NaN stays */
     case GRAFT_UNARY_COUNT:
         break;
     }
@@ -114,6 +122,9 @@ void graft_vmath_unary_neon(const graft_unary_op *op, float *y, const float *x, 
     case GRAFT_UNARY_GELU_TANH: UNARY_LOOP(GRAFT_UNARY_GELU_TANH); break;
     case GRAFT_UNARY_EXP: UNARY_LOOP(GRAFT_UNARY_EXP); break;
     case GRAFT_UNARY_LOG: UNARY_LOOP(GRAFT_UNARY_LOG); break;
+    case GRAFT_UNARY_ABS: UNARY_LOOP(GRAFT_UNARY_ABS); break;
+    case GRAFT_UNARY_SQRT: UNARY_LOOP(GRAFT_UNARY_SQRT); break;
+    case GRAFT_UNARY_SIGN: UNARY_LOOP(GRAFT_UNARY_SIGN); break;
     case GRAFT_UNARY_COUNT: break;
     }
 }

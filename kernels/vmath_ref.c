@@ -56,6 +56,12 @@ static float unary_one(const graft_unary_op *op, float x) {
         return expf(x);
     case GRAFT_UNARY_LOG:
         return logf(x); /* C99 Annex F gives ONNX's values: -inf at +-0, NaN below 0 */
+    case GRAFT_UNARY_ABS:
+        return fabsf(x);
+    case GRAFT_UNARY_SQRT:
+        return sqrtf(x);
+    case GRAFT_UNARY_SIGN:
+        return x > 0.0f ? 1.0f : x < 0.0f ? -1.0f : x == 0.0f ? 0.0f : x;
     case GRAFT_UNARY_COUNT:
         break;
     }

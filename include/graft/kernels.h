@@ -142,6 +142,9 @@ typedef enum graft_unary {
                                  about -104, +inf above about 88.72; exp(-inf) = 0 */
     GRAFT_UNARY_LOG,          /* natural log(x), as ONNX Log: log(+-0) = -inf, log(+inf) = +inf,
                                  NaN for x < 0 (-inf included); subnormal x are not flushed */
+    GRAFT_UNARY_ABS,          /* |x| */
+    GRAFT_UNARY_SQRT,         /* sqrt(x), correctly rounded; NaN below 0 (-0 gives -0) */
+    GRAFT_UNARY_SIGN,         /* 1 for x > 0, -1 for x < 0, 0 for +-0 */
     GRAFT_UNARY_COUNT
 } graft_unary;
 

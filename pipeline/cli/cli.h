@@ -20,6 +20,7 @@ int graft__cmd_demo_data(int argc, char **argv);
 int graft__cmd_train(int argc, char **argv);
 int graft__cmd_eval(int argc, char **argv);
 int graft__cmd_predict(int argc, char **argv);
+int graft__cmd_export(int argc, char **argv);
 
 /* "a,b,c" into up to max finite floats: the count, or -1 (transform_flags.c). */
 int graft__parse_floats(const char *s, float *v, int max);

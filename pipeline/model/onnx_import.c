@@ -260,7 +260,8 @@ static const struct {
     {"Tanh", GRAFT_UNARY_TANH},       {"HardSwish", GRAFT_UNARY_HARD_SWISH},
     {"LeakyRelu", GRAFT_UNARY_LEAKY_RELU}, {"HardSigmoid", GRAFT_UNARY_HARD_SIGMOID},
     {"Gelu", GRAFT_UNARY_GELU},       {"Exp", GRAFT_UNARY_EXP},
-    {"Log", GRAFT_UNARY_LOG},
+    {"Log", GRAFT_UNARY_LOG},         {"Abs", GRAFT_UNARY_ABS},
+    {"Sqrt", GRAFT_UNARY_SQRT},       {"Sign", GRAFT_UNARY_SIGN},
 };
 
 static int import_node(importer *im, const graft_onnx_node *n) {

@@ -12,6 +12,7 @@
 #include "graft/graft.h"
 #include "kernels.h"
 #include "onnx_write.h"
+#include "protobuf.h"
 
 typedef struct buf {
     uint8_t *p;
@@ -213,12 +214,16 @@ int graft__onnx_write(const graft__onnx_builder *b, const char *path) {
     size_t len;
     int rc = graft__onnx_serialize(b, &data, &len);
     if (rc) return rc;
+    rc = graft__onnx_write_bytes(path, data, len);
+    free(data);
+    return rc;
+}
+
+int graft__onnx_write_bytes(const char *path, const uint8_t *data, size_t len) {
+    int rc = GRAFT_OK;
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 5);
-    if (!tmp) {
-        free(data);
-        return graft__fail(GRAFT_ENOMEM, "onnx writer: out of memory");
-    }
+    if (!tmp) return graft__fail(GRAFT_ENOMEM, "onnx writer: out of memory");
     memcpy(tmp, path, plen);
     memcpy(tmp + plen, ".tmp", 5);
     FILE *f = fopen(tmp, "wb");
@@ -242,6 +247,173 @@ int graft__onnx_write(const graft__onnx_builder *b, const char *path) {
         }
     }
     free(tmp);
-    free(data);
     return rc;
+}
+
+/* ---- cutting an existing model and appending the builder's graph ------------------------- */
+
+/* Names kept, as a growable array searched linearly: graphs have hundreds of tensors. */
+typedef struct names {
+    char **v;
+    size_t n, cap;
+} names;
+
+static int names_has(const names *s, const uint8_t *p, size_t len) {
+    for (size_t i = 0; i < s->n; i++)
+        if (strlen(s->v[i]) == len && !memcmp(s->v[i], p, len)) return 1;
+    return 0;
+}
+
+static int names_add(names *s, const uint8_t *p, size_t len) {
+    if (names_has(s, p, len)) return 0;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 64;
+        char **v = realloc(s->v, cap * sizeof *v);
+        if (!v) return -1;
+        s->v = v;
+        s->cap = cap;
+    }
+    char *c = malloc(len + 1);
+    if (!c) return -1;
+    memcpy(c, p, len);
+    c[len] = '\0';
+    s->v[s->n++] = c;
+    return 0;
+}
+
+static void names_free(names *s) {
+    for (size_t i = 0; i < s->n; i++) free(s->v[i]);
+    free(s->v);
+}
+
+/* The first string field `number` of a message into *out: 1, 0 when absent, or an error. */
+static int first_string(const graft_pb_reader *parent, const graft_pb_field *msg, uint32_t number,
+                        graft_pb_field *out) {
+    graft_pb_reader r;
+    graft_pb_reader_sub(&r, parent, msg, "onnx: message");
+    graft_pb_field f;
+    int rc;
+    while ((rc = graft_pb_next(&r, &f)) == 1)
+        if (f.number == number && f.wire == GRAFT_PB_WIRE_LEN) {
+            *out = f;
+            return 1;
+        }
+    return rc;
+}
+
+int graft__onnx_cut_append(const uint8_t *src, size_t src_len, const char *tap,
+                           const graft__onnx_builder *b, uint8_t **out, size_t *out_len) {
+    graft_pb_reader model;
+    graft_pb_reader_init(&model, src, src_len, "onnx: ModelProto");
+    graft_pb_field f, graph_field = {0};
+    buf m = {0}, g = {0};
+    names need = {0};
+    int rc, have_graph = 0, err = GRAFT_OK;
+    /* Every ModelProto field but the graph is kept as it is (opsets, IR version, metadata). */
+    while ((rc = graft_pb_next(&model, &f)) == 1) {
+        if (f.number == 7 && f.wire == GRAFT_PB_WIRE_LEN) {
+            graph_field = f;
+            have_graph = 1;
+            continue;
+        }
+        put(&m, src + f.offset, (f.wire == GRAFT_PB_WIRE_LEN ? f.data_offset + f.len : model.pos) -
+                                    f.offset);
+    }
+    if (rc < 0 || !have_graph) {
+        err = rc < 0 ? rc : graft__fail(GRAFT_ECORRUPT, "onnx export: the model has no graph");
+        goto done;
+    }
+    /* Pass 1: the nodes in file order (ONNX keeps them topologically sorted). */
+    graft_pb_reader gr;
+    graft_pb_reader_sub(&gr, &model, &graph_field, "onnx: GraphProto");
+    size_t n_nodes = 0, cap_nodes = 0;
+    graft_pb_field *nodes = NULL;
+    while ((rc = graft_pb_next(&gr, &f)) == 1) {
+        if (f.number != 1 || f.wire != GRAFT_PB_WIRE_LEN) continue;
+        if (n_nodes == cap_nodes) {
+            cap_nodes = cap_nodes ? 2 * cap_nodes : 256;
+            graft_pb_field *v = realloc(nodes, cap_nodes * sizeof *v);
+            if (!v) {
+                free(nodes);
+                err = graft__fail(GRAFT_ENOMEM, "onnx export: out of memory");
+                goto done;
+            }
+            nodes = v;
+        }
+        nodes[n_nodes++] = f;
+    }
+    if (rc < 0) {
+        free(nodes);
+        err = rc;
+        goto done;
+    }
+    /* Walk back from the tap: a node is kept when one of its outputs is needed. */
+    char *keep = calloc(n_nodes ? n_nodes : 1, 1);
+    int tap_found = 0;
+    if (!keep || names_add(&need, (const uint8_t *)tap, strlen(tap))) {
+        free(keep);
+        free(nodes);
+        err = graft__fail(GRAFT_ENOMEM, "onnx export: out of memory");
+        goto done;
+    }
+    for (size_t i = n_nodes; i-- > 0;) {
+        graft_pb_reader nr;
+        graft_pb_reader_sub(&nr, &gr, &nodes[i], "onnx: NodeProto");
+        int needed = 0;
+        while ((rc = graft_pb_next(&nr, &f)) == 1)
+            if (f.number == 2 && f.wire == GRAFT_PB_WIRE_LEN && names_has(&need, f.data, f.len)) {
+                needed = 1;
+                if (f.len == strlen(tap) && !memcmp(f.data, tap, f.len)) tap_found = 1;
+            }
+        if (rc < 0 || !needed) continue;
+        keep[i] = 1;
+        graft_pb_reader_sub(&nr, &gr, &nodes[i], "onnx: NodeProto");
+        while (graft_pb_next(&nr, &f) == 1)
+            if (f.number == 1 && f.wire == GRAFT_PB_WIRE_LEN && f.len &&
+                names_add(&need, f.data, f.len))
+                err = graft__fail(GRAFT_ENOMEM, "onnx export: out of memory");
+    }
+    if (!err && !tap_found)
+        err = graft__fail(GRAFT_EINVAL, "onnx export: no node of the model computes '%s'", tap);
+    /* Pass 2: the cut graph, then the builder's nodes, initializers and outputs. */
+    graft_pb_reader_sub(&gr, &model, &graph_field, "onnx: GraphProto");
+    size_t node_i = 0;
+    while (!err && (rc = graft_pb_next(&gr, &f)) == 1) {
+        size_t whole = (f.wire == GRAFT_PB_WIRE_LEN ? f.data_offset + f.len : gr.pos) - f.offset;
+        graft_pb_field name;
+        switch (f.number) {
+        case 1: /* node */
+            if (keep[node_i++]) put(&g, src + f.offset, whole);
+            break;
+        case 5:  /* initializer: TensorProto.name is field 8 */
+        case 11: /* input: ValueInfoProto.name is field 1 */
+            if (first_string(&gr, &f, f.number == 5 ? 8 : 1, &name) == 1 &&
+                names_has(&need, name.data, name.len))
+                put(&g, src + f.offset, whole);
+            break;
+        case 12: /* outputs and value_info are replaced */
+        case 13:
+            break;
+        default: put(&g, src + f.offset, whole);
+        }
+    }
+    if (!err && rc < 0) err = rc;
+    free(keep);
+    free(nodes);
+    if (err) goto done;
+    put(&g, b->graph.p, b->graph.n);
+    put(&g, b->outputs.p, b->outputs.n);
+    put_msg(&m, 7, &g);
+    if (m.oom || g.oom) {
+        err = graft__fail(GRAFT_ENOMEM, "onnx export: out of memory");
+        goto done;
+    }
+    *out = m.p;
+    *out_len = m.n;
+    m.p = NULL;
+done:
+    names_free(&need);
+    free(m.p);
+    free(g.p);
+    return err;
 }

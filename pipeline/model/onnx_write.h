@@ -64,6 +64,20 @@ int graft__onnx_node(graft__onnx_builder *b, const char *op, const char *name,
  * (written to path.tmp, then renamed). Errors: GRAFT_ENOMEM, GRAFT_EIO, GRAFT_ENOSPC.
  */
 int graft__onnx_serialize(const graft__onnx_builder *b, uint8_t **buf, size_t *len);
+
+/*
+ * An existing ONNX model (src, src_len bytes, borrowed) cut after tensor `tap`, with the
+ * builder's nodes and initializers appended and its outputs as the graph's outputs: what
+ * `graft export` writes (the network up to the tap, then the head). Kept: every ModelProto
+ * field but the graph as it is (opsets, IR version, metadata), the nodes the tap depends on in
+ * their order, and the initializers and inputs they use; dropped: the rest, the old outputs and
+ * value_info. The builder's own inputs and opset are ignored. *out is malloc'd (the caller
+ * frees). Errors: GRAFT_EINVAL (no node computes the tap), GRAFT_ECORRUPT, GRAFT_ENOMEM.
+ */
+int graft__onnx_cut_append(const uint8_t *src, size_t src_len, const char *tap,
+                           const graft__onnx_builder *b, uint8_t **out, size_t *out_len);
 int graft__onnx_write(const graft__onnx_builder *b, const char *path);
+/* Writes len bytes to path the same way (path.tmp, then renamed). */
+int graft__onnx_write_bytes(const char *path, const uint8_t *data, size_t len);
 
 #endif

@@ -138,6 +138,9 @@ static const unary_case unary_cases[] = {
     {{GRAFT_UNARY_GELU_TANH, 0, 0}, "gelu_tanh"},
     {{GRAFT_UNARY_EXP, 0, 0}, "exp"},
     {{GRAFT_UNARY_LOG, 0, 0}, "log"},
+    {{GRAFT_UNARY_ABS, 0, 0}, "abs"},
+    {{GRAFT_UNARY_SQRT, 0, 0}, "sqrt"},
+    {{GRAFT_UNARY_SIGN, 0, 0}, "sign"},
 };
 #define N_UNARY_CASES ((int)(sizeof unary_cases / sizeof unary_cases[0]))
 
@@ -288,6 +291,9 @@ static double unary_truth(const graft_unary_op *op, double x) {
         break;
     case GRAFT_UNARY_EXP: return exp(x);
     case GRAFT_UNARY_LOG: return log(x); /* NaN below 0, -inf at +-0, as ONNX */
+    case GRAFT_UNARY_ABS: return fabs(x);
+    case GRAFT_UNARY_SQRT: return sqrt(x);
+    case GRAFT_UNARY_SIGN: return x > 0 ? 1 : x < 0 ? -1 : 0;
     default: return NAN;
     }
     return h == 0 ? 0 : x * h;

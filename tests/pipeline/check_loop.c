@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "../check.h"
+#include "graft/learn.h"
 #include "graft/pipeline.h"
 
 #ifndef GRAFT_BUILD_DIR
@@ -716,6 +717,127 @@ static int check_train_eval_predict(char *msg, size_t msglen) {
                            accuracy, n);
 }
 
+/*
+ * graft export: the network up to the tap plus the head as one ONNX file. graft runs it and
+ * gets the head's probabilities on the codes of the original network (1e-5), python3-onnx's
+ * checker accepts it (when installed), and ONNX Runtime gives the same numbers
+ * (tests/pipeline/ort_export.js, when onnxruntime-node is in GRAFT_BUILD_DIR/node_modules).
+ */
+static int check_export(char *msg, size_t msglen) {
+    char dir[512], model[600], head_path[600], out[600], tar[600];
+    if (make_tmpdir(dir, sizeof dir)) return graft_check_fail(msg, msglen, "mkdtemp failed");
+    if (make_demo(dir, 20, "demo", "a.tar", 7))
+        return graft_check_fail(msg, msglen, "graft demo-data failed");
+    const char *g = graft_bin();
+    snprintf(model, sizeof model, "%s/demo.onnx", dir);
+    snprintf(head_path, sizeof head_path, "%s/head.bin", dir);
+    snprintf(out, sizeof out, "%s/exported.onnx", dir);
+    snprintf(tar, sizeof tar, "%s/a.tar", dir);
+    if (run("%s extract -m %s --size 64 --resize 0 --relu -q -c %s/cache %s >/dev/null 2>&1", g,
+            model, dir, tar) ||
+        run("%s train -c %s/cache -o %s --scale sqrt,l2,standardize >/dev/null", g, dir,
+            head_path) ||
+        run("%s export %s %s %s >/dev/null", g, model, head_path, out))
+        return graft_check_fail(msg, msglen, "extract, train or export failed");
+    graft_head *h = NULL;
+    if (graft_head_load(head_path, &h))
+        return graft_check_fail(msg, msglen, "head: %s", graft_last_error());
+    graft_transform t;
+    graft_transform_preset("imagenet", 64, &t);
+    t.resize = 0;
+    enum { N = 4 };
+    static const char *const members[N] = {
+        "demo/val/checker/checker_0000.jpg", "demo/val/dots/dots_0004.png",
+        "demo/val/rings/rings_0001.jpg", "demo/train/vstripes/vstripes_0003.jpg"};
+    size_t px = (size_t)64 * 64 * 3;
+    float *x_nhwc = malloc(sizeof(float) * N * px), *x_nchw = malloc(sizeof(float) * N * px);
+    int fail = 0;
+    for (int i = 0; i < N && !fail; i++) {
+        size_t len = 0;
+        uint8_t *bytes = tar_member(tar, members[i], &len);
+        if (!bytes || graft_transform_apply(&t, bytes, len, 0, GRAFT_IMAGE_LAYOUT_HWC,
+                                            x_nhwc + i * px) ||
+            graft_transform_apply(&t, bytes, len, 0, GRAFT_IMAGE_LAYOUT_CHW, x_nchw + i * px))
+            fail = graft_check_fail(msg, msglen, "%s: %s", members[i], graft_last_error());
+        free(bytes);
+    }
+    /* The reference: the original network's ReLU'd codes through the head. */
+    graft_model *m = NULL, *e = NULL;
+    graft_net *net = NULL, *enet = NULL;
+    graft_tap_options relu = {1, GRAFT_TAP_POOL_NONE};
+    float ref[N * 64], got_scores[N * 64];
+    const char *probs_tap[1] = {"probabilities"};
+    if (!fail && (graft_model_load(model, NULL, &m) ||
+                  graft_net_create(m, N, 64, 64, NULL, 0, &relu, &net) ||
+                  graft_net_run(net, x_nhwc, GRAFT_LAYOUT_NHWC)))
+        fail = graft_check_fail(msg, msglen, "original: %s", graft_last_error());
+    if (!fail) {
+        const float *codes;
+        graft_net_tap(net, 0, &codes, NULL, NULL);
+        if (graft_head_proba(h, codes, N, ref))
+            fail = graft_check_fail(msg, msglen, "proba: %s", graft_last_error());
+    }
+    if (!fail && (graft_model_load(out, NULL, &e) ||
+                  graft_net_create(e, N, 64, 64, probs_tap, 1, NULL, &enet) ||
+                  graft_net_run(enet, x_nchw, GRAFT_LAYOUT_NCHW)))
+        fail = graft_check_fail(msg, msglen, "exported: %s", graft_last_error());
+    if (!fail) {
+        const float *p;
+        graft_net_tap(enet, 0, &p, NULL, NULL);
+        memcpy(got_scores, p, sizeof(float) * N * (size_t)h->K);
+        for (int i = 0; i < N * h->K && !fail; i++)
+            if (fabsf(got_scores[i] - ref[i]) > 1e-5f)
+                fail = graft_check_fail(msg, msglen, "probability %d: exported %g, head %g", i,
+                                        got_scores[i], ref[i]);
+    }
+    graft_net_destroy(net);
+    graft_net_destroy(enet);
+    graft_model_destroy(m);
+    graft_model_destroy(e);
+    const char *how = "graft";
+    if (!fail && run("/usr/bin/python3 -c 'import onnx' 2>/dev/null") == 0) {
+        if (run("/usr/bin/python3 -c 'import onnx, sys; onnx.checker.check_model(onnx.load(sys.argv[1]"
+                "), full_check=True)' %s", out))
+            fail = graft_check_fail(msg, msglen, "onnx.checker refused %s", out);
+        else
+            how = "graft, onnx.checker";
+    }
+    char node_modules[700];
+    snprintf(node_modules, sizeof node_modules, "%s/node_modules/onnxruntime-node",
+             GRAFT_BUILD_DIR);
+    if (!fail && access(node_modules, R_OK) == 0 && run("node --version >/dev/null 2>&1") == 0) {
+        /* ONNX Runtime on the same NCHW input, written raw. */
+        char raw[700], cmd[4096], res[65536];
+        snprintf(raw, sizeof raw, "%s/x.f32", dir);
+        FILE *f = fopen(raw, "wb");
+        if (!f || fwrite(x_nchw, sizeof(float), N * px, f) != N * px) fail = 1;
+        if (f) fclose(f);
+        snprintf(cmd, sizeof cmd,
+                 "NODE_PATH=%s/node_modules node tests/pipeline/ort_export.js %s %s %d 3 64 64 "
+                 "probabilities 2>&1", GRAFT_BUILD_DIR, out, raw, N);
+        if (!fail && run_capture(res, sizeof res, cmd) == 0) {
+            char *p = res;
+            for (int i = 0; i < N * h->K && !fail; i++) {
+                char *end;
+                float v = strtof(p, &end);
+                if (end == p || fabsf(v - ref[i]) > 1e-4f)
+                    fail = graft_check_fail(msg, msglen, "ONNX Runtime probability %d: %g, head "
+                                            "%g", i, v, ref[i]);
+                p = end;
+            }
+            if (!fail) how = "graft, onnx.checker, ONNX Runtime";
+        } else if (!fail) {
+            fail = graft_check_fail(msg, msglen, "ort_export.js failed: %s", res);
+        }
+    }
+    free(x_nhwc);
+    free(x_nchw);
+    graft_head_destroy(h);
+    if (fail) return GRAFT_CHECK_FAIL;
+    run("rm -rf %s", dir);
+    return graft_check_say(msg, msglen, GRAFT_CHECK_PASS, "exported head checked by %s", how);
+}
+
 const graft_check graft_checks_loop[] = {
     {"loop", "demo_end_to_end", check_demo_end_to_end},
     {"loop", "sigkill_resume", check_sigkill_resume},
@@ -726,5 +848,6 @@ const graft_check graft_checks_loop[] = {
     {"loop", "disk_full", check_disk_full},
     {"loop", "hymenoptera", check_hymenoptera},
     {"loop", "train_eval_predict", check_train_eval_predict},
+    {"loop", "export", check_export},
     {NULL, NULL, NULL},
 };
