@@ -295,7 +295,7 @@ bench-train: deps
 	$(MAKE) --no-print-directory $(BUILD)/bench/bench_train $(BUILD)/hymenoptera/train_X.npy
 	$(BUILD)/bench/bench_train $(BUILD)/hymenoptera --reps $(or $(BENCH_REPS),7) \
 	  | tee $(BUILD)/bench/train.jsonl
-bench: bench-gemm bench-conv
+bench: bench-gemm bench-conv bench-pipeline bench-extract bench-train
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/graft \
