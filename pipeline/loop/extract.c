@@ -80,6 +80,7 @@ struct extract {
     graft_cache *cache;
     graft_reader *reader;
     int H, W, N;
+    int micro;          /* images per pass of the net (N when not micro-batched) */
     int tap_count;
     size_t tap_dim[GRAFT_CACHE_MAX_TAPS];
     size_t img_floats;
@@ -410,7 +411,10 @@ static void maybe_forward(extract *x) {
     int input_done = x->read_ended && x->head == x->tail && !x->reading;
     /* After a stop, rows already in a batch are dropped: only a running pass completes. */
     if (x->stopping || b->computing || b->n == 0) return;
-    if (b->n < x->N && !input_done) return;
+    /* A micro-batched net costs the same per image in short batches, so an idle forward pass
+       starts on what is decoded instead of waiting for a full batch (the start of a run, or a
+       slow source); while it computes, the next batch fills up. Other nets wait for N. */
+    if (b->n < x->N && !input_done && !(x->micro < x->N && b->n >= x->micro)) return;
     b->computing = 1;
     x->forwarding = 1;
     x->forward_batch = x->fill;
@@ -578,6 +582,7 @@ static int open_model(extract *x, char *preprocess, size_t cap) {
                           &x->net);
     if (rc) return rc;
     x->tap_count = graft_net_tap_count(x->net);
+    x->micro = graft_net_microbatch(x->net);
     if (x->tap_count < 1 || x->tap_count > GRAFT_CACHE_MAX_TAPS)
         return graft__fail(GRAFT_EINVAL, "extract: %d taps (at most %d)", x->tap_count,
                            GRAFT_CACHE_MAX_TAPS);
