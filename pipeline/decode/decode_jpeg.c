@@ -110,6 +110,31 @@ static void choose_scale(j_decompress_ptr cinfo, int min_w, int min_h) {
     cinfo->scale_denom = 1;
 }
 
+/*
+ * After the header: the pixel limit, then the output colour space, RGB (libjpeg-turbo
+ * replicates grayscale) or CMYK (libjpeg turns YCCK into CMYK; converted to RGB as Pillow does
+ * by the caller). GRAFT_OK, or an error with its message for the caller to return.
+ */
+static int choose_output(struct jpeg_decompress_struct *cinfo, size_t max_pixels, int *is_cmyk) {
+    int rc = graft__image_check_size("jpeg", cinfo->image_width, cinfo->image_height,
+                                     max_pixels);
+    if (rc) return rc;
+    switch (cinfo->jpeg_color_space) {
+    case JCS_GRAYSCALE:
+    case JCS_YCbCr:
+    case JCS_RGB: cinfo->out_color_space = JCS_RGB; return GRAFT_OK;
+    case JCS_CMYK:
+    case JCS_YCCK:
+        cinfo->out_color_space = JCS_CMYK;
+        *is_cmyk = 1;
+        return GRAFT_OK;
+    default:
+        return graft__fail(GRAFT_EUNSUPPORTED,
+                           "jpeg: %d components in an unknown colour space are not supported",
+                           cinfo->num_components);
+    }
+}
+
 int graft__decode_jpeg(const uint8_t *buf, size_t len, size_t max_pixels, int min_width,
                        int min_height, graft_image *out) {
     struct jpeg_decompress_struct cinfo;
@@ -144,30 +169,11 @@ int graft__decode_jpeg(const uint8_t *buf, size_t len, size_t max_pixels, int mi
     jpeg_mem_src(&cinfo, buf, (unsigned long)len);
     jpeg_read_header(&cinfo, TRUE);
 
-    int rc = graft__image_check_size("jpeg", cinfo.image_width, cinfo.image_height, max_pixels);
+    int is_cmyk = 0;
+    int rc = choose_output(&cinfo, max_pixels, &is_cmyk);
     if (rc) {
         jpeg_destroy_decompress(&cinfo);
         return rc;
-    }
-    int is_cmyk = 0;
-    switch (cinfo.jpeg_color_space) {
-    case JCS_GRAYSCALE:
-    case JCS_YCbCr:
-    case JCS_RGB:
-        cinfo.out_color_space = JCS_RGB; /* libjpeg-turbo replicates grayscale */
-        break;
-    case JCS_CMYK:
-    case JCS_YCCK:
-        cinfo.out_color_space = JCS_CMYK; /* libjpeg turns YCCK into CMYK */
-        is_cmyk = 1;
-        break;
-    default: {
-        int comps = cinfo.num_components;
-        jpeg_destroy_decompress(&cinfo);
-        return graft__fail(GRAFT_EUNSUPPORTED,
-                           "jpeg: %d components in an unknown colour space are not supported",
-                           comps);
-    }
     }
     choose_scale(&cinfo, min_width, min_height);
 
@@ -253,28 +259,11 @@ int graft__decode_jpeg_region(const uint8_t *buf, size_t len, size_t max_pixels,
     jpeg_mem_src(&cinfo, buf, (unsigned long)len);
     jpeg_read_header(&cinfo, TRUE);
 
-    int rc = graft__image_check_size("jpeg", cinfo.image_width, cinfo.image_height, max_pixels);
+    int is_cmyk = 0;
+    int rc = choose_output(&cinfo, max_pixels, &is_cmyk);
     if (rc) {
         jpeg_destroy_decompress(&cinfo);
         return rc;
-    }
-    int is_cmyk = 0;
-    switch (cinfo.jpeg_color_space) {
-    case JCS_GRAYSCALE:
-    case JCS_YCbCr:
-    case JCS_RGB: cinfo.out_color_space = JCS_RGB; break;
-    case JCS_CMYK:
-    case JCS_YCCK:
-        cinfo.out_color_space = JCS_CMYK;
-        is_cmyk = 1;
-        break;
-    default: {
-        int comps = cinfo.num_components;
-        jpeg_destroy_decompress(&cinfo);
-        return graft__fail(GRAFT_EUNSUPPORTED,
-                           "jpeg: %d components in an unknown colour space are not supported",
-                           comps);
-    }
     }
     int min_w = 0, min_h = 0;
     req->hint(req->ctx, (int)cinfo.image_width, (int)cinfo.image_height, &min_w, &min_h);

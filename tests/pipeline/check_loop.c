@@ -292,6 +292,40 @@ static int count_segments(const char *cache) {
     return n;
 }
 
+/*
+ * Starts `graft extract` of dir/a.tar into cache, slowed to one image per pass, one decode
+ * thread and 8-row segments so that it can be caught mid-way; output to `out`. Once `segments`
+ * segments are committed (or after 6 s) sends `sig` and reaps it: *committed and *status.
+ * -1 when fork fails.
+ */
+static int interrupt_extract(const char *dir, const char *cache, const char *out,
+                             const char *mode, int segments, int sig, int *committed,
+                             int *status) {
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        char model[600], tar[600];
+        snprintf(model, sizeof model, "%s/demo.onnx", dir);
+        snprintf(tar, sizeof tar, "%s/a.tar", dir);
+        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execl(graft_bin(), "graft", "extract", "-m", model, "-c", cache, "--size", "64", "-b",
+              "1", "--segment-rows", "8", "--decode-threads", "1", mode, tar, (char *)NULL);
+        _exit(127);
+    }
+    *committed = 0;
+    for (int i = 0; i < 3000 && *committed < segments; i++) {
+        usleep(2000);
+        *committed = count_segments(cache);
+    }
+    kill(pid, sig);
+    waitpid(pid, status, 0);
+    return 0;
+}
+
 static int check_sigkill_resume(char *msg, size_t msglen) {
     char dir[512];
     if (make_tmpdir(dir, sizeof dir)) return graft_check_fail(msg, msglen, "mkdtemp failed");
@@ -305,29 +339,9 @@ static int check_sigkill_resume(char *msg, size_t msglen) {
     /* The run to kill: slowed to one image per pass and one thread so it is caught mid-way. */
     char cache[600];
     snprintf(cache, sizeof cache, "%s/killed", dir);
-    pid_t pid = fork();
-    if (pid < 0) return graft_check_fail(msg, msglen, "fork: %s", strerror(errno));
-    if (pid == 0) {
-        char model[600], tar[600];
-        snprintf(model, sizeof model, "%s/demo.onnx", dir);
-        snprintf(tar, sizeof tar, "%s/a.tar", dir);
-        int devnull = open("/dev/null", O_WRONLY);
-        if (devnull >= 0) {
-            dup2(devnull, 1);
-            dup2(devnull, 2);
-        }
-        execl(graft_bin(), "graft", "extract", "-m", model, "-c", cache, "--size", "64", "-b",
-              "1", "--segment-rows", "8", "--decode-threads", "1", "-q", tar, (char *)NULL);
-        _exit(127);
-    }
-    int segments = 0;
-    for (int i = 0; i < 3000 && segments < 3; i++) {
-        usleep(2000);
-        segments = count_segments(cache);
-    }
-    kill(pid, SIGKILL);
-    int status;
-    waitpid(pid, &status, 0);
+    int segments = 0, status;
+    if (interrupt_extract(dir, cache, "/dev/null", "-q", 3, SIGKILL, &segments, &status))
+        return graft_check_fail(msg, msglen, "fork: %s", strerror(errno));
     if (segments < 3) return graft_check_fail(msg, msglen, "no segment committed in 6 s");
     if (WIFEXITED(status))
         return graft_check_say(msg, msglen, GRAFT_CHECK_SKIP,
@@ -356,29 +370,9 @@ static int check_sigint(char *msg, size_t msglen) {
         return graft_check_fail(msg, msglen, "graft demo-data failed");
     snprintf(cache, sizeof cache, "%s/cache", dir);
     snprintf(out, sizeof out, "%s/out.jsonl", dir);
-    pid_t pid = fork();
-    if (pid < 0) return graft_check_fail(msg, msglen, "fork: %s", strerror(errno));
-    if (pid == 0) {
-        char model[600], tar[600];
-        snprintf(model, sizeof model, "%s/demo.onnx", dir);
-        snprintf(tar, sizeof tar, "%s/a.tar", dir);
-        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        execl(graft_bin(), "graft", "extract", "-m", model, "-c", cache, "--size", "64", "-b",
-              "1", "--segment-rows", "8", "--decode-threads", "1", "--json", tar, (char *)NULL);
-        _exit(127);
-    }
-    int segments = 0;
-    for (int i = 0; i < 3000 && segments < 2; i++) {
-        usleep(2000);
-        segments = count_segments(cache);
-    }
-    kill(pid, SIGINT);
-    int status;
-    waitpid(pid, &status, 0);
+    int segments = 0, status;
+    if (interrupt_extract(dir, cache, out, "--json", 2, SIGINT, &segments, &status))
+        return graft_check_fail(msg, msglen, "fork: %s", strerror(errno));
     if (segments < 2) return graft_check_fail(msg, msglen, "no segment committed in 6 s");
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
         return graft_check_say(msg, msglen, GRAFT_CHECK_SKIP,
