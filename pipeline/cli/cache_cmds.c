@@ -199,18 +199,6 @@ static uint64_t dir_bytes(const char *dir) {
     return total;
 }
 
-static void json_string(FILE *f, const char *s) {
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
-        else if (*p == '\n') fputs("\\n", f);
-        else if (*p == '\t') fputs("\\t", f);
-        else if (*p < 0x20 || *p == 0x7f) fprintf(f, "\\u%04x", *p);
-        else fputc(*p, f);
-    }
-    fputc('"', f);
-}
-
 #define TOP_REASONS 5
 
 static int cmd_stat(int argc, char **argv) {
@@ -262,27 +250,27 @@ static int cmd_stat(int argc, char **argv) {
 
     if (json) {
         printf("{\"dir\": ");
-        json_string(stdout, dir);
+        graft__json_string(stdout, dir);
         printf(", \"graft\": ");
-        json_string(stdout, graft__cache_view_graft_version(v));
+        graft__json_string(stdout, graft__cache_view_graft_version(v));
         printf(", \"created\": ");
-        json_string(stdout, graft__cache_view_created(v));
+        graft__json_string(stdout, graft__cache_view_created(v));
         printf(", \"model\": {\"path\": ");
-        json_string(stdout, graft_cache_view_model_path(v));
+        graft__json_string(stdout, graft_cache_view_model_path(v));
         printf(", \"sha256\": ");
-        json_string(stdout, graft_cache_view_model_sha256(v));
+        graft__json_string(stdout, graft_cache_view_model_sha256(v));
         printf("}, \"taps\": [");
         for (int t = 0; t < taps; t++) {
             const graft_cache_tap *tap = graft_cache_view_tap(v, t);
             printf("%s{\"name\": ", t ? ", " : "");
-            json_string(stdout, tap->name);
+            graft__json_string(stdout, tap->name);
             printf(", \"shape\": [");
             for (int d = 0; d < tap->rank; d++)
                 printf("%s%lld", d ? ", " : "", (long long)tap->dims[d]);
             printf("]}");
         }
         printf("], \"preprocess\": ");
-        json_string(stdout, graft_cache_view_preprocess(v));
+        graft__json_string(stdout, graft_cache_view_preprocess(v));
         printf(", \"dtype\": \"%s\", \"rows\": %zu, \"splits\": {", dtype, rows);
         for (int s = 0; s < 4; s++)
             printf("%s\"%s\": %zu", s ? ", " : "", graft__cache_split_name((graft_split)s),
@@ -290,7 +278,7 @@ static int cmd_stat(int argc, char **argv) {
         printf("}, \"classes\": {");
         for (int k = 0; k < K; k++) {
             printf("%s", k ? ", " : "");
-            json_string(stdout, graft_cache_view_class_name(v, k));
+            graft__json_string(stdout, graft_cache_view_class_name(v, k));
             printf(": %zu", class_rows[k]);
         }
         printf("}, \"unlabeled\": %zu, \"segments\": %zu, \"bytes\": %llu, \"superseded\": %zu, "
@@ -298,7 +286,7 @@ static int cmd_stat(int argc, char **argv) {
                (unsigned long long)bytes, superseded, rejects);
         for (size_t i = 0; i < nreasons && i < TOP_REASONS; i++) {
             printf("%s{\"reason\": ", i ? ", " : "");
-            json_string(stdout, reasons[i].reason);
+            graft__json_string(stdout, reasons[i].reason);
             printf(", \"count\": %zu}", reasons[i].count);
         }
         printf("]}}\n");

@@ -8,6 +8,7 @@
 
 #include <getopt.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "graft/image.h"
 #include "graft/model.h"
@@ -22,6 +23,8 @@ int graft__cmd_eval(int argc, char **argv);
 int graft__cmd_predict(int argc, char **argv);
 int graft__cmd_export(int argc, char **argv);
 
+/* s as a JSON string literal, quotes included (NULL prints ""); main.c. */
+void graft__json_string(FILE *f, const char *s);
 /* "a,b,c" into up to max finite floats: the count, or -1 (transform_flags.c). */
 int graft__parse_floats(const char *s, float *v, int max);
 /*

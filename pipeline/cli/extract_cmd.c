@@ -65,17 +65,6 @@ static void clear_bar(ui *u) {
     }
 }
 
-static void json_str(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
-    }
-    fputc('"', f);
-}
-
 static void fmt_eta(char *buf, size_t n, double secs) {
     if (!(secs >= 0) || secs > 99 * 3600) {
         snprintf(buf, n, "--:--");
@@ -131,11 +120,11 @@ static void on_event(void *user, const graft_extract_event *ev) {
     const char *kind = ev->kind == GRAFT_EXTRACT_EVENT_REJECT ? "reject" : "shard_error";
     if (u->json) {
         printf("{\"event\":\"%s\",\"shard\":", kind);
-        json_str(stdout, ev->shard);
+        graft__json_string(stdout, ev->shard);
         printf(",\"member\":");
-        json_str(stdout, ev->member ? ev->member : "");
+        graft__json_string(stdout, ev->member ? ev->member : "");
         printf(",\"reason\":");
-        json_str(stdout, ev->reason);
+        graft__json_string(stdout, ev->reason);
         printf("}\n");
         fflush(stdout);
         return;
@@ -615,10 +604,10 @@ int graft__cmd_extract(int argc, char **argv) {
     double rate = st.elapsed > 0 ? (double)st.extracted / st.elapsed : 0;
     if (u.json) {
         printf("{\"event\":\"summary\",\"status\":");
-        json_str(stdout, rc ? graft_err_name(rc) : "ok");
+        graft__json_string(stdout, rc ? graft_err_name(rc) : "ok");
         if (rc) {
             printf(",\"error\":");
-            json_str(stdout, graft_last_error());
+            graft__json_string(stdout, graft_last_error());
         }
         printf(",\"samples\":%llu,\"extracted\":%llu,\"committed\":%llu,\"cached\":%llu,"
                "\"rejected_before\":%llu,\"rejects\":%llu,\"shard_errors\":%llu,\"segments\":%llu,"

@@ -175,6 +175,18 @@ static int cmd_selftest(int argc, char **argv) {
     return failures ? 1 : 0;
 }
 
+void graft__json_string(FILE *f, const char *s) {
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
+        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
+        else if (*p == '\n') fputs("\\n", f);
+        else if (*p == '\t') fputs("\\t", f);
+        else if (*p < 0x20 || *p == 0x7f) fprintf(f, "\\u%04x", *p);
+        else fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
 static const command commands[] = {
     {"version", cmd_version, "print graft's version"},
     {"cpu", cmd_cpu, "show the CPU, kernel variants, caches and threads"},

@@ -291,17 +291,6 @@ static uint8_t *read_file(const char *path, size_t *out_len, const char **why) {
     return buf;
 }
 
-static void json_string(const char *s) {
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') printf("\\%c", ch);
-        else if (ch < 0x20) printf("\\u%04x", ch);
-        else putchar(ch);
-    }
-    putchar('"');
-}
-
 int graft__cmd_classify(int argc, char **argv) {
     static const struct option own_opts[] = {{"labels", required_argument, 0, 'L'},
                                              {"top", required_argument, 0, 'k'},
@@ -423,11 +412,11 @@ int graft__cmd_classify(int argc, char **argv) {
                 }
         if (json) {
             printf("{\"image\": ");
-            json_string(path);
+            graft__json_string(stdout, path);
             printf(", \"top\": [");
             for (int i = 0; i < kk; i++) {
                 printf("%s{\"class\": %d, \"label\": ", i ? ", " : "", idx[i]);
-                json_string(idx[i] < n_labels ? labels[idx[i]] : "");
+                graft__json_string(stdout, idx[i] < n_labels ? labels[idx[i]] : "");
                 printf(", \"score\": %.6g}", p[idx[i]]);
             }
             printf("]}\n");

@@ -20,16 +20,6 @@
 #include "graft/pipeline.h"
 #include "kernels.h"
 
-static int floats3(const char *s, float v[3]) {
-    char *end;
-    for (int c = 0; c < 3; c++) {
-        v[c] = strtof(s, &end);
-        if (end == s) return -1;
-        s = end + (*end == ',');
-    }
-    return 0;
-}
-
 /*
  * Parses graft_transform_describe()'s canonical line (plus extract's tap_relu= and tap_pool=)
  * back into a transform and tap options. Unknown keys are an error: a description this graft
@@ -55,9 +45,9 @@ static int parse_preprocess(const char *desc, graft_transform *t, graft_tap_opti
             else if (!strcmp(v, "nearest")) t->filter = GRAFT_RESAMPLE_NEAREST;
             else goto bad;
         } else if (!strcmp(k, "mean")) {
-            if (floats3(v, t->mean)) goto bad;
+            if (graft__parse_floats(v, t->mean, 3) != 3) goto bad;
         } else if (!strcmp(k, "std")) {
-            if (floats3(v, t->std)) goto bad;
+            if (graft__parse_floats(v, t->std, 3) != 3) goto bad;
         } else if (!strcmp(k, "scale")) t->scale255 = !strcmp(v, "1");
         else if (!strcmp(k, "order")) t->bgr = !strcmp(v, "bgr");
         else if (!strcmp(k, "hflip")) t->hflip = atoi(v);
@@ -100,17 +90,6 @@ typedef struct predict_ctx {
     uint64_t count;
     int rc;
 } predict_ctx;
-
-static void json_string(const char *s) {
-    putchar('"');
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') printf("\\%c", c);
-        else if (c < 0x20) printf("\\u%04x", c);
-        else putchar(c);
-    }
-    putchar('"');
-}
 
 static void csv_field(const char *s) {
     if (!strpbrk(s, ",\"\n")) {
@@ -157,15 +136,15 @@ static int on_codes(void *user, int n, const graft_cache_row *rows, const float 
         }
         if (p->json) {
             printf("{\"key\":");
-            json_string(rows[i].key);
+            graft__json_string(stdout, rows[i].key);
             printf(",\"shard\":");
-            json_string(rows[i].shard);
+            graft__json_string(stdout, rows[i].shard);
             printf(",\"label\":");
-            json_string(h->class_names[best[0]]);
+            graft__json_string(stdout, h->class_names[best[0]]);
             printf(",\"score\":%.6g,\"top\":[", s[best[0]]);
             for (int j = 0; j < top; j++) {
                 printf("%s{\"class\":%d,\"label\":", j ? "," : "", best[j]);
-                json_string(h->class_names[best[j]]);
+                graft__json_string(stdout, h->class_names[best[j]]);
                 printf(",\"score\":%.6g}", s[best[j]]);
             }
             printf("]}\n");

@@ -271,8 +271,7 @@ static int is_image_file(const char *path, const struct stat *st) {
     ssize_t n = read(fd, head, sizeof head);
     close(fd);
     if (n <= 0) return 0;
-    return graft_image_sniff(head, (size_t)n) != GRAFT_IMAGE_FORMAT_UNKNOWN ||
-           (n >= 4 && memcmp(head, "GIF8", 4) == 0);
+    return graft_image_sniff(head, (size_t)n) != GRAFT_IMAGE_FORMAT_UNKNOWN;
 }
 
 static int open_shard(graft_reader *r) {
@@ -583,9 +582,7 @@ static int process_member(graft_reader *r) {
         goto done;
     }
     graft_image_format fmt = graft_image_sniff(head, (size_t)n);
-    /* GIF is not in graft_image_sniff's list everywhere yet; its magic is as strong. */
-    int strong = (fmt != GRAFT_IMAGE_FORMAT_UNKNOWN && fmt != GRAFT_IMAGE_FORMAT_BMP) ||
-                 (n >= 4 && memcmp(head, "GIF8", 4) == 0);
+    int strong = fmt != GRAFT_IMAGE_FORMAT_UNKNOWN && fmt != GRAFT_IMAGE_FORMAT_BMP;
     /* "BM" is a weak magic: a label member whose text starts with it ("BMW") is still
        tried as a label first, and only taken as an image if it is not one. */
     int weak = fmt == GRAFT_IMAGE_FORMAT_BMP;
