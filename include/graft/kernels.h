@@ -415,6 +415,152 @@ const char *graft_conv2d_plan_algorithm(const graft_conv2d_plan *plan);
 /* Bytes the plan holds (packed or transformed weights, bias): what a layer costs in memory. */
 size_t graft_conv2d_plan_bytes(const graft_conv2d_plan *plan);
 
+/* ======================================================================================== *
+ * Backward passes (fine-tuning). Same layout (NHWC), dispatch and thread pool as forward.   *
+ * Gradients are accumulated: every backward kernel ADDS into its gradient outputs (dx, dw,  *
+ * db, dgamma, ...), so a value read by several layers sums their contributions; the caller  *
+ * zeroes them before a step. Gradient outputs never alias the inputs of the same call.     *
+ * Each variant is bit-identical for any thread count (reductions over the batch are split  *
+ * by output element, never by image).                                                      *
+ * ======================================================================================== */
+
+/* ---- convolution backward ---- (section owned by the convolution gradient kernels) */
+
+/*
+ * Floats of scratch the two convolution backward kernels need for N images of H x W with
+ * *desc: one im2col chunk of output pixels (at most about 2^18 floats, at least 64 pixels'
+ * worth); 0 for 1x1 stride-1 unpadded layers and depthwise layers (groups == C_in), which run
+ * without one, and 0 for an invalid layer (the kernels then report the error). The caller owns
+ * the workspace; one may serve both kernels and every layer it is large enough for, but not
+ * two calls at once. Any thread.
+ */
+size_t graft_conv2d_backward_workspace(const graft_conv2d *desc, int N, int H, int W);
+
+/*
+ * Gradient with respect to the input of y = conv(x) (desc->act is ignored: the caller applies
+ * the activation's backward to dy first):
+ *   dx (N, H, W, C_in) += conv_transpose(dy (N, OH, OW, C_out), weight)
+ *   weight: (C_out, C_in / groups, kernel_h, kernel_w), ONNX OIHW, as given to plan_create
+ *   ws: graft_conv2d_backward_workspace() floats, or NULL when that is 0
+ * 1x1 stride-1 layers are one GEMM (dy by weight) per group on the caller's buffers, general
+ * ones a GEMM into columns and a col2im scatter-add, depthwise ones a direct kernel (SIMD for
+ * depth multiplier 1). dx must not overlap dy, weight or ws. Bit-identical for any thread count.
+ * Errors: as graft_conv2d_output_size, GRAFT_EINVAL (NULL desc or buffers, ws NULL when the
+ * workspace is not 0, N < 1), GRAFT_ERANGE (tensors too large), GRAFT_EUNSUPPORTED (GRAFT_ISA);
+ * dx is untouched on those. GRAFT_ENOMEM (GEMM packing or pool scratch) may come after part of
+ * the gradient was added.
+ */
+int graft_conv2d_backward_data(const graft_conv2d *desc, float *dx, const float *dy,
+                               const float *weight, int N, int H, int W, float *ws);
+
+/*
+ * Gradients with respect to the weights and bias of y = conv(x):
+ *   dweight (C_out, C_in / groups, kernel_h, kernel_w) += sum over the batch of dy (x) x
+ *   dbias   (C_out) += sum of dy over N, OH, OW; NULL: not wanted
+ *   x (N, H, W, C_in), dy (N, OH, OW, C_out)
+ * Each weight and bias element sums its terms over the images and output pixels in a fixed
+ * order whatever the thread count (bit-identical). The outputs must not overlap the inputs or
+ * ws. Errors as graft_conv2d_backward_data (NULL dweight, x or dy); outputs untouched on error
+ * except as said there for GRAFT_ENOMEM.
+ */
+int graft_conv2d_backward_weights(const graft_conv2d *desc, float *dweight, float *dbias,
+                                  const float *x, const float *dy, int N, int H, int W,
+                                  float *ws);
+
+/* ---- elementwise, pooling, batch norm backward ---- (section owned by the other gradient
+ *      kernels) */
+
+/*
+ * dx[i] += dy[i] * f'(x[i]) for the activation op (graft_unary_apply's kinds RELU, CLIP,
+ * LEAKY_RELU, SIGMOID, TANH, HARD_SIGMOID, HARD_SWISH, SILU, GELU, GELU_TANH; EXP, LOG, ABS,
+ * SQRT, SIGN too), for i < n. As PyTorch's autograd, SIGMOID (y (1 - y)), TANH (1 - y^2), EXP
+ * (y) and SQRT (1 / 2y) differentiate through the output y = f(x): pass graft_unary_apply's y
+ * (n) to save recomputing it, or NULL to have it recomputed with the same variant, which gives
+ * the same bits; the other kinds never read y. At the kinks the derivative is PyTorch's: RELU 0
+ * at x <= 0; CLIP 1 strictly inside (alpha, beta) and 0 at and outside the bounds
+ * (torch.nn.ReLU6 / Hardtanh, what MobileNets use); LEAKY_RELU alpha at x <= 0; HARD_SIGMOID
+ * alpha where alpha x + beta is strictly inside (0, 1), else 0; HARD_SWISH 0 for x < -3,
+ * x / 3 + 1/2 on [-3, 3], 1 above (torch's hardswish_backward); ABS 0 at 0; SIGN 0 everywhere
+ * (dx is not touched). Infinite x give the limits (SILU, GELU, GELU_TANH: 0 at -inf, dy at
+ * +inf). Buffers belong to the caller; dx must not overlap dy, x or y. Accuracy and threading
+ * as graft_unary_apply: the scalar variant uses libm, the SIMD ones SLEEF and agree within a
+ * few ulp (RELU, CLIP, ABS exactly); each is bit-identical for any thread count.
+ * Errors: GRAFT_EINVAL (op NULL or invalid as for graft_unary_apply, dx, dy or x NULL with
+ * n > 0, dx overlapping an input), GRAFT_ERANGE, GRAFT_EUNSUPPORTED. dx untouched on error.
+ */
+int graft_unary_backward(const graft_unary_op *op, float *dx, const float *dy, const float *x,
+                         const float *y, size_t n);
+
+/*
+ * Pooling backward: dx (N, H, W, C) += the gradient of graft_pool2d_nhwc's y with respect to
+ * x, given dy (N, OH, OW, C) and the forward input x. MAX routes each output's gradient to the
+ * first input element (in (kh, kw) order) holding the window's maximum, as PyTorch's CPU kernel
+ * does (a NaN counts as a new maximum); AVG adds dy times the forward's 1 / divisor to each tap
+ * inside the image, so padding receives nothing. x is read by MAX only (AVG: may be NULL).
+ * Buffers belong to the caller; dx must not overlap dy or x. Split by image and channel block
+ * on the kernel pool, each dx element summed in output order: bit-identical for any thread
+ * count. Errors as graft_pool2d_nhwc (the geometry's, N < 0, C < 1, NULL, overlap), dx
+ * untouched on error.
+ */
+int graft_pool2d_backward_nhwc(const graft_pool2d *p, float *dx, const float *dy, const float *x,
+                               int N, int H, int W, int C);
+/*
+ * Global pooling backward: dx (N, H, W, C) += from dy (N, C): AVG adds dy * (1 / (float)(H W))
+ * to every pixel, MAX adds dy to the first pixel holding the maximum. x (N, H, W, C) is read
+ * for MAX only (AVG: may be NULL). Errors as graft_global_pool_nhwc; dx untouched on error.
+ */
+int graft_global_pool_backward_nhwc(int kind, float *dx, const float *dy, const float *x, int N,
+                                    int H, int W, int C);
+
+/*
+ * Batch norm over the channels of x (pixels, C) in training mode: the statistics of this batch,
+ *   mean[c] = sum_p x[p][c] / pixels,  var[c] = sum_p (x[p][c] - mean[c])^2 / pixels (biased,
+ *   the one normalising; PyTorch updates running_var with the unbiased one),
+ *   y = (x - mean) * gamma / sqrt(var + eps) + beta.
+ * Writes y (pixels, C), mean (C), var (C); reads x (pixels, C), gamma, beta (C). y may equal x
+ * (in place); no other overlap. Statistics are summed in double, one channel block per task:
+ * bit-identical for any thread count. Errors: GRAFT_EINVAL (pixels < 1, C < 1, NULL, eps not
+ * positive and finite, overlap), GRAFT_ERANGE. Outputs untouched on error.
+ */
+int graft_batchnorm_train_nhwc(float *y, float *mean, float *var, const float *x, size_t pixels,
+                               int C, const float *gamma, const float *beta, float eps);
+
+/*
+ * Batch norm backward along the channels of (pixels, C):
+ *   training == 0 (frozen statistics, the fine-tuning default): mean and var are the running
+ *     ones; dx += dy * gamma / sqrt(var + eps).
+ *   training == 1: mean and var are graft_batchnorm_train_nhwc's batch statistics and dx gets
+ *     the full gradient through them.
+ *   dgamma (C) += sum_p dy * (x - mean) / sqrt(var + eps); dbeta (C) += sum_p dy.
+ * dy, x, dx: (pixels, C); gamma, mean, var, dgamma, dbeta: (C). dx, dgamma or dbeta may be NULL
+ * (not wanted); gradient outputs must not overlap dy or x. Sums in double, split by channel
+ * blocks: bit-identical for any thread count. Errors: GRAFT_EINVAL (pixels or C < 1, training
+ * not 0 or 1, NULL input, var[c] + eps not positive and finite: the message names c, overlap),
+ * GRAFT_ERANGE. Outputs untouched on error.
+ */
+int graft_batchnorm_backward_nhwc(float *dx, float *dgamma, float *dbeta, const float *dy,
+                                  const float *x, size_t pixels, int C, const float *gamma,
+                                  const float *mean, const float *var, float eps, int training);
+
+/*
+ * Losses over logits (N, K) and labels (N) in [0, K), averaged over the N rows (PyTorch's
+ * reduction='mean'). *loss gets the mean loss; dlogits (N, K), when not NULL, gets (is
+ * overwritten with) the gradient of that mean with respect to the logits.
+ *   graft_softmax_xent: cross-entropy of softmax(logits) against the one-hot label smoothed
+ *     as torch.nn.CrossEntropyLoss(label_smoothing=s): target (1 - s) one-hot + s / K.
+ *   graft_multimargin: torch.nn.MultiMarginLoss(p=1, margin=1):
+ *     sum_{j != y} max(0, 1 - x[y] + x[j]) / K.
+ * The gradient of graft_multimargin at a kink (a margin exactly 0) is 0, as in PyTorch.
+ * Computed in double on the calling thread (not threaded: a batch of logits is small);
+ * logits must be finite. loss, logits and labels must not be NULL; dlogits may be.
+ * Errors: GRAFT_EINVAL (N < 1, K < 1, a label out of range: the message names the row, s
+ * outside [0, 1) or NaN, NULL). Outputs untouched on error.
+ */
+int graft_softmax_xent(float *loss, float *dlogits, const float *logits, const int *labels,
+                       int N, int K, float label_smoothing);
+int graft_multimargin(float *loss, float *dlogits, const float *logits, const int *labels, int N,
+                      int K);
+
 #ifdef __cplusplus
 }
 #endif
