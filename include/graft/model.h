@@ -40,6 +40,11 @@ typedef struct graft_model_options {
     const char *const *keep;
     /* 1: do not fuse at all (debugging, and taps anywhere without listing them in keep). */
     int no_fuse;
+    /*
+     * 1: keep the float copy of every convolution's weights beside the packed one (about
+     * twice the weight memory). Fine-tuning (graft_top_create) needs them; inference does not.
+     */
+    int keep_weights;
 } graft_model_options;
 
 /* How a model wants its images prepared, as far as the file says (else torchvision's). */

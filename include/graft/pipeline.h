@@ -90,6 +90,13 @@ typedef struct graft_extract_options {
     graft_extract_codes_fn on_codes;
     void *user;                  /* passed to on_progress and on_event */
     void *codes_user;            /* passed to on_codes */
+    /* The augmentation seed (transform.random_crop, hflip): each image is transformed with
+       a seed mixed from this and its key, so a (seed, key) pair gives the same tensor in
+       every run, thread count and batch; ignored without augmentation. */
+    uint64_t seed;
+    /* Tensor names fusion must keep (graft_model_options.keep): a tap fusion would fold away,
+       as `graft finetune --freeze-until` may name. NULL-terminated or NULL. */
+    const char *const *keep;
 } graft_extract_options;
 
 /*

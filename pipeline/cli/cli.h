@@ -22,6 +22,7 @@ int graft__cmd_train(int argc, char **argv);
 int graft__cmd_eval(int argc, char **argv);
 int graft__cmd_predict(int argc, char **argv);
 int graft__cmd_export(int argc, char **argv);
+int graft__cmd_finetune(int argc, char **argv);
 
 /* s as a JSON string literal, quotes included (NULL prints ""); main.c. */
 void graft__json_string(FILE *f, const char *s);

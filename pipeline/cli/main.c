@@ -198,6 +198,7 @@ static const command commands[] = {
     {"eval", graft__cmd_eval, "score a head on a cache: accuracy, top-5, per class, confusion"},
     {"predict", graft__cmd_predict, "label images or archives with a trained head"},
     {"export", graft__cmd_export, "write the network up to the tap plus a head as one ONNX file"},
+    {"finetune", graft__cmd_finetune, "train the top layers of a network on labelled images"},
     {"cache", graft__cmd_cache, "look into a feature cache: ls, stat, verify, export"},
     {"demo-data", graft__cmd_demo_data, "write the demo's generated dataset and ConvNet"},
     {"help", cmd_help, "show this help"},

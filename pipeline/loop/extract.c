@@ -275,12 +275,25 @@ static void maybe_read(extract *x) {
 
 /* ---- decode -------------------------------------------------------------------------------- */
 
+/* The augmentation seed of one sample: a function of the run's seed and the key alone, so
+   the same image gets the same crop whichever thread decodes it and in whatever batch. */
+static uint64_t sample_seed(uint64_t seed, const char *key) {
+    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)(key ? key : ""); *p; p++)
+        h = (h ^ *p) * 0x100000001b3ull;
+    uint64_t z = h ^ (seed * 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
 static void decode_job(uv_work_t *w) {
     slot *sl = w->data;
     extract *x = sl->x;
     double t = now_seconds();
-    int rc = graft_transform_apply(&x->o->transform, sl->s.data, sl->s.size, 0,
-                                   GRAFT_IMAGE_LAYOUT_HWC, sl->img);
+    int rc = graft_transform_apply(&x->o->transform, sl->s.data, sl->s.size,
+                                   sample_seed(x->o->seed, sl->s.key), GRAFT_IMAGE_LAYOUT_HWC,
+                                   sl->img);
     sl->status = rc;
     if (rc) snprintf(sl->reason, sizeof sl->reason, "%s", graft_last_error());
     /* The bytes are not needed any more: give the memory back while the sample waits. */
@@ -574,7 +587,9 @@ static void pump(extract *x) {
 
 static int open_model(extract *x, char *preprocess, size_t cap) {
     const graft_extract_options *o = x->o;
-    int rc = graft_model_load(o->model_path, NULL, &x->model);
+    graft_model_options mo = {0};
+    mo.keep = o->keep;
+    int rc = graft_model_load(o->model_path, &mo, &x->model);
     if (rc) return rc;
     x->H = o->transform.height;
     x->W = o->transform.width;

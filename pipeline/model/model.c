@@ -105,7 +105,7 @@ static int pack_weights(graft_model *m) {
         err = graft__model_conv_plan(g, nd, pads, &m->conv_plan[n]);
         if (err) break;
         int wv = nd->in[1];
-        if (uses[wv] == 1 && !g->values[wv].is_output) {
+        if (uses[wv] == 1 && !g->values[wv].is_output && !m->weights_kept) {
             free(g->values[wv].data); /* the plan holds the packed copy */
             g->values[wv].data = NULL;
         }
@@ -248,6 +248,7 @@ int graft__model_load_buffer(const void *buf, size_t len, const char *path,
                 m->params += graft__value_numel(&g->values[v]);
         free(used);
     }
+    if (!err) m->weights_kept = opts->keep_weights != 0;
     if (!err) err = pack_weights(m);
     if (!err) {
         /* What the weights cost now: packed and transformed plans, and the float constants

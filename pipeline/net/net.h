@@ -22,6 +22,7 @@ struct graft_model {
     int default_tap;               /* value index */
     size_t weight_bytes;
     int64_t params;
+    int weights_kept;              /* float weights stay beside the packed ones */
 };
 
 enum { GRAFT__STEP_NODE, GRAFT__STEP_TO_NHWC, GRAFT__STEP_TO_NCHW };

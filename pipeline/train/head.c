@@ -10,6 +10,7 @@
  * It does not train (learn.c) or evaluate (eval.c).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -40,9 +41,10 @@ static void crc_init(void) {
     }
 }
 
-static uint32_t crc32_bytes(const uint8_t *p, size_t len) {
+uint32_t graft__crc32(const void *buf, size_t len) {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, crc_init);
+    const uint8_t *p = buf;
     uint32_t c = 0xFFFFFFFFu;
     for (size_t i = 0; i < len; i++) c = crc_table[(c ^ p[i]) & 0xFF] ^ (c >> 8);
     return c ^ 0xFFFFFFFFu;
@@ -254,9 +256,56 @@ int graft_head_encode(const graft_head *h, void **buf, size_t *len) {
     at += 4 * KD;
     put_reals(p + at, h->b, (size_t)h->K);
     at += 4 * (size_t)h->K;
-    put_u32(p + at, crc32_bytes(p, at));
+    put_u32(p + at, graft__crc32(p, at));
     *buf = p;
     *len = total;
+    return GRAFT_OK;
+}
+
+int graft__write_file_atomic(const char *path, const void *buf, size_t len, const char *what) {
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 32);
+    if (!tmp) return graft__fail(GRAFT_ENOMEM, "%s: out of memory", what);
+    snprintf(tmp, plen + 32, "%s.tmp%ld", path, (long)getpid());
+    int err = GRAFT_OK, e = 0;
+    const char *op = "open";
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        e = errno;
+    } else {
+        op = "write";
+        for (size_t at = 0; at < len && !e;) {
+            ssize_t n = write(fd, (const char *)buf + at, len - at);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) e = n < 0 ? errno : EIO;
+            else at += (size_t)n;
+        }
+        if (!e && fsync(fd) != 0) e = errno, op = "fsync";
+        if (close(fd) != 0 && !e) e = errno, op = "close";
+    }
+    if (!e && rename(tmp, path) != 0) e = errno, op = "rename";
+    if (e) {
+        int code = e == ENOSPC || e == EDQUOT || e == EFBIG ? GRAFT_ENOSPC : GRAFT_EIO;
+        err = graft__fail(code, "%s: %s %s: %s", what, op, strcmp(op, "rename") ? tmp : path,
+                          strerror(e));
+        if (fd >= 0) unlink(tmp);
+        free(tmp);
+        return err;
+    }
+    free(tmp);
+    /* The rename is durable once the directory is: without this a crash may bring the old
+       file back (or none), even though the new one's bytes reached the disk. */
+    char *dir = strdup(path);
+    if (dir) {
+        char *slash = strrchr(dir, '/');
+        const char *d = slash ? (slash == dir ? "/" : (*slash = '\0', dir)) : ".";
+        int dfd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            fsync(dfd);
+            close(dfd);
+        }
+        free(dir);
+    }
     return GRAFT_OK;
 }
 
@@ -266,34 +315,7 @@ int graft_head_save(const graft_head *h, const char *path) {
     size_t len;
     int err = graft_head_encode(h, &buf, &len);
     if (err) return err;
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    if (!tmp) {
-        free(buf);
-        return graft__fail(GRAFT_ENOMEM, "head save: out of memory");
-    }
-    snprintf(tmp, plen + 16, "%s.tmp%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        err = graft__fail(GRAFT_EIO, "head save: %s: %s", tmp, strerror(errno));
-        goto done;
-    }
-    size_t wrote = fwrite(buf, 1, len, f);
-    int werr = wrote != len ? errno : 0;
-    if (fclose(f) != 0 && !werr) werr = errno;
-    if (wrote != len || werr) {
-        err = graft__fail(GRAFT_EIO, "head save: %s: %s", tmp, strerror(werr ? werr : EIO));
-        unlink(tmp);
-        goto done;
-    }
-    if (rename(tmp, path) != 0) {
-        err = graft__fail(GRAFT_EIO, "head save: rename %s to %s: %s", tmp, path,
-                          strerror(errno));
-        unlink(tmp);
-        goto done;
-    }
-done:
-    free(tmp);
+    err = graft__write_file_atomic(path, buf, len, "head save");
     free(buf);
     return err;
 }
@@ -318,7 +340,7 @@ int graft_head_decode(const void *buf, size_t len, graft_head **out) {
                        HEAD_FIXED_BYTES + 4);
     /* The checksum first: once it holds, a bad field is a writer's bug, not damage, and the
        messages below can be trusted to describe what was written. */
-    uint32_t stored = get_u32(p + len - 4), computed = crc32_bytes(p, len - 4);
+    uint32_t stored = get_u32(p + len - 4), computed = graft__crc32(p, len - 4);
     uint32_t loss = get_u32(p + 12), scale = get_u32(p + 16), D = get_u32(p + 20);
     uint32_t K = get_u32(p + 24), meta_len = get_u32(p + 28);
     if (loss >= GRAFT_LOSS_COUNT) return CORRUPT("unknown loss %u", loss);

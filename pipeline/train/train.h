@@ -48,6 +48,19 @@ void graft__shuffle_size(graft__rng *r, size_t *idx, size_t n);
 /* A stateless hash of (seed, x) to [0, 1): which rows a val_fraction holds out. */
 double graft__hash_unit(uint64_t seed, uint64_t x);
 
+/* ---- files ------------------------------------------------------------------------------- */
+
+/* CRC-32 (ISO-HDLC, as zlib's crc32()) of len bytes: the head file's and the checkpoint's. */
+uint32_t graft__crc32(const void *buf, size_t len);
+
+/*
+ * Writes len bytes to `path` so that a reader (or a crash) sees the old file or the whole new
+ * one: a temp file next to it (path.tmpPID), fsync, rename, fsync of the directory. `what`
+ * prefixes the message ("head save"). Errors: GRAFT_ENOSPC (disk full, quota, file size
+ * limit), GRAFT_EIO (with the operation, the file and strerror), GRAFT_ENOMEM.
+ */
+int graft__write_file_atomic(const char *path, const void *buf, size_t len, const char *what);
+
 /* ---- large buffers ------------------------------------------------------------------------ */
 
 /*
