@@ -39,6 +39,8 @@ extern const graft_check graft_checks_pooling[];
 extern const graft_check graft_checks_eltwise[];
 extern const graft_check graft_checks_vmath[];
 extern const graft_check graft_checks_conv[];
+extern const graft_check graft_checks_grad[];
+extern const graft_check graft_checks_conv_grad[];
 extern const graft_check graft_checks_winograd[];
 extern const graft_check graft_checks_protobuf[];
 extern const graft_check graft_checks_onnx_loader[];
@@ -49,8 +51,11 @@ extern const graft_check graft_checks_net[];
 extern const graft_check graft_checks_tflite[];
 extern const graft_check graft_checks_image[];
 extern const graft_check graft_checks_learn[];
+extern const graft_check graft_checks_top[];
 extern const graft_check graft_checks_loop[];
 extern const graft_check graft_checks_read[];
 extern const graft_check graft_checks_cache[];
+extern const graft_check graft_checks_finetune[];
+extern const graft_check graft_checks_torch_grads[];
 
 #endif

@@ -21,6 +21,8 @@ static const graft_check *const check_tables[] = {
     graft_checks_eltwise,
     graft_checks_vmath,
     graft_checks_conv,
+    graft_checks_conv_grad,
+    graft_checks_grad,
     graft_checks_winograd,
     graft_checks_protobuf,
     graft_checks_onnx_loader,
@@ -31,10 +33,13 @@ static const graft_check *const check_tables[] = {
     graft_checks_tflite,
     graft_checks_image,
     graft_checks_learn,
+    graft_checks_top,
 #ifndef GRAFT_NO_IO_CHECKS /* libuv, libarchive and OpenSSL: host builds only */
     graft_checks_read,
     graft_checks_cache,
     graft_checks_loop,
+    graft_checks_finetune,
+    graft_checks_torch_grads, /* the fixtures need Debian's python3-torch */
 #endif
 };
 
