@@ -59,7 +59,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 # Tests: the checks live in plain C (tests/**/check_*.c) so the aarch64 build can run them
 # under qemu without Criterion; test_*.c are the Criterion suites around them.
 CHECK_SRC := $(wildcard tests/check_*.c tests/*/check_*.c)
-IO_CHECKS := $(IO_DIRS:%=tests/pipeline/check_%.c)
+IO_CHECKS := $(IO_DIRS:%=tests/pipeline/check_%.c) tests/pipeline/check_finetune.c
 ifneq ($(CROSS),)
   CHECK_SRC := $(filter-out $(IO_CHECKS),$(CHECK_SRC))
   CFLAGS_BASE += -DGRAFT_NO_IO_CHECKS
@@ -143,7 +143,7 @@ $(CRIT_OBJ): ALL_CFLAGS += -DGRAFT_BUILD_DIR='"$(BUILD)"'
 $(BUILD)/tests/run_tests: $(CRIT_OBJ) $(CHECK_OBJ) $(BUILD)/libgraft.a
 	$(CC) $(LDFLAGS) -o $@ $^ -lcriterion $(LDLIBS)
 
-test: deps-test models
+test: deps-test models finetune-fixtures
 	$(MAKE) --no-print-directory all $(BUILD)/tests/run_tests
 	$(BUILD)/tests/run_tests $(TEST_ARGS)
 
@@ -157,8 +157,17 @@ models: deps
 	$(call apt_ensure,$(DEPS_MODELS))
 	/usr/bin/python3 tests/models/gen_torchvision.py "$${GRAFT_MODELS_DIR:-$(BUILD)/models}" \
 	  $(if $(MODELS),--models $(MODELS))
-$(BUILD)/tests/models/check_models.o $(BUILD)/tests/pipeline/check_loop.o: \
+$(BUILD)/tests/models/check_models.o $(BUILD)/tests/pipeline/check_loop.o \
+  $(BUILD)/tests/pipeline/check_finetune.o: \
   ALL_CFLAGS += -DGRAFT_BUILD_DIR='"$(BUILD)"'
+# PyTorch autograd references for the trainable top (tests/finetune/check_torch_grads.c):
+# small seeded networks as ONNX with their float64 logits, loss and gradients, written to
+# $(BUILD)/finetune (or GRAFT_FINETUNE_DIR). Incremental like `models`; a second or so.
+.PHONY: finetune-fixtures
+finetune-fixtures: deps
+	$(call apt_ensure,$(DEPS_MODELS))
+	/usr/bin/python3 tests/finetune/gen_grads.py "$${GRAFT_FINETUNE_DIR:-$(BUILD)/finetune}"
+$(BUILD)/tests/finetune/check_torch_grads.o: ALL_CFLAGS += -DGRAFT_BUILD_DIR='"$(BUILD)"'
 
 # The same suite under AddressSanitizer + UndefinedBehaviorSanitizer.
 check-san: deps-test
@@ -178,21 +187,50 @@ $(BUILD)/tests/run_checks: tests/run_checks.c $(CHECK_OBJ) $(BUILD)/libgraft.a
 	$(CC) $(ALL_CFLAGS) -Itests $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # ---- demo, bench, install -----------------------------------------------------------------
-# The main job offline on generated data: a tar of textures in class folders (with a truncated
-# JPEG and a README that get rejected) and a small ConvNet as ONNX; extract the codes, look at
-# the cache, train a softmax head with a sweep of C judged on val, evaluate it, and export the
-# network up to the tap plus the head as one ONNX classifier.
+# The main job offline on generated data. `graft demo-data --target` writes a tar of textures in
+# class folders (with a truncated JPEG and a README that get rejected), a second task of five
+# new classes drawn with the same strokes and only 25 training images each (target.tar), and a
+# small ConvNet as ONNX. On the textures: extract the codes, look at the cache, train a softmax
+# head with a sweep of C judged on val, evaluate it, and export the network up to the tap plus
+# the head as one ONNX classifier. Then transfer learning: pretrain the ConvNet on the textures
+# from scratch (--reinit; the re-initialised layers take the full learning rate), and on the
+# target task compare a linear head on the pretrained net's codes, fine-tuning the pretrained
+# net (its layers at a tenth of the new classifier's rate), and the same net trained from
+# scratch for as many epochs (at twice the rate, which suits it better). The table at the end
+# reads the three val accuracies from their logs.
 DEMO := $(BUILD)/demo
+DEMO_INPUT := --size 64 --resize 0
+DEMO_FROM_SCRATCH := --freeze-until - --reinit
+# Runs $(2) with its output kept in $(DEMO)/$(1).log for the table, shows it, keeps its status.
+demo_logged = $(2) > $(DEMO)/$(1).log; s=$$?; cat $(DEMO)/$(1).log; exit $$s
 demo: deps
 	$(MAKE) --no-print-directory all
-	$(BUILD)/graft demo-data $(DEMO)
-	rm -rf $(DEMO)/cache
-	$(BUILD)/graft extract -m $(DEMO)/demo.onnx --size 64 --resize 0 -c $(DEMO)/cache \
-	  $(DEMO)/textures.tar
+	$(BUILD)/graft demo-data --target $(DEMO)
+	rm -rf $(DEMO)/cache $(DEMO)/target-codes $(DEMO)/*.cache $(DEMO)/*.ckpt $(DEMO)/*.log
+	$(BUILD)/graft extract -m $(DEMO)/demo.onnx $(DEMO_INPUT) -c $(DEMO)/cache $(DEMO)/textures.tar
 	$(BUILD)/graft cache stat $(DEMO)/cache
 	$(BUILD)/graft train -c $(DEMO)/cache -o $(DEMO)/head.bin --C 0.01,0.1,1,10
 	$(BUILD)/graft eval -c $(DEMO)/cache -o $(DEMO)/head.bin
 	$(BUILD)/graft export $(DEMO)/demo.onnx $(DEMO)/head.bin $(DEMO)/classifier.onnx
+	$(BUILD)/graft finetune $(DEMO)/demo.onnx $(DEMO)/textures.tar $(DEMO_FROM_SCRATCH) \
+	  --lr 0.05 --epochs 4 $(DEMO_INPUT) --out $(DEMO)/pretrained.onnx
+	$(BUILD)/graft extract -m $(DEMO)/pretrained.onnx $(DEMO_INPUT) -q -c $(DEMO)/target-codes \
+	  $(DEMO)/target.tar
+	$(BUILD)/graft train -c $(DEMO)/target-codes -o $(DEMO)/target-head.bin --C 0.01,0.1,1,10
+	$(call demo_logged,linear,$(BUILD)/graft eval -c $(DEMO)/target-codes -o $(DEMO)/target-head.bin)
+	$(call demo_logged,finetuned,$(BUILD)/graft finetune $(DEMO)/pretrained.onnx \
+	  $(DEMO)/target.tar --lr 0.1 --epochs 30 $(DEMO_INPUT) --out $(DEMO)/finetuned.onnx)
+	$(call demo_logged,scratch,$(BUILD)/graft finetune $(DEMO)/demo.onnx $(DEMO)/target.tar \
+	  $(DEMO_FROM_SCRATCH) --lr 0.2 --epochs 30 $(DEMO_INPUT) --out $(DEMO)/scratch.onnx)
+	@cd $(DEMO) && { sed -n 's/^rows .*  accuracy \([0-9.]*\)%.*/linear \1/p' linear.log; \
+	  for m in finetuned scratch; do \
+	    sed -n "s/.*best epoch .* (val accuracy \([0-9.]*\)).*/$$m \1/p" $$m.log; done; } | \
+	  awk '{ v[$$1] = $$1 == "linear" ? $$2 : 100 * $$2; n++ } \
+	    END { if (n != 3) { print "demo: a val accuracy is missing from the logs"; exit 1 } \
+	      print "\ntarget task (5 classes, 25 training images each), val accuracy:"; \
+	      printf "  linear head on the pretrained codes   %6.2f%%\n", v["linear"]; \
+	      printf "  fine-tuning the pretrained net        %6.2f%%\n", v["finetuned"]; \
+	      printf "  the same net from scratch             %6.2f%%\n", v["scratch"] }'
 # The same on ../shared (GRAFT_SHARED): hymenoptera.tar (ants vs bees) through the pretrained
 # MobileNet V1 embedding (whole image stretched to 224x224, (v - 128) / 128 as its README says).
 demo-real: deps
@@ -295,7 +333,20 @@ bench-train: deps
 	$(MAKE) --no-print-directory $(BUILD)/bench/bench_train $(BUILD)/hymenoptera/train_X.npy
 	$(BUILD)/bench/bench_train $(BUILD)/hymenoptera --reps $(or $(BENCH_REPS),7) \
 	  | tee $(BUILD)/bench/train.jsonl
-bench: bench-gemm bench-conv bench-pipeline bench-extract bench-train
+# Fine-tuning the top of mobilenet_v2 (features.16 on, new 10-class classifier, SGD momentum
+# 0.9, batch 32, 1 and 2 threads): training images/s of graft against PyTorch 1.13, which
+# bench/torch_finetune.py runs in its own process. BENCH_QUICK=1 makes one step per side.
+.PHONY: bench-finetune
+$(BUILD)/bench/bench_finetune: bench/bench_finetune.c bench/bench_common.c $(BUILD)/libgraft.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -O3 -DGRAFT_BUILD_DIR='"$(BUILD)"' -o $@ $^ $(LDLIBS)
+bench-finetune: deps
+	$(call apt_ensure,$(DEPS_MODELS))
+	$(MAKE) --no-print-directory models MODELS=mobilenet_v2
+	$(MAKE) --no-print-directory all $(BUILD)/bench/bench_finetune
+	$(BUILD)/bench/bench_finetune $(if $(filter-out 0,$(BENCH_QUICK)),--quick) \
+	  | tee $(BUILD)/bench/finetune.jsonl
+bench: bench-gemm bench-conv bench-pipeline bench-extract bench-train bench-finetune
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/graft \

@@ -1,13 +1,26 @@
 /*
  * pipeline/cli/demo_cmds.c: `graft demo-data DIR`, the offline material of `make demo`: a tar
  * of generated, encoded images of visually distinct texture classes (class folders with train/
- * and val/, plus two bad members so the demo shows how rejects are handled) and a small
- * ConvNet written as ONNX with seeded random weights.
+ * and val/, plus two bad members so the demo shows how rejects are handled), a small ConvNet
+ * written as ONNX with seeded random weights and, with --target, a second task for transfer
+ * learning.
  *
  * Textures rather than shapes: a network with random filters followed by global pooling tells
  * orientation and frequency apart (that is what random conv features are good at), so the
  * linear head on its codes learns something real without a pretrained network. The images
  * vary in colours, phase, period and noise so the task is not trivial.
+ *
+ * The target task is what a pretrained network is for: five classes none of the textures is
+ * (grid, crosshatch, zigzag, bricks, waves), drawn with the same strokes at the same scales,
+ * and only a few training images each. The classes share their orientations and periods, so
+ * telling a zigzag from waves or bricks from a grid takes features of how strokes combine,
+ * which the untrained network lacks (a linear head on its codes gets about half right) and
+ * the textures teach: the demo ConvNet pretrained on them gives codes a linear head separates
+ * well, fine-tuning it does better, and the same network trained from scratch on so few
+ * images falls well short (`make demo` prints the three).
+ *
+ * It only writes files (no training), and the bytes of textures.tar do not depend on
+ * --target: the target task draws from its own stream.
  */
 #include <archive.h>
 #include <archive_entry.h>
@@ -25,9 +38,11 @@
 #include "graft/graft.h"
 #include "../model/onnx_write.h"
 
-static const char *const class_names[] = {"checker", "dots", "hstripes", "diagonal", "rings",
-                                          "vstripes"};
+static const char *const source_names[] = {"checker", "dots", "hstripes", "diagonal", "rings",
+                                           "vstripes"};
 #define DEMO_CLASSES 6
+static const char *const target_names[] = {"grid", "crosshatch", "zigzag", "bricks", "waves"};
+#define TARGET_CLASSES 5
 #define DEMO_SIZE 96
 
 typedef struct rng {
@@ -46,36 +61,82 @@ static double rng_normal(rng *r) {
     return sqrt(-2 * log(u)) * cos(2 * M_PI * v);
 }
 
-/* Renders one image of class k into rgb (DEMO_SIZE^2 * 3 bytes). */
-static void render(int k, rng *r, uint8_t *rgb) {
+/*
+ * What every image draws before its pattern: colours, scale, phase, noise and a centre. The
+ * draws keep one order so that an image depends on the seed and its position only.
+ */
+typedef struct look {
+    double fg[3], bg[3];
+    double period, phase, noise, cx, cy;
+} look;
+
+static void draw_look(rng *r, look *l) {
     /* Random colours, but the pattern always stands out: foreground and background differ
        by 90..150 grey levels in every channel, one way or the other. */
-    double fg[3], bg[3], dir = rng_unit(r) < 0.5 ? -1 : 1;
+    double dir = rng_unit(r) < 0.5 ? -1 : 1;
     for (int c = 0; c < 3; c++) {
-        bg[c] = 60 + 135 * rng_unit(r);
-        fg[c] = bg[c] + dir * (90 + 60 * rng_unit(r));
-        if (fg[c] < 0 || fg[c] > 255) fg[c] = bg[c] - dir * (90 + 60 * rng_unit(r));
+        l->bg[c] = 60 + 135 * rng_unit(r);
+        l->fg[c] = l->bg[c] + dir * (90 + 60 * rng_unit(r));
+        if (l->fg[c] < 0 || l->fg[c] > 255) l->fg[c] = l->bg[c] - dir * (90 + 60 * rng_unit(r));
     }
-    double period = 8 + 8 * rng_unit(r), phase = rng_unit(r) * period;
-    double noise = 4 + 8 * rng_unit(r);
-    double cx = DEMO_SIZE * (0.3 + 0.4 * rng_unit(r)), cy = DEMO_SIZE * (0.3 + 0.4 * rng_unit(r));
+    l->period = 8 + 8 * rng_unit(r);
+    l->phase = rng_unit(r) * l->period;
+    l->noise = 4 + 8 * rng_unit(r);
+    l->cx = DEMO_SIZE * (0.3 + 0.4 * rng_unit(r));
+    l->cy = DEMO_SIZE * (0.3 + 0.4 * rng_unit(r));
+}
+
+/* Where the pattern of source class k is foreground (1) or background (0) at (x, y). */
+static double source_at(int k, const look *l, int x, int y) {
+    double period = l->period, phase = l->phase;
+    switch (k) {
+    case 0: return (fmod(x + phase, period) < period / 2) ^ (fmod(y + phase, period) < period / 2);
+    case 1: {
+        double dx = fmod(x + phase, period) - period / 2, dy = fmod(y + phase, period) - period / 2;
+        return dx * dx + dy * dy < period * period / 10;
+    }
+    case 2: return fmod(y + phase, period) < period / 2;
+    case 3: return fmod(x + y + 2 * phase, 1.4 * period) < 0.7 * period;
+    case 4: return fmod(hypot(x - l->cx, y - l->cy) + phase, period) < period / 2;
+    default: return fmod(x + phase, period) < period / 2;
+    }
+}
+
+/*
+ * The target task's classes: new patterns put together from the source's strokes (lines of
+ * the same orientations and periods), so features learned on the textures carry over while
+ * none of the classes is one of the textures.
+ */
+static double target_at(int k, const look *l, int x, int y) {
+    double P = l->period, u = x + l->phase, v = y + l->phase;
+    switch (k) {
+    case 0: /* grid: thin horizontal and vertical lines */
+        return fmod(u, P) < P / 4 || fmod(v, P) < P / 4;
+    case 1: /* crosshatch: thin lines along both diagonals */
+        return fmod(u + v, 1.4 * P) < 0.35 * P || fmod(u - v + 8 * DEMO_SIZE, 1.4 * P) < 0.35 * P;
+    case 2: { /* zigzag: horizontal stripes bent into chevrons */
+        double tri = fabs(fmod(u, 2 * P) - P);
+        return fmod(v + tri, P) < P / 2;
+    }
+    case 3: { /* bricks: horizontal mortar lines, vertical joints shifted every other row */
+        int row = (int)(v / P);
+        return fmod(v, P) < P / 4 || fmod(u + (row % 2) * P, 2 * P) < P / 4;
+    }
+    default: /* waves: horizontal stripes bent along a sine */
+        return fmod(v + 0.35 * P * sin(M_PI * u / P), P) < P / 2;
+    }
+}
+
+/* Renders one image of class k of the textures (target 0) or of the target task (target 1)
+   into rgb (DEMO_SIZE^2 * 3 bytes). */
+static void render(int k, int target, rng *r, uint8_t *rgb) {
+    look l;
+    draw_look(r, &l);
     for (int y = 0; y < DEMO_SIZE; y++) {
         for (int x = 0; x < DEMO_SIZE; x++) {
-            double t; /* 0 background .. 1 foreground */
-            switch (k) {
-            case 0: t = (fmod(x + phase, period) < period / 2) ^ (fmod(y + phase, period) < period / 2); break;
-            case 1: {
-                double dx = fmod(x + phase, period) - period / 2, dy = fmod(y + phase, period) - period / 2;
-                t = dx * dx + dy * dy < period * period / 10;
-                break;
-            }
-            case 2: t = fmod(y + phase, period) < period / 2; break;
-            case 3: t = fmod(x + y + 2 * phase, 1.4 * period) < 0.7 * period; break;
-            case 4: t = fmod(hypot(x - cx, y - cy) + phase, period) < period / 2; break;
-            default: t = fmod(x + phase, period) < period / 2; break;
-            }
+            double t = target ? target_at(k, &l, x, y) : source_at(k, &l, x, y);
             for (int c = 0; c < 3; c++) {
-                double v = t * fg[c] + (1 - t) * bg[c] + noise * rng_normal(r);
+                double v = t * l.fg[c] + (1 - t) * l.bg[c] + l.noise * rng_normal(r);
                 rgb[(y * DEMO_SIZE + x) * 3 + c] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
             }
         }
@@ -135,7 +196,16 @@ static int add_member(struct archive *a, const char *path, const void *data, siz
     return rc;
 }
 
-static int write_dataset(const char *path, const char *prefix, int per_class, uint64_t seed) {
+/*
+ * One generated task: its classes, images per class in each split, and whether the tar also
+ * carries the two bad members (a truncated JPEG and a README) that a run must reject.
+ */
+typedef struct task {
+    const char *const *class_names;
+    int classes, train_count, val_count, target, bad_members;
+} task;
+
+static int write_dataset(const char *path, const char *prefix, const task *tk, uint64_t seed) {
     struct archive *a = archive_write_new();
     archive_write_set_format_pax_restricted(a);
     if (archive_write_open_filename(a, path) != ARCHIVE_OK) {
@@ -148,31 +218,31 @@ static int write_dataset(const char *path, const char *prefix, int per_class, ui
     int rc = rgb ? 0 : 1;
     static const char *const splits[] = {"train", "val"};
     for (int sp = 0; sp < 2 && !rc; sp++) {
-        int count = sp == 0 ? per_class : (per_class + 2) / 3;
-        for (int k = 0; k < DEMO_CLASSES && !rc; k++) {
+        int count = sp == 0 ? tk->train_count : tk->val_count;
+        for (int k = 0; k < tk->classes && !rc; k++) {
+            const char *cls = tk->class_names[k];
             for (int i = 0; i < count && !rc; i++) {
-                render(k, &r, rgb);
+                render(k, tk->target, &r, rgb);
                 char name[256];
                 /* Mostly JPEG, every fifth image PNG: both decoders take part. */
                 if (i % 5 == 4) {
                     void *png = NULL;
                     size_t len;
-                    snprintf(name, sizeof name, "%s/%s/%s/%s_%04d.png", prefix, splits[sp],
-                             class_names[k], class_names[k], i);
+                    snprintf(name, sizeof name, "%s/%s/%s/%s_%04d.png", prefix, splits[sp], cls,
+                             cls, i);
                     rc = encode_png(rgb, DEMO_SIZE, DEMO_SIZE, &png, &len) ||
                          add_member(a, name, png, len);
                     free(png);
                 } else {
                     unsigned char *jpg = NULL;
                     unsigned long len;
-                    snprintf(name, sizeof name, "%s/%s/%s/%s_%04d.jpg", prefix, splits[sp],
-                             class_names[k], class_names[k], i);
+                    snprintf(name, sizeof name, "%s/%s/%s/%s_%04d.jpg", prefix, splits[sp], cls,
+                             cls, i);
                     rc = encode_jpeg(rgb, DEMO_SIZE, DEMO_SIZE, &jpg, &len) ||
                          add_member(a, name, jpg, len);
                     /* One truncated copy: a bad sample the run must reject and go past. */
-                    if (!rc && sp == 0 && k == 0 && i == 1) {
-                        snprintf(name, sizeof name, "%s/train/%s/truncated.jpg", prefix,
-                                 class_names[k]);
+                    if (!rc && tk->bad_members && sp == 0 && k == 0 && i == 1) {
+                        snprintf(name, sizeof name, "%s/train/%s/truncated.jpg", prefix, cls);
                         rc = add_member(a, name, jpg, len / 3);
                     }
                     free(jpg);
@@ -183,7 +253,7 @@ static int write_dataset(const char *path, const char *prefix, int per_class, ui
     static const char readme[] = "Generated by graft demo-data: texture classes, not photos.\n";
     char readme_name[256];
     snprintf(readme_name, sizeof readme_name, "%s/README.txt", prefix);
-    if (!rc) rc = add_member(a, readme_name, readme, sizeof readme - 1);
+    if (!rc && tk->bad_members) rc = add_member(a, readme_name, readme, sizeof readme - 1);
     if (archive_write_close(a) != ARCHIVE_OK) rc = 1;
     if (rc) fprintf(stderr, "graft demo-data: %s: %s\n", path, archive_error_string(a));
     archive_write_free(a);
@@ -290,33 +360,50 @@ static const char demo_usage[] =
     "train/ and val/, JPEG and PNG, plus a truncated JPEG and a README that a run rejects) and\n"
     "DIR/demo.onnx (a small ConvNet, 64x64 input, hand-set edge filters in its first layer and\n"
     "seeded random weights after; its default tap is the 128-d input of the classifier).\n"
-    "Everything depends on the seed only.\n"
+    "With --target also DIR/target.tar: a second task for transfer learning, five new classes\n"
+    "(grid, crosshatch, zigzag, bricks, waves) drawn with the textures' strokes, with few\n"
+    "training images per class. Everything depends on the seed only.\n"
     "  -n, --per-class N    training images per class (default 200; val gets a third)\n"
+    "  -t, --target         also write DIR/target.tar\n"
+    "      --target-per-class N   its training images per class (default 25; val gets 50);\n"
+    "                       implies --target\n"
     "      --seed S         random seed (default 1)\n"
     "      --prefix P       top directory of the members (default demo)\n"
-    "      --name NAME      the tar's file name (default textures.tar)\n"
+    "      --name NAME      the texture tar's file name (default textures.tar)\n"
     "  -h, --help           this help\n";
 
 int graft__cmd_demo_data(int argc, char **argv) {
     static const struct option longopts[] = {{"per-class", required_argument, 0, 'n'},
+                                             {"target", no_argument, 0, 't'},
+                                             {"target-per-class", required_argument, 0, 'T'},
                                              {"seed", required_argument, 0, 'S'},
                                              {"prefix", required_argument, 0, 'P'},
                                              {"name", required_argument, 0, 'N'},
                                              {"help", no_argument, 0, 'h'},
                                              {0, 0, 0, 0}};
-    int per_class = 200, c;
+    int per_class = 200, target = 0, target_per_class = 25, c;
     uint64_t seed = 1;
     const char *prefix = "demo", *tar_name = "textures.tar";
     optind = 1;
-    while ((c = getopt_long(argc, argv, "n:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "n:th", longopts, NULL)) != -1) {
         switch (c) {
         case 'n':
-            per_class = atoi(optarg);
-            if (per_class < 1 || per_class > 100000) {
-                fprintf(stderr, "graft demo-data: --per-class takes 1..100000\n");
+        case 'T': {
+            int n = atoi(optarg);
+            if (n < 1 || n > 100000) {
+                fprintf(stderr, "graft demo-data: --%s takes 1..100000\n",
+                        c == 'n' ? "per-class" : "target-per-class");
                 return 2;
             }
+            if (c == 'n') {
+                per_class = n;
+            } else {
+                target_per_class = n;
+                target = 1;
+            }
             break;
+        }
+        case 't': target = 1; break;
         case 'S': seed = strtoull(optarg, NULL, 10); break;
         case 'P': prefix = optarg; break;
         case 'N': tar_name = optarg; break;
@@ -335,9 +422,19 @@ int graft__cmd_demo_data(int argc, char **argv) {
     }
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, tar_name);
-    if (write_dataset(path, prefix, per_class, seed)) return 1;
+    const task source = {source_names, DEMO_CLASSES, per_class, (per_class + 2) / 3, 0, 1};
+    if (write_dataset(path, prefix, &source, seed)) return 1;
     printf("wrote %s (%d classes, %d train + %d val images per class, 2 bad members)\n", path,
-           DEMO_CLASSES, per_class, (per_class + 2) / 3);
+           source.classes, source.train_count, source.val_count);
+    if (target) {
+        /* Few training images and a val split large enough to tell the methods apart, as in
+           a real transfer setting; its own stream of draws, so the textures stay as they are. */
+        const task tgt = {target_names, TARGET_CLASSES, target_per_class, 50, 1, 0};
+        snprintf(path, sizeof path, "%s/target.tar", dir);
+        if (write_dataset(path, prefix, &tgt, seed ^ 0x7a59e7ULL)) return 1;
+        printf("wrote %s (%d classes, %d train + %d val images per class)\n", path, tgt.classes,
+               tgt.train_count, tgt.val_count);
+    }
     snprintf(path, sizeof path, "%s/demo.onnx", dir);
     if (write_model(path, seed)) return 1;
     printf("wrote %s (3 conv layers, 64x64 input, 128-d codes at \"features\")\n", path);
