@@ -232,7 +232,8 @@ demo: deps
 	      printf "  fine-tuning the pretrained net        %6.2f%%\n", v["finetuned"]; \
 	      printf "  the same net from scratch             %6.2f%%\n", v["scratch"] }'
 # The same on ../shared (GRAFT_SHARED): hymenoptera.tar (ants vs bees) through the pretrained
-# MobileNet V1 embedding (whole image stretched to 224x224, (v - 128) / 128 as its README says).
+# MobileNet V1 embedding (whole image stretched to 224x224, (v - 128) / 128 as its README says),
+# then MobileNet V2: linear head on its codes, and fine-tuning started from that head.
 demo-real: deps
 	$(MAKE) --no-print-directory all
 	rm -rf $(DEMO)/hymenoptera
@@ -241,6 +242,16 @@ demo-real: deps
 	$(BUILD)/graft train -c $(DEMO)/hymenoptera -o $(DEMO)/hymenoptera.head \
 	  --C 0.001,0.01,0.1,1,10
 	$(BUILD)/graft eval -c $(DEMO)/hymenoptera -o $(DEMO)/hymenoptera.head
+	@# Then the pretrained MobileNet V2: a linear head on its codes, and fine-tuning its last two
+	@# blocks, Conv_1 and a classifier started from that head, which beats it on val.
+	rm -rf $(DEMO)/hymenoptera-v2 $(DEMO)/hymenoptera-v2-ft.*
+	$(BUILD)/graft extract -m $(SHARED)/models/mobilenet_v2_1.0_224.onnx --preset stretch -q \
+	  -c $(DEMO)/hymenoptera-v2 $(SHARED)/data/hymenoptera.tar
+	$(BUILD)/graft train -c $(DEMO)/hymenoptera-v2 -o $(DEMO)/hymenoptera-v2.head \
+	  --C 0.001,0.01,0.1,1,10
+	$(BUILD)/graft finetune $(SHARED)/models/mobilenet_v2_1.0_224.onnx \
+	  $(SHARED)/data/hymenoptera.tar --preset stretch --head $(DEMO)/hymenoptera-v2.head \
+	  --lr 0.002 --out $(DEMO)/hymenoptera-v2-ft.onnx
 
 $(BUILD)/bench/bench_gemm: bench/bench_gemm.c bench/bench_common.c $(BUILD)/libgraft.a
 	@mkdir -p $(dir $@)
@@ -421,6 +432,7 @@ fuzz: deps
 	$(MAKE) --no-print-directory fuzz-model
 	$(MAKE) --no-print-directory fuzz-archive
 	$(MAKE) --no-print-directory fuzz-cache
+	$(MAKE) --no-print-directory fuzz-checkpoint
 
 # libFuzzer on the TFLite importer and the flatbuffer reader under it, metadata and appended
 # zip included (tests/fuzz/fuzz_tflite.c); `make fuzz` runs it after the ONNX target. Seeds:
@@ -509,6 +521,24 @@ fuzz-cache: deps
 	@mkdir -p $(BUILD)/fuzz/cache_corpus
 	$(BUILD)/fuzz/fuzz_cache -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
 	  -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/cache- $(BUILD)/fuzz/cache_corpus
+
+# libFuzzer on the fine-tuning checkpoint reader (tests/fuzz/fuzz_checkpoint.c), a file users
+# point --resume at. Linked against the instrumented library of fuzz-model; seeded with a valid
+# checkpoint the target writes itself into an empty $(BUILD)/fuzz/checkpoint_corpus.
+.PHONY: fuzz-checkpoint
+$(BUILD)/fuzz/fuzz_checkpoint: tests/fuzz/fuzz_checkpoint.c $(BUILD)/fuzz/fuzz_model
+	$(FUZZ_CC) -std=gnu11 -g -O1 -Wall -Wextra -Wno-unused-parameter -Iinclude -Ikernels \
+	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< \
+	  $(BUILD)/fuzz/lib/libgraft.a $(LDLIBS)
+fuzz-checkpoint: deps
+	$(call apt_ensure,$(DEPS_FUZZ))
+	$(MAKE) --no-print-directory $(BUILD)/fuzz/fuzz_checkpoint
+	@mkdir -p $(BUILD)/fuzz/checkpoint_corpus
+	@[ -n "$$(ls -A $(BUILD)/fuzz/checkpoint_corpus)" ] || \
+	  GRAFT_FUZZ_SEED_DIR=$(BUILD)/fuzz/checkpoint_corpus $(BUILD)/fuzz/fuzz_checkpoint -runs=0
+	$(BUILD)/fuzz/fuzz_checkpoint -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	  -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/checkpoint- \
+	  $(BUILD)/fuzz/checkpoint_corpus
 
 # libFuzzer on the whole model path (tests/fuzz/fuzz_model.c): format sniffing, both
 # importers, the graph passes, weight packing, net planning and a forward pass on small

@@ -200,6 +200,7 @@ typedef struct graft_finetune_stats {
     double best_val_accuracy;     /* NaN when no val rows */
     const char *freeze;           /* the freeze tensor (owned by the library; valid until the
                                      next run) */
+    int nothing_frozen;           /* 1: the freeze tensor is the image input (all layers train) */
 } graft_finetune_stats;
 
 /*

@@ -420,11 +420,13 @@ int graft__cmd_finetune(int argc, char **argv) {
         }
         if (st.classes)
             printf("finetune: %d classes, %llu train and %llu val images (%llu extracted, %llu "
-                   "cached, %llu rejected), frozen up to %s\n",
+                   "cached, %llu rejected), %s%s\n",
                    st.classes, (unsigned long long)st.train_rows,
                    (unsigned long long)st.val_rows, (unsigned long long)es->extracted,
                    (unsigned long long)(es->cached + es->rejected_before),
-                   (unsigned long long)es->rejects, st.freeze);
+                   (unsigned long long)es->rejects,
+                   st.nothing_frozen ? "nothing frozen" : "frozen up to ",
+                   st.nothing_frozen ? "" : st.freeze);
         if (!rc)
             printf("finetune: best epoch %d (val accuracy %.4f); written to %s\n", st.best_epoch,
                    st.best_val_accuracy, o.out_path);

@@ -158,6 +158,7 @@ typedef struct run {
     char *cache_dir, *ckpt_path, *best_path;
     graft_model *model;
     graft_top *top;
+    int nothing_frozen;       /* the freeze tensor is the image input */
     graft_cache_view *view;
     int K;
     const char **class_names;      /* (K) owned by the view */
@@ -467,6 +468,8 @@ static int find_freeze(run *r) {
         return graft__fail(GRAFT_EINVAL, "finetune: the freeze tensor's name is too long");
     }
     snprintf(freeze_name, sizeof freeze_name, "%s", name);
+    r->nothing_frozen = !strcmp(name, graft_model_input_name(r->model));
+    r->st->nothing_frozen = r->nothing_frozen;
     graft_top_destroy(probe);
     return GRAFT_OK;
 }
