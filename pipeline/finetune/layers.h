@@ -31,6 +31,9 @@ typedef struct graft__tval {
     float *grad;          /* (N * per), or NULL when no gradient flows here */
 } graft__tval;
 
+/* Inputs a layer may have: DenseNet's concats join up to 33 values. */
+#define GRAFT__TOP_MAX_IN 64
+
 typedef struct graft__tlayer graft__tlayer;
 
 typedef struct graft__tlayer_vt {
@@ -47,7 +50,7 @@ struct graft__tlayer {
     const graft__tlayer_vt *vt;
     const graft__node *node;   /* the graph node it trains, or NULL for the ones the top adds */
     char name[96];             /* the node's name (or its output's), for messages */
-    int in[8], n_in;           /* value indices */
+    int in[GRAFT__TOP_MAX_IN], n_in; /* value indices */
     int out;
     int param0, n_params;      /* its parameters: t->params[param0 .. param0 + n_params) */
 };
@@ -109,6 +112,12 @@ int graft__tl_concat(graft_top *t, const graft__node *nd, const int *ins, int n_
    a vector, copies otherwise. */
 int graft__tl_reshape(graft_top *t, const graft__node *nd, int in, int out);
 int graft__tl_dropout(graft_top *t, float p, int in, int out);
+/* A range of channels (Slice), and ShuffleNet's channel shuffle (the Reshape, Transpose,
+   Reshape chain ending at node `last`, whose 5-D values mid0 and mid1 export keeps). */
+int graft__tl_slice(graft_top *t, const graft__node *nd, const graft__tinfo *ti, int in,
+                    int out);
+int graft__tl_shuffle(graft_top *t, const graft__node *last, int in, int out, int groups,
+                      const char *mid0, const char *mid1);
 /* Constant padding of H and W (Pad before a count_include_pad AveragePool). */
 int graft__tl_pad(graft_top *t, const graft__node *nd, int in, int out);
 

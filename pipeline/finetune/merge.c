@@ -229,7 +229,7 @@ static int concat_backward(graft_top *t, graft__tlayer *l, int n) {
 }
 
 static int concat_export(const graft_top *t, const graft__tlayer *l, graft__onnx_builder *b) {
-    const char *ins[8], *out = t->vals[l->out].name;
+    const char *ins[GRAFT__TOP_MAX_IN], *out = t->vals[l->out].name;
     for (int i = 0; i < l->n_in; i++) ins[i] = t->vals[l->in[i]].name;
     graft__onnx_attr a = {.name = "axis", .type = GRAFT__ONNX_ATTR_INT, .i = 1};
     return graft__onnx_node(b, "Concat", l->name, ins, l->n_in, &out, 1, &a, 1);
@@ -241,7 +241,7 @@ static const graft__tlayer_vt concat_vt = {"Concat", concat_forward, concat_back
 int graft__tl_concat(graft_top *t, const graft__node *nd, const int *ins, int n_in, int out) {
     const graft__tval *y = &t->vals[out];
     int axis = nd->a.axis < 0 ? nd->a.axis + y->rank : nd->a.axis;
-    int ok = axis == 1 && n_in >= 1 && n_in <= 8;
+    int ok = axis == 1 && n_in >= 1 && n_in <= GRAFT__TOP_MAX_IN;
     for (int i = 0; i < n_in && ok; i++) ok = ins[i] >= 0 && t->vals[ins[i]].rank == y->rank;
     if (!ok)
         return graft__fail(GRAFT_EUNSUPPORTED, "finetune: node '%s' (%s): only a channel concat "

@@ -222,9 +222,48 @@ static int unknown_name(const graft__graph *g, const char *what, const char *nam
 
 /* ---- building ---- */
 
-static int build_node(graft_top *t, const graft__node *nd, const int *map, int out) {
+/* The node that reads value v, when exactly one does; else -1. */
+static int only_consumer(const graft__graph *g, int v) {
+    int found = -1;
+    for (int n = 0; n < g->n_nodes; n++)
+        for (int i = 0; i < g->nodes[n].n_in; i++)
+            if (g->nodes[n].in[i] == v) {
+                if (found >= 0 && found != n) return -1;
+                found = n;
+            }
+    return found;
+}
+
+/*
+ * ShuffleNet's channel shuffle: Reshape (N, g, C/g, H, W), Transpose (0, 2, 1, 3, 4), Reshape
+ * (N, C, H, W). Returns the final Reshape's node index and g when node r starts one; else -1.
+ */
+static int match_shuffle(const graft__graph *g, const graft__tinfo *ti, int r, int *groups) {
+    const graft__node *a = &g->nodes[r];
+    const graft__tinfo *x = &ti[a->in[0]], *y = &ti[a->out[0]];
+    if (a->op != GRAFT__OP_RESHAPE || x->rank != 4 || y->rank != 5 || y->dims[0] != x->dims[0] ||
+        y->dims[1] * y->dims[2] != x->dims[1] || y->dims[3] != x->dims[2] ||
+        y->dims[4] != x->dims[3])
+        return -1;
+    int tn = only_consumer(g, a->out[0]);
+    if (tn < 0 || g->nodes[tn].op != GRAFT__OP_TRANSPOSE || g->nodes[tn].a.transpose.n != 5)
+        return -1;
+    static const int want[5] = {0, 2, 1, 3, 4};
+    for (int d = 0; d < 5; d++)
+        if (g->nodes[tn].a.transpose.perm[d] != want[d]) return -1;
+    int bn = only_consumer(g, g->nodes[tn].out[0]);
+    if (bn < 0 || g->nodes[bn].op != GRAFT__OP_RESHAPE) return -1;
+    const graft__tinfo *z = &ti[g->nodes[bn].out[0]];
+    if (z->rank != 4 || memcmp(z->dims, x->dims, sizeof(int64_t) * 4)) return -1;
+    *groups = (int)y->dims[1];
+    return bn;
+}
+
+static int build_node(graft_top *t, const graft__node *nd, const graft__tinfo *ti,
+                      const int *map, int out) {
     int in0 = nd->in[0] >= 0 ? map[nd->in[0]] : -1;
     switch (nd->op) {
+    case GRAFT__OP_SLICE: return graft__tl_slice(t, nd, ti, in0, out);
     case GRAFT__OP_CONV: return graft__tl_conv(t, nd, in0, out);
     case GRAFT__OP_GEMM: {
         const graft__graph *g = t->g;
@@ -251,10 +290,10 @@ static int build_node(graft_top *t, const graft__node *nd, const int *map, int o
     case GRAFT__OP_BINARY:
         return graft__tl_binary(t, nd, in0, nd->in[1] >= 0 ? map[nd->in[1]] : -1, out);
     case GRAFT__OP_CONCAT: {
-        int ins[8];
-        if (nd->n_in > 8)
+        int ins[GRAFT__TOP_MAX_IN];
+        if (nd->n_in > GRAFT__TOP_MAX_IN)
             return graft__fail(GRAFT_EUNSUPPORTED, "finetune: node '%s' (Concat) has %d inputs; "
-                               "at most 8 train", nd->name, nd->n_in);
+                               "at most %d train", nd->name, nd->n_in, GRAFT__TOP_MAX_IN);
         for (int i = 0; i < nd->n_in; i++) ins[i] = map[nd->in[i]];
         return graft__tl_concat(t, nd, ins, nd->n_in, out);
     }
@@ -337,6 +376,7 @@ int graft_top_create(graft_model *m, int N, int H, int W, const graft_top_option
     t->seed = opts->seed;
     graft_net *net = NULL;
     int *map = NULL;
+    unsigned char *skip = NULL;
     top_graph tg = {g, NULL, NULL, NULL, NULL};
     const char *tapname = g->values[fe].name;
     int err = graft_net_create(m, 1, H, W, &tapname, 1, NULL, &net);
@@ -346,7 +386,8 @@ int graft_top_create(graft_model *m, int N, int H, int W, const graft_top_option
     tg.in_top = calloc((size_t)g->n_nodes + 1, 1);
     tg.down = calloc((size_t)g->n_values + 1, 1);
     map = malloc(sizeof(int) * (size_t)(g->n_values + 1));
-    if (!tg.anc || !tg.in_top || !tg.down || !map) {
+    skip = calloc((size_t)g->n_nodes + 1, 1);
+    if (!tg.anc || !tg.in_top || !tg.down || !map || !skip) {
         err = graft__fail(GRAFT_ENOMEM, "finetune: out of memory");
         goto fail;
     }
@@ -401,6 +442,29 @@ int graft_top_create(graft_model *m, int N, int H, int W, const graft_top_option
     for (int n = 0; n < g->n_nodes; n++) {
         if (!tg.in_top[n]) continue;
         const graft__node *nd = &g->nodes[n];
+        /* Shape arithmetic the net folded for this input size computes nothing at run time. */
+        int folded = 1;
+        for (int o = 0; o < nd->n_out; o++) folded &= net->t[nd->out[o]].data != NULL;
+        if (folded || skip[n]) continue;
+        int groups, last = nd->op == GRAFT__OP_RESHAPE ? match_shuffle(g, net->t, n, &groups) : -1;
+        if (last >= 0) {
+            const graft__node *tr = &g->nodes[only_consumer(g, nd->out[0])];
+            const graft__node *ln = &g->nodes[last];
+            const graft__tinfo *ti = &net->t[ln->out[0]];
+            int v = add_val(t, g->values[ln->out[0]].name, ti->rank, ti->dims);
+            if (v < 0) {
+                err = v;
+                goto fail;
+            }
+            map[ln->out[0]] = v;
+            skip[last] = 1;
+            skip[tr - g->nodes] = 1;
+            if ((err = graft__tl_shuffle(t, ln, map[nd->in[0]], v, groups,
+                                         g->values[nd->out[0]].name,
+                                         g->values[tr->out[0]].name)))
+                goto fail;
+            continue;
+        }
         if (nd->n_out != 1) {
             err = graft__fail(GRAFT_EUNSUPPORTED, "finetune: node '%s' (%s) has %d outputs; "
                               "layers with one output train", nd->name, nd->src_op, nd->n_out);
@@ -413,7 +477,7 @@ int graft_top_create(graft_model *m, int N, int H, int W, const graft_top_option
             goto fail;
         }
         map[nd->out[0]] = v;
-        if ((err = build_node(t, nd, map, v))) goto fail;
+        if ((err = build_node(t, nd, net->t, map, v))) goto fail;
     }
     /* The new classifier reads the features as a vector. */
     int feat = map[fe];
@@ -525,12 +589,12 @@ int graft_top_create(graft_model *m, int N, int H, int W, const graft_top_option
     }
     if ((err = make_signature(t))) goto fail;
     graft_net_destroy(net);
-    free(map), free(tg.anc), free(tg.in_top), free(tg.down);
+    free(map), free(skip), free(tg.anc), free(tg.in_top), free(tg.down);
     *out = t;
     return 0;
 fail:
     graft_net_destroy(net);
-    free(map), free(tg.anc), free(tg.in_top), free(tg.down);
+    free(map), free(skip), free(tg.anc), free(tg.in_top), free(tg.down);
     graft_top_destroy(t);
     return err < 0 ? err : GRAFT_EINVAL;
 }

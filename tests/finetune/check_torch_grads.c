@@ -61,36 +61,9 @@
 
 enum { PATH_BYTES = 1024, NAMES_MAX = 64, NAME_BYTES = 128 };
 
-static void append(char *msg, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void append(char *msg, size_t len, const char *fmt, ...) {
-    size_t used = strnlen(msg, len);
-    if (used + 1 >= len) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg + used, len - used, fmt, ap);
-    va_end(ap);
-}
-
-static int file_exists(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 static const char *fixtures_dir(void) {
     const char *d = getenv("GRAFT_FINETUNE_DIR");
     return d && d[0] ? d : GRAFT_BUILD_DIR "/finetune";
-}
-
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run(const char *fmt, ...) {
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 /* ---- a case as gen_grads.py describes it ------------------------------------------------ */
@@ -157,7 +130,7 @@ static int case_load(const char *name, ft_case *c, char *msg, size_t len) {
     snprintf(c->dir, sizeof c->dir, "%s/%s", fixtures_dir(), name);
     char path[PATH_BYTES + 32];
     snprintf(path, sizeof path, "%s/stamp", c->dir);
-    if (!file_exists(path)) {
+    if (!graft_check_file_exists(path)) {
         printf("torch_grads: %-22s skipped: %s absent (make finetune-fixtures)\n", name, path);
         return graft_check_say(msg, len, GRAFT_CHECK_SKIP,
                                "%s is absent: run `make finetune-fixtures` (or set "
@@ -264,8 +237,9 @@ static int compare(const char *what, const float *got, const float *ref, size_t 
     for (size_t i = 0; i < count; i++) maxref = fmax(maxref, fabs((double)ref[i]));
     printf("torch_grads:   %s: %.3g of tolerance, worst at %zu of %zu: got %.7g ref %.7g (max|ref| "
            "%.3g)\n", what, frac, at, count, (double)got[at], (double)ref[at], maxref);
-    append(msg, len, "%s: %.3g of tolerance, worst at %zu: got %.7g ref %.7g (max|ref| %.3g); ",
-           what, frac, at, (double)got[at], (double)ref[at], maxref);
+    graft_check_append(msg, len,
+                       "%s: %.3g of tolerance, worst at %zu: got %.7g ref %.7g (max|ref| %.3g); ",
+                       what, frac, at, (double)got[at], (double)ref[at], maxref);
     return 0;
 }
 
@@ -308,8 +282,8 @@ static int run_case(const ft_case *c, int partial, const char *label, run_bits *
     graft_model_options mo = {.no_fuse = 1, .keep_weights = 1};
     int err = graft_model_load(c->onnx, &mo, &m);
     if (err != GRAFT_OK) {
-        append(msg, len, "%s: graft_model_load: %s: %s; ", label, graft_err_name(err),
-               graft_last_error());
+        graft_check_append(msg, len, "%s: graft_model_load: %s: %s; ", label, graft_err_name(err),
+                           graft_last_error());
         goto done;
     }
     size_t top_in = (size_t)c->C * c->H * c->W; /* floats per image into the top */
@@ -323,15 +297,15 @@ static int run_case(const ft_case *c, int partial, const char *label, run_bits *
         if (!err) err = graft_net_run(net, c->x.data, GRAFT_LAYOUT_NCHW);
         if (!err) err = graft_net_tap(net, 0, &tap, &rank, dims);
         if (err) {
-            append(msg, len, "%s: trunk to %s: %s: %s; ", label, c->freeze, graft_err_name(err),
-                   graft_last_error());
+            graft_check_append(msg, len, "%s: trunk to %s: %s: %s; ", label, c->freeze,
+                               graft_err_name(err), graft_last_error());
             goto done;
         }
         top_in = 1;
         for (int d = 1; d < rank; d++) top_in *= (size_t)dims[d];
         if (top_in * (size_t)c->N != c->freeze_grad.count) {
-            append(msg, len, "%s: tap %s has %zu floats per image, PyTorch's %zu; ", label,
-                   c->freeze, top_in, c->freeze_grad.count / (size_t)c->N);
+            graft_check_append(msg, len, "%s: tap %s has %zu floats per image, PyTorch's %zu; ",
+                               label, c->freeze, top_in, c->freeze_grad.count / (size_t)c->N);
             goto done;
         }
         x_top = malloc(sizeof(float) * top_in * (size_t)c->N);
@@ -346,20 +320,20 @@ static int run_case(const ft_case *c, int partial, const char *label, run_bits *
     o.seed = 1;
     err = graft_top_create(m, c->N, c->H, c->W, &o, &t);
     if (err != GRAFT_OK) {
-        append(msg, len, "%s: graft_top_create: %s: %s; ", label, graft_err_name(err),
-               graft_last_error());
+        graft_check_append(msg, len, "%s: graft_top_create: %s: %s; ", label, graft_err_name(err),
+                           graft_last_error());
         goto done;
     }
     /* The top's input and parameters must be exactly what PyTorch's graph says. */
     const char *in_name = graft_top_input_name(t);
     if (partial && (!in_name || strcmp(in_name, c->freeze))) {
-        append(msg, len, "%s: top input %s, expected %s; ", label, in_name ? in_name : "NULL",
-               c->freeze);
+        graft_check_append(msg, len, "%s: top input %s, expected %s; ", label,
+                           in_name ? in_name : "NULL", c->freeze);
         goto done;
     }
     if (graft_top_classes(t) != c->K || graft_top_features(t) != c->fc_w.shape[1]) {
-        append(msg, len, "%s: K %d, D %zu; expected %d, %zu; ", label, graft_top_classes(t),
-               graft_top_features(t), c->K, c->fc_w.shape[1]);
+        graft_check_append(msg, len, "%s: K %d, D %zu; expected %d, %zu; ", label,
+                           graft_top_classes(t), graft_top_features(t), c->K, c->fc_w.shape[1]);
         goto done;
     }
     const char(*want)[NAME_BYTES] = partial ? c->after : c->params;
@@ -371,23 +345,27 @@ static int run_case(const ft_case *c, int partial, const char *label, run_bits *
         if (p->is_new) {
             if (!strcmp(p->name, "graft_classifier.weight")) cw = p;
             else if (!strcmp(p->name, "graft_classifier.bias")) cb = p;
-            else append(msg, len, "%s: unexpected new parameter %s; ", label, p->name), fail = 1;
+            else
+                graft_check_append(msg, len, "%s: unexpected new parameter %s; ", label, p->name),
+                    fail = 1;
             continue;
         }
         if (!in_list(want, n_want, p->name)) {
-            append(msg, len, "%s: graft trains %s, PyTorch's graph says it is %s; ", label,
-                   p->name, partial ? "before the freeze point" : "no parameter");
+            graft_check_append(msg, len, "%s: graft trains %s, PyTorch's graph says it is %s; ",
+                               label, p->name,
+                               partial ? "before the freeze point" : "no parameter");
             fail = 1;
         }
         seen++;
     }
     for (int i = 0; i < n_want; i++)
         if (!find_param(t, want[i])) {
-            append(msg, len, "%s: %s does not train in graft; ", label, want[i]);
+            graft_check_append(msg, len, "%s: %s does not train in graft; ", label, want[i]);
             fail = 1;
         }
     if (!cw || !cb || cw->numel != c->fc_w.count || cb->numel != c->fc_b.count) {
-        append(msg, len, "%s: no classifier of (%d, %zu); ", label, c->K, c->fc_w.shape[1]);
+        graft_check_append(msg, len, "%s: no classifier of (%d, %zu); ", label, c->K,
+                           c->fc_w.shape[1]);
         fail = 1;
     }
     if (fail) goto done;
@@ -398,8 +376,8 @@ static int run_case(const ft_case *c, int partial, const char *label, run_bits *
     float loss = NAN;
     if (!err) err = graft_top_backward(t, c->label_ints, c->loss, c->smoothing, &loss);
     if (err) {
-        append(msg, len, "%s: forward/backward: %s: %s; ", label, graft_err_name(err),
-               graft_last_error());
+        graft_check_append(msg, len, "%s: forward/backward: %s: %s; ", label, graft_err_name(err),
+                           graft_last_error());
         goto done;
     }
     int all = compare("logits", graft_top_logits(t), c->logits.data, c->logits.count, 0, &worst,
@@ -407,7 +385,7 @@ static int run_case(const ft_case *c, int partial, const char *label, run_bits *
     double ref_loss = ((const float *)c->loss_ref.data)[0];
     double loss_rel = fabs(loss - ref_loss) / fabs(ref_loss);
     if (!(loss_rel <= LOSS_RTOL)) {
-        append(msg, len, "%s: loss %.8g, PyTorch %.8g; ", label, loss, ref_loss);
+        graft_check_append(msg, len, "%s: loss %.8g, PyTorch %.8g; ", label, loss, ref_loss);
         all = 0;
     }
     /* Gradients, in the top's order, into bits too. */
@@ -427,8 +405,8 @@ static int run_case(const ft_case *c, int partial, const char *label, run_bits *
         graft_npy_free(&g);
         if (read_f32(c->dir, file, &g, msg, len) != GRAFT_CHECK_PASS) goto done;
         if (g.count != p->numel) {
-            append(msg, len, "%s: %s has %zu elements, PyTorch's %zu; ", label, p->name,
-                   p->numel, g.count);
+            graft_check_append(msg, len, "%s: %s has %zu elements, PyTorch's %zu; ", label, p->name,
+                               p->numel, g.count);
             all = 0;
             continue;
         }
@@ -438,7 +416,7 @@ static int run_case(const ft_case *c, int partial, const char *label, run_bits *
     }
     const graft_npy *ig_ref = partial ? &c->freeze_grad : &c->input_grad;
     if (!ig) {
-        append(msg, len, "%s: no input gradient; ", label);
+        graft_check_append(msg, len, "%s: no input gradient; ", label);
         all = 0;
     } else {
         all &= compare(partial ? "freeze tensor grad" : "input grad", ig, ig_ref->data,
@@ -492,8 +470,8 @@ static int check_case(const char *name, int partial, char *msg, size_t len) {
         if (bits[0].data && bits[1].data &&
             (bits[0].count != bits[1].count ||
              memcmp(bits[0].data, bits[1].data, sizeof(float) * bits[0].count))) {
-            append(msg, len, "%s %s: 1 and 2 threads give different gradients; ", name,
-                   graft_isa_name(isas[i]));
+            graft_check_append(msg, len, "%s %s: 1 and 2 threads give different gradients; ", name,
+                               graft_isa_name(isas[i]));
             ok = 0;
         }
         free(bits[0].data);
@@ -521,6 +499,7 @@ CASE_CHECKS(branches)
 CASE_CHECKS(cnn_smooth)
 CASE_CHECKS(cnn_hinge)
 CASE_CHECKS(avgpool_pad)
+CASE_CHECKS(shuffle)
 
 /* ---- the export ------------------------------------------------------------------------- */
 
@@ -545,8 +524,8 @@ static int compare_logits(const char *who, const float *got, const float *ref, s
     printf("torch_grads: %-36s %-11s %.3g of tolerance%s\n", label, who, frac,
            frac <= 1.0 ? "" : "  FAIL");
     if (frac <= 1.0) return 1;
-    append(msg, len, "%s: %s logit %zu: %.7g, graft_top_forward %.7g; ", label, who, at,
-           (double)got[at], (double)ref[at]);
+    graft_check_append(msg, len, "%s: %s logit %zu: %.7g, graft_top_forward %.7g; ", label, who, at,
+                       (double)got[at], (double)ref[at]);
     return 0;
 }
 
@@ -603,21 +582,22 @@ static int check_export(const char *name, int fused, char *msg, size_t len) {
     }
     if (!err) err = graft_top_forward(t, tap, c.N, 0);
     if (err) {
-        append(msg, len, "%s: training: %s: %s; ", label, graft_err_name(err),
-               graft_last_error());
+        graft_check_append(msg, len, "%s: training: %s: %s; ", label, graft_err_name(err),
+                           graft_last_error());
         goto done;
     }
     memcpy(ref, graft_top_logits(t), sizeof(float) * NK);
     double moved = 0.0;
     for (size_t i = 0; i < NK; i++) moved = fmax(moved, fabs((double)ref[i] - before[i]));
     if (!(moved > 1e-3)) {
-        append(msg, len, "%s: three SGD steps moved the logits by %.3g only; ", label, moved);
+        graft_check_append(msg, len, "%s: three SGD steps moved the logits by %.3g only; ", label,
+                           moved);
         goto done;
     }
     err = graft_top_export_onnx(t, c.onnx, out, NULL);
     if (err) {
-        append(msg, len, "%s: graft_top_export_onnx: %s: %s; ", label, graft_err_name(err),
-               graft_last_error());
+        graft_check_append(msg, len, "%s: graft_top_export_onnx: %s: %s; ", label,
+                           graft_err_name(err), graft_last_error());
         goto done;
     }
     /* graft on the exported file, from the image. */
@@ -628,31 +608,34 @@ static int check_export(const char *name, int fused, char *msg, size_t len) {
     if (!err) err = graft_net_run(enet, c.x.data, GRAFT_LAYOUT_NCHW);
     if (!err) err = graft_net_tap(enet, 0, &y, NULL, NULL);
     if (err) {
-        append(msg, len, "%s: graft on the export: %s: %s; ", label, graft_err_name(err),
-               graft_last_error());
+        graft_check_append(msg, len, "%s: graft on the export: %s: %s; ", label,
+                           graft_err_name(err), graft_last_error());
         goto done;
     }
     int all = compare_logits("graft", y, ref, NK, label, msg, len);
     /* PyTorch, through the interpreter. */
     size_t shape[4] = {(size_t)c.N, (size_t)c.C, (size_t)c.H, (size_t)c.W};
     if (graft_npy_write(xnpy, GRAFT_NPY_DTYPE_F32, 4, shape, c.x.data) != GRAFT_OK) goto done;
-    if (run("/usr/bin/python3 -c 'import torch, onnx' >/dev/null 2>&1") == 0) {
+    if (graft_check_run("/usr/bin/python3 -c 'import torch, onnx' >/dev/null 2>&1") == 0) {
         /* Its exit status is grep's: whether it wrote the output file is what tells. */
-        run("/usr/bin/python3 tests/finetune/torch_run_onnx.py %s %s %s logits 2>&1 | "
-            "grep -v Warning >&2", out, xnpy, ynpy);
-        if (!file_exists(ynpy)) {
-            append(msg, len, "%s: torch_run_onnx.py failed; ", label);
+        graft_check_run("/usr/bin/python3 tests/finetune/torch_run_onnx.py %s %s %s logits 2>&1 | "
+                        "grep -v Warning >&2",
+                        out, xnpy, ynpy);
+        if (!graft_check_file_exists(ynpy)) {
+            graft_check_append(msg, len, "%s: torch_run_onnx.py failed; ", label);
             all = 0;
         } else if (read_values(ynpy, got, NK)) {
-            append(msg, len, "%s: torch_run_onnx.py wrote no (N, K) logits; ", label);
+            graft_check_append(msg, len, "%s: torch_run_onnx.py wrote no (N, K) logits; ", label);
             all = 0;
         } else {
             all &= compare_logits("pytorch", got, ref, NK, label, msg, len);
             how = "graft, PyTorch";
         }
-        if (run("/usr/bin/python3 -c 'import onnx, sys; onnx.checker.check_model(onnx.load("
-                "sys.argv[1]), full_check=True)' %s", out)) {
-            append(msg, len, "%s: onnx.checker refused the export; ", label);
+        if (graft_check_run(
+                "/usr/bin/python3 -c 'import onnx, sys; onnx.checker.check_model(onnx.load("
+                "sys.argv[1]), full_check=True)' %s",
+                out)) {
+            graft_check_append(msg, len, "%s: onnx.checker refused the export; ", label);
             all = 0;
         }
     } else {
@@ -663,7 +646,7 @@ static int check_export(const char *name, int fused, char *msg, size_t len) {
     char node_modules[PATH_BYTES];
     snprintf(node_modules, sizeof node_modules, "%s/node_modules/onnxruntime-node",
              GRAFT_BUILD_DIR);
-    if (access(node_modules, R_OK) == 0 && run("node --version >/dev/null 2>&1") == 0) {
+    if (access(node_modules, R_OK) == 0 && graft_check_run("node --version >/dev/null 2>&1") == 0) {
         FILE *f = fopen(xraw, "wb");
         int wrote = f && fwrite(c.x.data, sizeof(float), c.x.count, f) == c.x.count;
         if (f) fclose(f);
@@ -678,7 +661,8 @@ static int check_export(const char *name, int fused, char *msg, size_t len) {
         int pst = p ? pclose(p) : -1;
         if (res) res[n] = '\0';
         if (!res || pst != 0) {
-            append(msg, len, "%s: ort_export.js failed: %.200s; ", label, res ? res : "");
+            graft_check_append(msg, len, "%s: ort_export.js failed: %.200s; ", label,
+                               res ? res : "");
             all = 0;
         } else {
             char *q = res;
@@ -690,7 +674,8 @@ static int check_export(const char *name, int fused, char *msg, size_t len) {
                 q = end;
             }
             if (i != NK) {
-                append(msg, len, "%s: ONNX Runtime gave %zu logits, %zu expected; ", label, i, NK);
+                graft_check_append(msg, len, "%s: ONNX Runtime gave %zu logits, %zu expected; ",
+                                   label, i, NK);
                 all = 0;
             } else {
                 all &= compare_logits("onnxruntime", got, ref, NK, label, msg, len);
@@ -714,11 +699,11 @@ done:
     free(got);
     case_free(&c);
     if (!ok) {
-        if (!msg[0]) append(msg, len, "%s: out of memory or I/O error", label);
+        if (!msg[0]) graft_check_append(msg, len, "%s: out of memory or I/O error", label);
         printf("torch_grads: %s FAIL: %s (files kept in %s)\n", label, msg, dir);
         return GRAFT_CHECK_FAIL;
     }
-    run("rm -rf '%s'", dir);
+    graft_check_run("rm -rf '%s'", dir);
     return graft_check_say(msg, len, GRAFT_CHECK_PASS, "the export agrees in %s", how);
 }
 
@@ -728,6 +713,9 @@ static int check_export_mbv2_fused(char *msg, size_t len) {
 }
 static int check_export_branches(char *msg, size_t len) {
     return check_export("branches", 0, msg, len);
+}
+static int check_export_shuffle(char *msg, size_t len) {
+    return check_export("shuffle", 1, msg, len);
 }
 static int check_export_cnn_fused(char *msg, size_t len) {
     return check_export("cnn", 1, msg, len);
@@ -743,9 +731,11 @@ const graft_check graft_checks_torch_grads[] = {
     CASE_ENTRIES(cnn_smooth),
     CASE_ENTRIES(cnn_hinge),
     CASE_ENTRIES(avgpool_pad),
+    CASE_ENTRIES(shuffle),
     {"torch_grads", "export_mbv2", check_export_mbv2},
     {"torch_grads", "export_mbv2_fused", check_export_mbv2_fused},
     {"torch_grads", "export_branches", check_export_branches},
     {"torch_grads", "export_cnn_fused", check_export_cnn_fused},
+    {"torch_grads", "export_shuffle", check_export_shuffle},
     {NULL, NULL, NULL},
 };

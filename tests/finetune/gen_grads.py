@@ -189,6 +189,28 @@ def make_branches(K):
     return Branches(), "stem_silu"
 
 
+def make_shuffle(K):
+    from torchvision.models.shufflenetv2 import InvertedResidual
+
+    class SmallShuffleNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Conv2d(3, 16, 3, padding=1, bias=False)
+            self.stem_bn = nn.BatchNorm2d(16)
+            self.stem_act = nn.ReLU()
+            self.block1 = InvertedResidual(16, 16, 1)  # chunk (a channel Slice) + shuffle
+            self.block2 = InvertedResidual(16, 32, 2)  # two branches + shuffle
+            self.fc = nn.Linear(32, K)
+            self.freeze = nn.Identity()
+
+        def forward(self, x):
+            x = self.freeze(self.stem_act(self.stem_bn(self.stem(x))))
+            x = self.block2(self.block1(x))
+            return self.fc(x.mean((2, 3)))
+
+    return SmallShuffleNet(), "stem_act"
+
+
 # name -> (constructor, N, H, W, K, loss, smoothing, opset, seed)
 CASES = {
     "cnn": (make_cnn, 3, 20, 18, 5, "softmax", 0.0, 13, 11),
@@ -197,6 +219,7 @@ CASES = {
     "cnn_smooth": (make_cnn, 3, 20, 18, 5, "softmax", 0.1, 13, 11),
     "cnn_hinge": (make_cnn, 3, 20, 18, 5, "hinge", 0.0, 13, 11),
     "avgpool_pad": (make_avgpool_pad, 2, 11, 9, 3, "softmax", 0.0, 13, 14),
+    "shuffle": (make_shuffle, 2, 12, 10, 4, "softmax", 0.0, 13, 15),
 }
 
 

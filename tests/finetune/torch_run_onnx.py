@@ -179,6 +179,22 @@ def run(model_path, x, want):
             y = ins[0].squeeze() if axes is None else ins[0]
             for ax in sorted(axes or [], reverse=True):
                 y = y.squeeze(ax)
+        elif op == "Transpose":
+            perm = a.get("perm") or list(reversed(range(ins[0].dim())))
+            y = ins[0].permute(*perm).contiguous()
+        elif op == "Slice":
+            y = ins[0]
+            starts, ends = ins[1].tolist(), ins[2].tolist()
+            axes = ins[3].tolist() if len(ins) > 3 and ins[3] is not None else \
+                list(range(len(starts)))
+            steps = ins[4].tolist() if len(ins) > 4 and ins[4] is not None else [1] * len(starts)
+            for st, en, ax, sp in zip(starts, ends, axes, steps):
+                if sp != 1:
+                    raise SystemExit("torch_run_onnx: Slice with steps other than 1")
+                size = y.shape[ax]
+                st = max(0, min(size, st + size if st < 0 else st))
+                en = max(0, min(size, en + size if en < 0 else en))
+                y = y.narrow(ax, st, max(0, en - st))
         else:
             raise SystemExit(f"torch_run_onnx: operator {op} (node {node.name}) unsupported")
         env[node.output[0]] = y
