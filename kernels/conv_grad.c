@@ -327,24 +327,33 @@ static void bias_task(void *vjob, int task, int thread) {
 
 /* ---- entry points ----------------------------------------------------------------------- */
 
-int graft_conv2d_backward_data(const graft_conv2d *desc, float *dx, const float *dy,
-                               const float *weight, int N, int H, int W, float *ws) {
-    static const char fn[] = "conv2d_backward_data";
-    grad_job J = {0};
-    int err = job_init(&J, desc, N, H, W, fn);
+/*
+ * What both entry points check first, in this order: the shapes (job_init), the pointers
+ * (`ptrs_ok`, with `ptr_names` for the message), the workspace im2col needs; then the ISA.
+ */
+static int job_start(grad_job *J, const graft_conv2d *desc, int N, int H, int W, const char *fn,
+                     int ptrs_ok, const char *ptr_names, float *ws, graft_isa *isa) {
+    int err = job_init(J, desc, N, H, W, fn);
     if (err) return err;
-    if (!dx || !dy || !weight)
-        return graft__fail(GRAFT_EINVAL, "%s: dx, dy or weight is NULL", fn);
-    if (J.algo == ALGO_IM2COL && !ws)
+    if (!ptrs_ok) return graft__fail(GRAFT_EINVAL, "%s: %s is NULL", fn, ptr_names);
+    if (J->algo == ALGO_IM2COL && !ws)
         return graft__fail(GRAFT_EINVAL, "%s: this layer needs a workspace of %zu floats "
                            "(graft_conv2d_backward_workspace), got NULL", fn,
                            graft_conv2d_backward_workspace(desc, N, H, W));
+    J->col = ws;
+    return graft_isa_current(isa);
+}
+
+int graft_conv2d_backward_data(const graft_conv2d *desc, float *dx, const float *dy,
+                               const float *weight, int N, int H, int W, float *ws) {
+    grad_job J = {0};
     graft_isa isa;
-    if ((err = graft_isa_current(&isa))) return err;
+    int err = job_start(&J, desc, N, H, W, "conv2d_backward_data", dx && dy && weight,
+                        "dx, dy or weight", ws, &isa);
+    if (err) return err;
     J.dx = dx;
     J.dy = dy;
     J.weight = weight;
-    J.col = ws;
     const graft_conv2d *d = desc;
     if (J.algo == ALGO_1X1) {
         /* dx_g (pixels, cin_g) += dy_g (pixels, cout_g) * W_g (cout_g, cin_g), strided views. */
@@ -368,23 +377,15 @@ int graft_conv2d_backward_data(const graft_conv2d *desc, float *dx, const float 
 int graft_conv2d_backward_weights(const graft_conv2d *desc, float *dweight, float *dbias,
                                   const float *x, const float *dy, int N, int H, int W,
                                   float *ws) {
-    static const char fn[] = "conv2d_backward_weights";
     grad_job J = {0};
-    int err = job_init(&J, desc, N, H, W, fn);
-    if (err) return err;
-    if (!dweight || !x || !dy)
-        return graft__fail(GRAFT_EINVAL, "%s: dweight, x or dy is NULL", fn);
-    if (J.algo == ALGO_IM2COL && !ws)
-        return graft__fail(GRAFT_EINVAL, "%s: this layer needs a workspace of %zu floats "
-                           "(graft_conv2d_backward_workspace), got NULL", fn,
-                           graft_conv2d_backward_workspace(desc, N, H, W));
     graft_isa isa;
-    if ((err = graft_isa_current(&isa))) return err;
+    int err = job_start(&J, desc, N, H, W, "conv2d_backward_weights", dweight && x && dy,
+                        "dweight, x or dy", ws, &isa);
+    if (err) return err;
     J.dweight = dweight;
     J.dbias = dbias;
     J.x = x;
     J.dy = dy;
-    J.col = ws;
     const graft_conv2d *d = desc;
     if (J.algo == ALGO_DEPTHWISE) {
         dw_args(&J);

@@ -147,18 +147,6 @@ static void pool_task(void *ctx, int task, int thread) {
     }
 }
 
-/* Elements of an (N, A, B, C) tensor, or 0 with an error when they overflow size_t. */
-static int tensor_elems(const char *fn, const char *what, int N, int A, int B, int C,
-                        size_t *out) {
-    size_t n = (size_t)N;
-    if (!graft__elems_mul(&n, (size_t)A) || !graft__elems_mul(&n, (size_t)B) ||
-        !graft__elems_mul(&n, (size_t)C))
-        return graft__fail(GRAFT_ERANGE, "%s: %s of %d x %d x %d x %d floats is too large", fn,
-                           what, N, A, B, C);
-    *out = n;
-    return GRAFT_OK;
-}
-
 int graft_pool2d_nhwc(const graft_pool2d *p, float *y, const float *x, int N, int H, int W,
                       int C) {
     int OH = 0, OW = 0;
@@ -167,8 +155,8 @@ int graft_pool2d_nhwc(const graft_pool2d *p, float *y, const float *x, int N, in
     if (N < 0) return graft__fail(GRAFT_EINVAL, "pool2d: N = %d is negative", N);
     if (C < 1) return graft__fail(GRAFT_EINVAL, "pool2d: C = %d; need at least one channel", C);
     size_t x_elems = 0, y_elems = 0;
-    if ((err = tensor_elems("pool2d", "x", N, H, W, C, &x_elems)) ||
-        (err = tensor_elems("pool2d", "y", N, OH, OW, C, &y_elems)))
+    if ((err = graft__tensor_elems("pool2d", "x", N, H, W, C, &x_elems)) ||
+        (err = graft__tensor_elems("pool2d", "y", N, OH, OW, C, &y_elems)))
         return err;
     if (N == 0) return GRAFT_OK;
     if (!y || !x)
@@ -231,7 +219,7 @@ int graft_global_pool_nhwc(int kind, float *y, const float *x, int N, int H, int
                            "global_pool: N = %d, H = %d, W = %d, C = %d; need N >= 0 and H, W,"
                            " C >= 1", N, H, W, C);
     size_t x_elems = 0;
-    int err = tensor_elems("global_pool", "x", N, H, W, C, &x_elems);
+    int err = graft__tensor_elems("global_pool", "x", N, H, W, C, &x_elems);
     if (err) return err;
     if (N == 0) return GRAFT_OK;
     if (!y || !x)

@@ -26,6 +26,18 @@ static inline int graft__elems_mul(size_t *n, size_t v) {
     return 1;
 }
 
+/* Elements of an (N, A, B, C) tensor into *out, or GRAFT_ERANGE when they overflow size_t. */
+static inline int graft__tensor_elems(const char *fn, const char *what, int N, int A, int B,
+                                      int C, size_t *out) {
+    size_t n = (size_t)N;
+    if (!graft__elems_mul(&n, (size_t)A) || !graft__elems_mul(&n, (size_t)B) ||
+        !graft__elems_mul(&n, (size_t)C))
+        return graft__fail(GRAFT_ERANGE, "%s: %s of %d x %d x %d x %d floats is too large", fn,
+                           what, N, A, B, C);
+    *out = n;
+    return GRAFT_OK;
+}
+
 /* 1 when the byte ranges [a, a + a_bytes) and [b, b + b_bytes) share a byte. */
 static inline int graft__overlap(const void *a, size_t a_bytes, const void *b, size_t b_bytes) {
     uintptr_t a0 = (uintptr_t)a, b0 = (uintptr_t)b;

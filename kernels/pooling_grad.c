@@ -23,18 +23,6 @@
 /* Below this many tap visits a call runs on one thread: waking the pool would cost more. */
 #define PARALLEL_MIN 65536.0
 
-/* (N, A, B, C) elements, or GRAFT_ERANGE when they overflow size_t. */
-static int tensor_elems(const char *fn, const char *what, int N, int A, int B, int C,
-                        size_t *out) {
-    size_t n = (size_t)N;
-    if (!graft__elems_mul(&n, (size_t)A) || !graft__elems_mul(&n, (size_t)B) ||
-        !graft__elems_mul(&n, (size_t)C))
-        return graft__fail(GRAFT_ERANGE, "%s: %s of %d x %d x %d x %d floats is too large", fn,
-                           what, N, A, B, C);
-    *out = n;
-    return GRAFT_OK;
-}
-
 /* ---- 2-D pooling ----------------------------------------------------------------------- */
 
 typedef struct pool_grad_job {
@@ -107,8 +95,8 @@ int graft_pool2d_backward_nhwc(const graft_pool2d *p, float *dx, const float *dy
         return graft__fail(GRAFT_EINVAL, "pool2d_backward: C = %d; need at least one channel",
                            C);
     size_t x_elems = 0, y_elems = 0;
-    if ((err = tensor_elems("pool2d_backward", "x", N, H, W, C, &x_elems)) ||
-        (err = tensor_elems("pool2d_backward", "dy", N, OH, OW, C, &y_elems)))
+    if ((err = graft__tensor_elems("pool2d_backward", "x", N, H, W, C, &x_elems)) ||
+        (err = graft__tensor_elems("pool2d_backward", "dy", N, OH, OW, C, &y_elems)))
         return err;
     if (N == 0) return GRAFT_OK;
     if (!dx || !dy || (p->kind == GRAFT_POOL_MAX && !x))
@@ -210,7 +198,7 @@ int graft_global_pool_backward_nhwc(int kind, float *dx, const float *dy, const 
                            "global_pool_backward: N = %d, H = %d, W = %d, C = %d; need N >= 0"
                            " and H, W, C >= 1", N, H, W, C);
     size_t x_elems = 0;
-    int err = tensor_elems("global_pool_backward", "x", N, H, W, C, &x_elems);
+    int err = graft__tensor_elems("global_pool_backward", "x", N, H, W, C, &x_elems);
     if (err) return err;
     if (N == 0) return GRAFT_OK;
     if (!dx || !dy || (kind == GRAFT_POOL_MAX && !x))

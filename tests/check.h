@@ -33,6 +33,14 @@ int graft_check_say(char *msg, size_t msglen, int code, const char *fmt, ...)
  */
 int graft_check_write_temp(const void *p, size_t len, char *path, size_t cap);
 
+/* Appends the formatted text to msg[len] (always terminated; a full msg just stops growing). */
+void graft_check_append(char *msg, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* 1 when path names a regular file (symbolic links followed). */
+int graft_check_file_exists(const char *path);
+/* Runs the formatted shell command (system()): its exit status, or -1 when it did not exit. */
+int graft_check_run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Each check_*.c exports one table ending with a {NULL, NULL, NULL} entry. */
 extern const graft_check graft_checks_gemm[];
 extern const graft_check graft_checks_pooling[];

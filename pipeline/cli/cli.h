@@ -12,6 +12,7 @@
 
 #include "graft/image.h"
 #include "graft/model.h"
+#include "graft/pipeline.h"
 
 int graft__cmd_info(int argc, char **argv);
 int graft__cmd_classify(int argc, char **argv);
@@ -73,5 +74,28 @@ int graft__transform_flag(graft__transform_flags *f, int opt, const char *arg, c
  */
 int graft__transform_resolve(const graft__transform_flags *f, const graft_model *m,
                              graft_transform *out, char *err, size_t errlen);
+
+/* ---- the extraction's progress on the terminal, for extract and finetune (progress.c) ---- */
+
+/* What a command's progress callbacks need; their `user` pointer. Zero it, then set the flags. */
+typedef struct graft__progress {
+    const char *cmd;    /* "extract", "finetune": names the command in messages */
+    int tty, json, quiet;
+    /*
+     * 1: graft extract's fuller report: JSON progress lines (every 5 s) and commit lines, and
+     * a bar that counts cached rows as "skipped" and ends with an ETA. 0: finetune's, which
+     * reports epochs instead and whose bar says "cached".
+     */
+    int extract;
+    int bar_shown;      /* a bar stands on stderr's last line */
+    double json_last;   /* elapsed seconds of the last JSON progress line */
+} graft__progress;
+
+/* Erases the bar, if one is shown, so that a line can be printed in its place. */
+void graft__progress_clear(graft__progress *p);
+/* graft_extract_options.on_progress: redraws the bar on a terminal (or a JSON line). */
+void graft__progress_on_progress(void *user, const graft_extract_stats *st);
+/* graft_extract_options.on_event: a reject or a shard error on stderr, or as JSON on stdout. */
+void graft__progress_on_event(void *user, const graft_extract_event *ev);
 
 #endif

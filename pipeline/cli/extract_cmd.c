@@ -53,91 +53,6 @@ static const char extract_usage[] =
     "and the others go on (exit status 1 at the end). Ctrl-C stops cleanly: what was committed\n"
     "stays, and the next run resumes from there.\n";
 
-typedef struct ui {
-    int tty, json, quiet;
-    int bar_shown;
-} ui;
-
-static void clear_bar(ui *u) {
-    if (u->bar_shown) {
-        fputs("\r\033[K", stderr);
-        u->bar_shown = 0;
-    }
-}
-
-static void fmt_eta(char *buf, size_t n, double secs) {
-    if (!(secs >= 0) || secs > 99 * 3600) {
-        snprintf(buf, n, "--:--");
-        return;
-    }
-    int s = (int)(secs + 0.5);
-    if (s >= 3600) snprintf(buf, n, "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60);
-    else snprintf(buf, n, "%d:%02d", s / 60, s % 60);
-}
-
-static void on_progress(void *user, const graft_extract_stats *st) {
-    ui *u = user;
-    if (u->quiet) return;
-    double rate = st->elapsed > 0 ? (double)st->extracted / st->elapsed : 0;
-    double frac = st->bytes_total ? (double)st->bytes_read / (double)st->bytes_total : -1;
-    if (u->json) {
-        static double last;
-        if (st->elapsed - last < 5 && st->elapsed > 0.01) return; /* a line every 5 s */
-        last = st->elapsed;
-        printf("{\"event\":\"progress\",\"elapsed\":%.1f,\"samples\":%llu,\"extracted\":%llu,"
-               "\"cached\":%llu,\"rejects\":%llu,\"images_per_s\":%.1f,\"shard\":%d,"
-               "\"shards\":%d,\"fraction\":%.4f}\n",
-               st->elapsed, (unsigned long long)st->samples, (unsigned long long)st->extracted,
-               (unsigned long long)st->cached, (unsigned long long)st->rejects, rate,
-               st->shard_index + 1, st->shard_count, frac);
-        fflush(stdout);
-        return;
-    }
-    if (!u->tty) return;
-    char bar[32], eta[32];
-    int width = 24, filled = frac >= 0 ? (int)(frac * width + 0.5) : 0;
-    for (int i = 0; i < width; i++) bar[i] = frac < 0 ? '-' : i < filled ? '=' : ' ';
-    bar[width] = '\0';
-    double left = frac > 0 ? st->elapsed * (1 - frac) / frac : -1;
-    fmt_eta(eta, sizeof eta, left);
-    fprintf(stderr, "\r\033[K[%s] %llu images  %.1f img/s  shard %d/%d  skipped %llu  rejects %llu"
-                    "  ETA %s",
-            bar, (unsigned long long)st->extracted, rate, st->shard_index + 1, st->shard_count,
-            (unsigned long long)(st->cached + st->rejected_before),
-            (unsigned long long)st->rejects, eta);
-    u->bar_shown = 1;
-}
-
-static void on_event(void *user, const graft_extract_event *ev) {
-    ui *u = user;
-    if (ev->kind == GRAFT_EXTRACT_EVENT_COMMIT) {
-        if (u->json && !u->quiet) {
-            printf("{\"event\":\"commit\",\"rows\":%llu}\n", (unsigned long long)ev->rows);
-            fflush(stdout);
-        }
-        return;
-    }
-    const char *kind = ev->kind == GRAFT_EXTRACT_EVENT_REJECT ? "reject" : "shard_error";
-    if (u->json) {
-        printf("{\"event\":\"%s\",\"shard\":", kind);
-        graft__json_string(stdout, ev->shard);
-        printf(",\"member\":");
-        graft__json_string(stdout, ev->member ? ev->member : "");
-        printf(",\"reason\":");
-        graft__json_string(stdout, ev->reason);
-        printf("}\n");
-        fflush(stdout);
-        return;
-    }
-    clear_bar(u);
-    if (ev->kind == GRAFT_EXTRACT_EVENT_REJECT)
-        fprintf(stderr, "graft extract: skipped %s: %s: %s\n", ev->shard,
-                ev->member && *ev->member ? ev->member : ev->key, ev->reason);
-    else
-        fprintf(stderr, "graft extract: %s: %s (the other shards go on)\n", ev->shard,
-                ev->reason);
-}
-
 /* ---- training while extracting (--train) ---------------------------------------------------- */
 
 /*
@@ -420,7 +335,7 @@ int graft__cmd_extract(int argc, char **argv) {
     graft_extract_options o = {0};
     graft__transform_flags tf;
     graft__transform_flags_init(&tf);
-    ui u = {isatty(2), !isatty(2), 0, 0};
+    graft__progress u = {.cmd = "extract", .tty = isatty(2), .json = !isatty(2), .extract = 1};
     const char *taps[GRAFT_CACHE_MAX_TAPS];
     char *layer_arg = NULL;
     live lv = {0};
@@ -562,8 +477,8 @@ int graft__cmd_extract(int argc, char **argv) {
     o.inputs = (const char *const *)argv + optind;
     o.input_count = argc - optind;
     o.handle_signals = 1;
-    o.on_progress = on_progress;
-    o.on_event = on_event;
+    o.on_progress = graft__progress_on_progress;
+    o.on_event = graft__progress_on_event;
     o.user = &u;
     o.codes_user = &lv;
 
@@ -583,7 +498,7 @@ int graft__cmd_extract(int argc, char **argv) {
 
     graft_extract_stats st;
     rc = graft_extract_run(&o, &st);
-    clear_bar(&u);
+    graft__progress_clear(&u);
     double live_acc = NAN;
     if (train_loss && (!rc || rc == GRAFT_ECANCELED)) {
         int lrc = live_finish(&lv, o.model_path, o.cache_dir, &live_acc);

@@ -77,58 +77,6 @@ static const char finetune_usage[] =
     "shard and the others go on. Ctrl-C stops cleanly with the last complete epoch's\n"
     "checkpoint saved: --resume it.\n";
 
-typedef struct ui {
-    int tty, json, quiet;
-    int bar_shown;
-} ui;
-
-static void clear_bar(ui *u) {
-    if (u->bar_shown) {
-        fputs("\r\033[K", stderr);
-        u->bar_shown = 0;
-    }
-}
-
-static void on_progress(void *user, const graft_extract_stats *st) {
-    ui *u = user;
-    if (u->quiet || u->json || !u->tty) return;
-    double rate = st->elapsed > 0 ? (double)st->extracted / st->elapsed : 0;
-    double frac = st->bytes_total ? (double)st->bytes_read / (double)st->bytes_total : -1;
-    char bar[32];
-    int width = 24, filled = frac >= 0 ? (int)(frac * width + 0.5) : 0;
-    for (int i = 0; i < width; i++) bar[i] = frac < 0 ? '-' : i < filled ? '=' : ' ';
-    bar[width] = '\0';
-    fprintf(stderr, "\r\033[K[%s] %llu images  %.1f img/s  shard %d/%d  cached %llu  rejects %llu",
-            bar, (unsigned long long)st->extracted, rate, st->shard_index + 1, st->shard_count,
-            (unsigned long long)(st->cached + st->rejected_before),
-            (unsigned long long)st->rejects);
-    u->bar_shown = 1;
-}
-
-static void on_event(void *user, const graft_extract_event *ev) {
-    ui *u = user;
-    if (ev->kind == GRAFT_EXTRACT_EVENT_COMMIT) return;
-    const char *kind = ev->kind == GRAFT_EXTRACT_EVENT_REJECT ? "reject" : "shard_error";
-    if (u->json) {
-        printf("{\"event\":\"%s\",\"shard\":", kind);
-        graft__json_string(stdout, ev->shard);
-        printf(",\"member\":");
-        graft__json_string(stdout, ev->member ? ev->member : "");
-        printf(",\"reason\":");
-        graft__json_string(stdout, ev->reason);
-        printf("}\n");
-        fflush(stdout);
-        return;
-    }
-    clear_bar(u);
-    if (ev->kind == GRAFT_EXTRACT_EVENT_REJECT)
-        fprintf(stderr, "graft finetune: skipped %s: %s: %s\n", ev->shard,
-                ev->member && *ev->member ? ev->member : ev->key, ev->reason);
-    else
-        fprintf(stderr, "graft finetune: %s: %s (the other shards go on)\n", ev->shard,
-                ev->reason);
-}
-
 /* A JSON number, or null for NaN (no val rows). */
 static void json_num(const char *key, double v, int comma) {
     if (isfinite(v)) printf("\"%s\":%.6g%s", key, v, comma ? "," : "");
@@ -136,8 +84,8 @@ static void json_num(const char *key, double v, int comma) {
 }
 
 static void on_epoch(void *user, const graft_finetune_epoch *e) {
-    ui *u = user;
-    clear_bar(u);
+    graft__progress *u = user;
+    graft__progress_clear(u);
     if (u->quiet) return;
     if (u->json) {
         printf("{\"event\":\"epoch\",\"epoch\":%d,\"epochs\":%d,", e->epoch, e->epochs);
@@ -228,7 +176,7 @@ int graft__cmd_finetune(int argc, char **argv) {
     graft_finetune_options_init(&o);
     graft__transform_flags tf;
     graft__transform_flags_init(&tf);
-    ui u = {isatty(2), 0, 0, 0};
+    graft__progress u = {.cmd = "finetune", .tty = isatty(2)};
     const char *head_path = NULL;
     double v;
     int c;
@@ -358,8 +306,8 @@ int graft__cmd_finetune(int argc, char **argv) {
     o.inputs = (const char *const *)argv + optind;
     o.input_count = argc - optind;
     o.handle_signals = 1;
-    o.on_progress = on_progress;
-    o.on_event = on_event;
+    o.on_progress = graft__progress_on_progress;
+    o.on_event = graft__progress_on_event;
     o.on_epoch = on_epoch;
     o.user = &u;
 
@@ -387,7 +335,7 @@ int graft__cmd_finetune(int argc, char **argv) {
 
     graft_finetune_stats st;
     rc = graft_finetune_run(&o, &st);
-    clear_bar(&u);
+    graft__progress_clear(&u);
     graft_head_destroy(head);
     const graft_extract_stats *es = &st.extract;
     if (u.json) {

@@ -334,29 +334,42 @@ static int augment_on_codes(void *user, int n, const graft_cache_row *rows,
     return GRAFT_OK;
 }
 
+/*
+ * The extraction both the cache and the augmented epochs run: the freeze tensor of every
+ * image, with the job's model, transform, inputs, reading, batching and callbacks. taps and
+ * keep are the caller's storage, which eo points into.
+ */
+static void extract_options_init(const run *r, graft_extract_options *eo, const char *taps[1],
+                                 const char *keep[2]) {
+    const graft_finetune_options *o = r->o;
+    memset(eo, 0, sizeof *eo);
+    eo->model_path = o->model_path;
+    taps[0] = freeze_name;
+    keep[0] = freeze_name;
+    keep[1] = NULL;
+    eo->taps = taps;
+    eo->tap_count = 1;
+    eo->keep = keep;
+    eo->transform = o->transform;
+    eo->inputs = o->inputs;
+    eo->input_count = o->input_count;
+    eo->read = o->read;
+    eo->batch = r->B;
+    eo->decode_threads = o->decode_threads;
+    eo->handle_signals = o->handle_signals;
+    eo->on_progress = o->on_progress;
+    eo->on_event = o->on_event;
+    eo->user = o->user;
+}
+
 static int train_epoch_augmented(run *r, int held) {
     const graft_finetune_options *o = r->o;
     graft_extract_options eo;
-    memset(&eo, 0, sizeof eo);
-    eo.model_path = o->model_path;
-    const char *taps[1] = {freeze_name};
-    const char *keep[2] = {freeze_name, NULL};
-    eo.taps = taps;
-    eo.tap_count = 1;
-    eo.keep = keep;
-    eo.transform = o->transform;
+    const char *taps[1], *keep[2];
+    extract_options_init(r, &eo, taps, keep);
     eo.transform.random_crop = 1;
     eo.transform.hflip = 1;
     eo.seed = epoch_seed(o->seed, r->epoch, 3);
-    eo.inputs = o->inputs;
-    eo.input_count = o->input_count;
-    eo.read = o->read;
-    eo.batch = r->B;
-    eo.decode_threads = o->decode_threads;
-    eo.handle_signals = o->handle_signals;
-    eo.on_progress = o->on_progress;
-    eo.on_event = o->on_event;
-    eo.user = o->user;
     augment_ctx a = {r, held, 0};
     eo.on_codes = augment_on_codes;
     eo.codes_user = &a;
@@ -477,26 +490,11 @@ static int find_freeze(run *r) {
 static int extract_cache(run *r) {
     const graft_finetune_options *o = r->o;
     graft_extract_options eo;
-    memset(&eo, 0, sizeof eo);
-    eo.model_path = o->model_path;
-    const char *taps[1] = {freeze_name};
-    const char *keep[2] = {freeze_name, NULL};
-    eo.taps = taps;
-    eo.tap_count = 1;
-    eo.keep = keep;
-    eo.transform = o->transform;
+    const char *taps[1], *keep[2];
+    extract_options_init(r, &eo, taps, keep);
     eo.transform.random_crop = 0;
     eo.transform.hflip = 0;
     eo.cache_dir = r->cache_dir;
-    eo.inputs = o->inputs;
-    eo.input_count = o->input_count;
-    eo.read = o->read;
-    eo.batch = r->B;
-    eo.decode_threads = o->decode_threads;
-    eo.handle_signals = o->handle_signals;
-    eo.on_progress = o->on_progress;
-    eo.on_event = o->on_event;
-    eo.user = o->user;
     int err = graft_extract_run(&eo, &r->st->extract);
     if (o->handle_signals) catch_signals(1);
     return err;

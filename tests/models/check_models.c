@@ -49,23 +49,6 @@
 enum { PATH_BYTES = 1024, TAPS_MAX = 4 };
 
 
-/* Appends to msg (always terminated; a full msg just stops growing). */
-static void append(char *msg, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void append(char *msg, size_t len, const char *fmt, ...) {
-    size_t used = strnlen(msg, len);
-    if (used + 1 >= len) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg + used, len - used, fmt, ap);
-    va_end(ap);
-}
-
-static int file_exists(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 static const char *models_dir(void) {
     const char *d = getenv("GRAFT_MODELS_DIR");
     return d && d[0] ? d : GRAFT_BUILD_DIR "/models";
@@ -118,17 +101,17 @@ static int check_tap(const graft_net *net, int i, const graft_npy *ref, int ref_
     int err = graft_net_tap(net, i, &data, &rank, dims);
     const char *tap = graft_net_tap_name(net, i);
     if (err != GRAFT_OK) {
-        append(msg, len, "%s %s: graft_net_tap: %s; ", label, tap, graft_last_error());
+        graft_check_append(msg, len, "%s %s: graft_net_tap: %s; ", label, tap, graft_last_error());
         return 0;
     }
     char got_shape[96] = "", ref_shape[96] = "";
     size_t got_count = 1;
     for (int d = 0; d < rank; d++) {
-        append(got_shape, sizeof got_shape, d ? ",%lld" : "%lld", (long long)dims[d]);
+        graft_check_append(got_shape, sizeof got_shape, d ? ",%lld" : "%lld", (long long)dims[d]);
         got_count *= (size_t)dims[d];
     }
     for (int d = 0; d < ref->rank; d++)
-        append(ref_shape, sizeof ref_shape, d ? ",%zu" : "%zu", ref->shape[d]);
+        graft_check_append(ref_shape, sizeof ref_shape, d ? ",%zu" : "%zu", ref->shape[d]);
 
     size_t row_count = got_count;
     int shape_ok = 1;
@@ -142,7 +125,8 @@ static int check_tap(const graft_net *net, int i, const graft_npy *ref, int ref_
         if (shape_ok) row_count = got_count / (size_t)dims[0];
     }
     if (!shape_ok || row_count != ref->count) {
-        append(msg, len, "%s %s: shape (%s), reference (%s); ", label, tap, got_shape, ref_shape);
+        graft_check_append(msg, len, "%s %s: shape (%s), reference (%s); ", label, tap, got_shape,
+                           ref_shape);
         return 0;
     }
     const float *got = data + (ref_has_batch ? 0 : (size_t)row * row_count);
@@ -152,19 +136,21 @@ static int check_tap(const graft_net *net, int i, const graft_npy *ref, int ref_
            got_shape, d.max_abs, d.tol_frac, ok ? "" : "  FAIL");
     fflush(stdout);
     if (!ok)
-        append(msg, len,
-               "%s %s (%s): %zu of %zu outside |d| <= %g + %g|ref|, max|diff| %.3g, worst at "
-               "%zu: got %.7g ref %.7g; ",
-               label, tap, got_shape, d.bad, ref->count, atol, rtol, d.max_abs, d.worst,
-               (double)got[d.worst], (double)((const float *)ref->data)[d.worst]);
+        graft_check_append(
+            msg, len,
+            "%s %s (%s): %zu of %zu outside |d| <= %g + %g|ref|, max|diff| %.3g, worst at "
+            "%zu: got %.7g ref %.7g; ",
+            label, tap, got_shape, d.bad, ref->count, atol, rtol, d.max_abs, d.worst,
+            (double)got[d.worst], (double)((const float *)ref->data)[d.worst]);
     else
-        append(msg, len, "%s %.2g (%.2g tol); ", tap, d.max_abs, d.tol_frac);
+        graft_check_append(msg, len, "%s %.2g (%.2g tol); ", tap, d.max_abs, d.tol_frac);
     return ok;
 }
 
 /* Reads a float32 .npy; on failure says why in msg and returns a FAIL/SKIP code, else PASS. */
 static int read_f32(const char *path, graft_npy *out, char *msg, size_t len) {
-    if (!file_exists(path)) return graft_check_say(msg, len, GRAFT_CHECK_SKIP, "%s is absent", path);
+    if (!graft_check_file_exists(path))
+        return graft_check_say(msg, len, GRAFT_CHECK_SKIP, "%s is absent", path);
     int err = graft_npy_read(path, out);
     if (err != GRAFT_OK)
         return graft_check_say(msg, len, GRAFT_CHECK_FAIL, "%s: %s", path, graft_last_error());
@@ -192,12 +178,12 @@ static int check_torchvision(const char *model, int opset, const char *set, char
     snprintf(label, sizeof label, "%s opset%d%s%.*s", model, opset, set[0] ? " " : "",
              set[0] ? (int)strlen(set) - 1 : 0, set);
     snprintf(path, sizeof path, "%s/%s.%sinput.npy", dir, model, set);
-    if (!file_exists(onnx_path) || !file_exists(path)) {
+    if (!graft_check_file_exists(onnx_path) || !graft_check_file_exists(path)) {
         printf("models: %-36s skipped: %s absent (make models)\n", label,
-               file_exists(onnx_path) ? path : onnx_path);
+               graft_check_file_exists(onnx_path) ? path : onnx_path);
         return graft_check_say(msg, len, GRAFT_CHECK_SKIP,
                    "%s: %s is absent: run `make models` or set GRAFT_MODELS_DIR", label,
-                   file_exists(onnx_path) ? path : onnx_path);
+                   graft_check_file_exists(onnx_path) ? path : onnx_path);
     }
 
     int status = GRAFT_CHECK_FAIL;
@@ -348,7 +334,8 @@ static int shared_run(graft_model *m, const shared_model *sm, int first, int cou
                                NULL, &net);
     if (err == GRAFT_OK) err = graft_net_run(net, x, GRAFT_LAYOUT_NCHW);
     if (err != GRAFT_OK) {
-        append(msg, len, "%s: %s: %s; ", label, graft_err_name(err), graft_last_error());
+        graft_check_append(msg, len, "%s: %s: %s; ", label, graft_err_name(err),
+                           graft_last_error());
         ok = 0;
         goto done;
     }
@@ -364,7 +351,7 @@ static int shared_run(graft_model *m, const shared_model *sm, int first, int cou
         int rank;
         int64_t dims[GRAFT_MODEL_MAX_RANK];
         if (graft_net_tap(net, sm->logits, &logits, &rank, dims) != GRAFT_OK || rank != 2) {
-            append(msg, len, "%s: no logits tap; ", img_label);
+            graft_check_append(msg, len, "%s: no logits tap; ", img_label);
             ok = 0;
             continue;
         }
@@ -374,8 +361,9 @@ static int shared_run(graft_model *m, const shared_model *sm, int first, int cou
         printf("models: %-36s top-1 %d (expected %d, reference logits' %d)\n", img_label, top,
                sm->top1[img], ref_top);
         if (top != sm->top1[img] || top != ref_top) {
-            append(msg, len, "%s: top-1 %d, expected %d (reference logits' argmax %d); ",
-                   img_label, top, sm->top1[img], ref_top);
+            graft_check_append(msg, len,
+                               "%s: top-1 %d, expected %d (reference logits' argmax %d); ",
+                               img_label, top, sm->top1[img], ref_top);
             ok = 0;
         }
     }
@@ -389,7 +377,7 @@ static int check_shared(const shared_model *sm, char *msg, size_t len) {
     const char *dir = shared_dir();
     char onnx_path[PATH_BYTES], path[PATH_BYTES];
     snprintf(onnx_path, sizeof onnx_path, "%s/models/%s.onnx", dir, sm->file);
-    if (!file_exists(onnx_path)) {
+    if (!graft_check_file_exists(onnx_path)) {
         printf("models: %-36s skipped: %s absent (set GRAFT_SHARED)\n", sm->file, onnx_path);
         return graft_check_say(msg, len, GRAFT_CHECK_SKIP,
                    "%s is absent: the shared models live in GRAFT_SHARED (default ../shared)",

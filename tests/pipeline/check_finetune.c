@@ -29,17 +29,6 @@
 #define DEMO_CLASSES 6
 #define PER_CLASS 24
 
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run(const char *fmt, ...) {
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static const char *graft_bin(void) { return GRAFT_BUILD_DIR "/graft"; }
 
 /* A temp directory with the demo data: dir/textures.tar and dir/demo.onnx. */
@@ -47,10 +36,11 @@ static int make_demo(char *dir, size_t cap) {
     const char *tmp = getenv("TMPDIR");
     snprintf(dir, cap, "%s/graft-ft-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(dir)) return -1;
-    return run("%s demo-data -n %d --seed 7 %s >/dev/null", graft_bin(), PER_CLASS, dir);
+    return graft_check_run("%s demo-data -n %d --seed 7 %s >/dev/null", graft_bin(), PER_CLASS,
+                           dir);
 }
 
-static void remove_dir(const char *dir) { run("rm -rf '%s'", dir); }
+static void remove_dir(const char *dir) { graft_check_run("rm -rf '%s'", dir); }
 
 /* Reads a whole file; NULL when it cannot. */
 static unsigned char *slurp(const char *path, size_t *len) {
@@ -122,9 +112,9 @@ static int check_cli(char *msg, size_t msglen) {
     int fail = GRAFT_CHECK_PASS;
     char out[1024], cmd[4096];
     snprintf(out, sizeof out, "%s/out.jsonl", dir);
-    int rc = run("%s finetune %s/demo.onnx %s/textures.tar --out %s/ft.onnx --size 64 "
-                 "--resize 0 --epochs 3 --batch 8 --lr 0.2 --json > %s 2>%s/err.txt",
-                 graft_bin(), dir, dir, dir, out, dir);
+    int rc = graft_check_run("%s finetune %s/demo.onnx %s/textures.tar --out %s/ft.onnx --size 64 "
+                             "--resize 0 --epochs 3 --batch 8 --lr 0.2 --json > %s 2>%s/err.txt",
+                             graft_bin(), dir, dir, dir, out, dir);
     if (rc != 0) {
         fail = graft_check_fail(msg, msglen, "graft finetune exited %d (see %s/err.txt)", rc, dir);
         goto done;
@@ -185,9 +175,10 @@ static int check_cli(char *msg, size_t msglen) {
         goto done;
     }
     /* A second run with another output but the same cache computes nothing again. */
-    rc = run("%s finetune -m %s/demo.onnx --out %s/ft2.onnx --cache %s/ft.cache --size 64 "
-             "--resize 0 --epochs 1 --json %s/textures.tar > %s 2>>%s/err.txt", graft_bin(), dir,
-             dir, dir, dir, out, dir);
+    rc = graft_check_run(
+        "%s finetune -m %s/demo.onnx --out %s/ft2.onnx --cache %s/ft.cache --size 64 "
+        "--resize 0 --epochs 1 --json %s/textures.tar > %s 2>>%s/err.txt",
+        graft_bin(), dir, dir, dir, dir, out, dir);
     f = fopen(out, "r");
     extracted = NAN;
     double cached = NAN;
@@ -598,10 +589,10 @@ static int check_hymenoptera_beats_linear(char *msg, size_t msglen) {
     char cmd[4096], line[4096];
     int fail = GRAFT_CHECK_PASS;
     double linear = NAN, tuned = NAN;
-    if (run("%s extract -m %s --preset stretch -q -c %s/codes %s >/dev/null", graft_bin(), model,
-            dir, tar) ||
-        run("%s train -c %s/codes -o %s/head.bin --C 0.001,0.01,0.1,1,10 >/dev/null", graft_bin(),
-            dir, dir))
+    if (graft_check_run("%s extract -m %s --preset stretch -q -c %s/codes %s >/dev/null",
+                        graft_bin(), model, dir, tar) ||
+        graft_check_run("%s train -c %s/codes -o %s/head.bin --C 0.001,0.01,0.1,1,10 >/dev/null",
+                        graft_bin(), dir, dir))
         fail = graft_check_fail(msg, msglen, "extract or train failed");
     snprintf(cmd, sizeof cmd, "%s eval -c %s/codes -o %s/head.bin --json", graft_bin(), dir, dir);
     if (!fail && !first_line(cmd, line, sizeof line)) linear = json_get(line, "accuracy");

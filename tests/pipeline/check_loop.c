@@ -33,17 +33,6 @@
 
 #define DEMO_CLASSES 6
 
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run(const char *fmt, ...) {
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static int make_tmpdir(char *dir, size_t cap) {
     const char *tmp = getenv("TMPDIR");
     snprintf(dir, cap, "%s/graft-loop-XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -55,8 +44,8 @@ static const char *graft_bin(void) { return GRAFT_BUILD_DIR "/graft"; }
 /* demo-data with `per_class` training images into dir/name, members under prefix/. */
 static int make_demo(const char *dir, int per_class, const char *prefix, const char *name,
                      int seed) {
-    return run("%s demo-data -n %d --seed %d --prefix %s --name %s %s >/dev/null", graft_bin(),
-               per_class, seed, prefix, name, dir);
+    return graft_check_run("%s demo-data -n %d --seed %d --prefix %s --name %s %s >/dev/null",
+                           graft_bin(), per_class, seed, prefix, name, dir);
 }
 
 static int demo_transform(graft_transform *t) { return graft_transform_preset("imagenet", 64, t); }
@@ -236,7 +225,7 @@ static int check_demo_end_to_end(char *msg, size_t msglen) {
     if (rc != GRAFT_EMISMATCH || !strstr(graft_last_error(), "preprocess"))
         return graft_check_fail(msg, msglen, "other preprocessing: rc %d (%s)", rc,
                                 graft_last_error());
-    run("rm -rf %s", dir);
+    graft_check_run("rm -rf %s", dir);
     return graft_check_say(msg, msglen, GRAFT_CHECK_PASS, "%llu images, 2 rejects, resumed",
                            (unsigned long long)images);
 }
@@ -332,8 +321,8 @@ static int check_sigkill_resume(char *msg, size_t msglen) {
     if (make_demo(dir, 150, "demo", "a.tar", 3))
         return graft_check_fail(msg, msglen, "graft demo-data failed");
     const char *flags = "--size 64 -b 4 --segment-rows 8 -q";
-    if (run("%s extract -m %s/demo.onnx -c %s/whole %s %s/a.tar >/dev/null", graft_bin(), dir,
-            dir, flags, dir))
+    if (graft_check_run("%s extract -m %s/demo.onnx -c %s/whole %s %s/a.tar >/dev/null",
+                        graft_bin(), dir, dir, flags, dir))
         return graft_check_fail(msg, msglen, "uninterrupted run failed");
 
     /* The run to kill: slowed to one image per pass and one thread so it is caught mid-way. */
@@ -347,13 +336,13 @@ static int check_sigkill_resume(char *msg, size_t msglen) {
         return graft_check_say(msg, msglen, GRAFT_CHECK_SKIP,
                                "the run finished before it could be killed");
     int before = count_segments(cache);
-    if (run("%s extract -m %s/demo.onnx -c %s %s %s/a.tar >/dev/null", graft_bin(), dir, cache,
-            flags, dir))
+    if (graft_check_run("%s extract -m %s/demo.onnx -c %s %s %s/a.tar >/dev/null", graft_bin(), dir,
+                        cache, flags, dir))
         return graft_check_fail(msg, msglen, "resumed run failed");
     char whole[600];
     snprintf(whole, sizeof whole, "%s/whole", dir);
     if (compare_caches(whole, cache, msg, msglen)) return GRAFT_CHECK_FAIL;
-    run("rm -rf %s", dir);
+    graft_check_run("rm -rf %s", dir);
     return graft_check_say(msg, msglen, GRAFT_CHECK_PASS,
                            "killed after %d segments; resumed cache equals the uninterrupted one",
                            before);
@@ -399,10 +388,10 @@ static int check_sigint(char *msg, size_t msglen) {
     if (committed < 1 || (size_t)committed != rows)
         return graft_check_fail(msg, msglen, "summary says %ld committed, the cache has %zu",
                                 committed, rows);
-    if (run("%s cache verify %s >/dev/null", graft_bin(), cache))
+    if (graft_check_run("%s cache verify %s >/dev/null", graft_bin(), cache))
         return graft_check_fail(msg, msglen, "graft cache verify failed after SIGINT");
-    if (run("%s extract -m %s/demo.onnx -c %s --size 64 -q %s/a.tar >/dev/null 2>&1",
-            graft_bin(), dir, cache, dir))
+    if (graft_check_run("%s extract -m %s/demo.onnx -c %s --size 64 -q %s/a.tar >/dev/null 2>&1",
+                        graft_bin(), dir, cache, dir))
         return graft_check_fail(msg, msglen, "the resumed run failed");
     if (graft_cache_view_open(cache, &v))
         return graft_check_fail(msg, msglen, "view after the resume: %s", graft_last_error());
@@ -410,7 +399,7 @@ static int check_sigint(char *msg, size_t msglen) {
     graft_cache_view_close(v);
     if (all != (size_t)DEMO_CLASSES * (150 + 50))
         return graft_check_fail(msg, msglen, "%zu rows after the resume", all);
-    run("rm -rf %s", dir);
+    graft_check_run("rm -rf %s", dir);
     return graft_check_say(msg, msglen, GRAFT_CHECK_PASS, "stopped with %zu rows committed",
                            rows);
 }
@@ -438,8 +427,9 @@ static int check_bad_shard(char *msg, size_t msglen) {
     snprintf(broken, sizeof broken, "%s/broken.tar.gz", dir);
     /* A gzip'd copy of a.tar cut in the middle of its compressed stream. (libarchive loses
        the last 64 KiB block before the cut, so the cut is well into the archive.) */
-    if (run("gzip -c %s > %s.full && head -c $(( $(stat -c %%s %s.full) / 2 )) %s.full > %s",
-            a, broken, broken, broken, broken))
+    if (graft_check_run(
+            "gzip -c %s > %s.full && head -c $(( $(stat -c %%s %s.full) / 2 )) %s.full > %s", a,
+            broken, broken, broken, broken))
         return graft_check_fail(msg, msglen, "cannot write the broken shard");
     snprintf(cache, sizeof cache, "%s/cache", dir);
     const char *inputs[3] = {broken, b, "/nonexistent/shard.tar"};
@@ -465,7 +455,7 @@ static int check_bad_shard(char *msg, size_t msglen) {
                                 "%zu rows from the good shard (want %zu), %zu from the broken "
                                 "one (want some, not all)",
                                 from_b, all_b, from_a);
-    run("rm -rf %s", dir);
+    graft_check_run("rm -rf %s", dir);
     return graft_check_say(msg, msglen, GRAFT_CHECK_PASS, "broken shard gave %zu rows first",
                            from_a);
 }
@@ -495,7 +485,7 @@ static int check_strict(char *msg, size_t msglen) {
     if (rows != st.committed)
         return graft_check_fail(msg, msglen, "%zu rows in the cache, %llu committed", rows,
                                 (unsigned long long)st.committed);
-    run("rm -rf %s", dir);
+    graft_check_run("rm -rf %s", dir);
     return GRAFT_CHECK_PASS;
 }
 
@@ -507,9 +497,10 @@ static int check_stdin(char *msg, size_t msglen) {
         return graft_check_fail(msg, msglen, "graft demo-data failed");
     char out[600];
     snprintf(out, sizeof out, "%s/out.jsonl", dir);
-    int rc = run("gzip -c %s/a.tar | %s extract -m %s/demo.onnx -c %s/cache --size 64 --json - "
-                 "> %s 2>&1",
-                 dir, graft_bin(), dir, dir, out);
+    int rc = graft_check_run(
+        "gzip -c %s/a.tar | %s extract -m %s/demo.onnx -c %s/cache --size 64 --json - "
+        "> %s 2>&1",
+        dir, graft_bin(), dir, dir, out);
     FILE *f = fopen(out, "r");
     char line[4096], summary[4096] = "";
     int rejects = 0;
@@ -523,7 +514,7 @@ static int check_stdin(char *msg, size_t msglen) {
     if (rc || !strstr(summary, want) || rejects != 2)
         return graft_check_fail(msg, msglen, "exit %d, %d reject lines, summary: %s", rc,
                                 rejects, summary[0] ? summary : "(none)");
-    run("rm -rf %s", dir);
+    graft_check_run("rm -rf %s", dir);
     return GRAFT_CHECK_PASS;
 }
 
@@ -534,7 +525,7 @@ static int check_disk_full(char *msg, size_t msglen) {
     snprintf(mnt, sizeof mnt, "%s/small", dir);
     mkdir(mnt, 0755);
     if (geteuid() != 0 || mount("tmpfs", mnt, "tmpfs", 0, "size=256k") != 0) {
-        run("rm -rf %s", dir);
+        graft_check_run("rm -rf %s", dir);
         return graft_check_say(msg, msglen, GRAFT_CHECK_SKIP,
                                "cannot mount a small tmpfs (needs root): %s", strerror(errno));
     }
@@ -571,7 +562,7 @@ static int check_disk_full(char *msg, size_t msglen) {
                         rows);
 done:
     umount(mnt);
-    run("rm -rf %s", dir);
+    graft_check_run("rm -rf %s", dir);
     return fail ? GRAFT_CHECK_FAIL : GRAFT_CHECK_PASS;
 }
 
@@ -616,7 +607,7 @@ static int check_hymenoptera(char *msg, size_t msglen) {
                                 "rejects", rows, train, val, graft_cache_view_class_count(v),
                                 (unsigned long long)st.rejects);
     graft_cache_view_close(v);
-    run("rm -rf %s", dir);
+    graft_check_run("rm -rf %s", dir);
     if (fail) return GRAFT_CHECK_FAIL;
     return graft_check_say(msg, msglen, GRAFT_CHECK_PASS,
                            "%zu codes (%zu train, %zu val), %llu rejects, %.1f img/s", rows,
@@ -647,9 +638,10 @@ static int check_train_eval_predict(char *msg, size_t msglen) {
     if (make_demo(dir, 40, "demo", "a.tar", 5))
         return graft_check_fail(msg, msglen, "graft demo-data failed");
     const char *g = graft_bin();
-    if (run("%s extract -m %s/demo.onnx --size 64 --resize 0 -q -c %s/cache %s/a.tar "
-            ">/dev/null 2>&1", g, dir, dir, dir) ||
-        run("%s train -c %s/cache -o %s/head.bin --C 0.1,1 >/dev/null", g, dir, dir))
+    if (graft_check_run("%s extract -m %s/demo.onnx --size 64 --resize 0 -q -c %s/cache %s/a.tar "
+                        ">/dev/null 2>&1",
+                        g, dir, dir, dir) ||
+        graft_check_run("%s train -c %s/cache -o %s/head.bin --C 0.1,1 >/dev/null", g, dir, dir))
         return graft_check_fail(msg, msglen, "extract or train failed");
     snprintf(cmd, sizeof cmd, "%s eval -c %s/cache -o %s/head.bin --json", g, dir, dir);
     if (run_capture(out, sizeof out, cmd))
@@ -691,8 +683,9 @@ static int check_train_eval_predict(char *msg, size_t msglen) {
         out + strlen(out) - 1)
         return graft_check_fail(msg, msglen, "predict on one image file: %s", out);
     /* A flipped byte in the head file is refused by every command. */
-    if (run("cp %s/head.bin %s/bad.bin && printf 'X' | dd of=%s/bad.bin bs=1 seek=40 "
-            "conv=notrunc 2>/dev/null", dir, dir, dir))
+    if (graft_check_run("cp %s/head.bin %s/bad.bin && printf 'X' | dd of=%s/bad.bin bs=1 seek=40 "
+                        "conv=notrunc 2>/dev/null",
+                        dir, dir, dir))
         return graft_check_fail(msg, msglen, "cannot write the corrupted head");
     snprintf(cmd, sizeof cmd, "%s eval -c %s/cache -o %s/bad.bin 2>&1", g, dir, dir);
     if (run_capture(out, sizeof out, cmd) != 1 || !strstr(out, "head file"))
@@ -706,7 +699,7 @@ static int check_train_eval_predict(char *msg, size_t msglen) {
             return graft_check_fail(msg, msglen, "another model's codes were not refused: %s",
                                     out);
     }
-    run("rm -rf %s", dir);
+    graft_check_run("rm -rf %s", dir);
     return graft_check_say(msg, msglen, GRAFT_CHECK_PASS, "val accuracy %.3f on %ld rows",
                            accuracy, n);
 }
@@ -727,11 +720,12 @@ static int check_export(char *msg, size_t msglen) {
     snprintf(head_path, sizeof head_path, "%s/head.bin", dir);
     snprintf(out, sizeof out, "%s/exported.onnx", dir);
     snprintf(tar, sizeof tar, "%s/a.tar", dir);
-    if (run("%s extract -m %s --size 64 --resize 0 --relu -q -c %s/cache %s >/dev/null 2>&1", g,
+    if (graft_check_run(
+            "%s extract -m %s --size 64 --resize 0 --relu -q -c %s/cache %s >/dev/null 2>&1", g,
             model, dir, tar) ||
-        run("%s train -c %s/cache -o %s --scale sqrt,l2,standardize >/dev/null", g, dir,
-            head_path) ||
-        run("%s export %s %s %s >/dev/null", g, model, head_path, out))
+        graft_check_run("%s train -c %s/cache -o %s --scale sqrt,l2,standardize >/dev/null", g, dir,
+                        head_path) ||
+        graft_check_run("%s export %s %s %s >/dev/null", g, model, head_path, out))
         return graft_check_fail(msg, msglen, "extract, train or export failed");
     graft_head *h = NULL;
     if (graft_head_load(head_path, &h))
@@ -789,9 +783,11 @@ static int check_export(char *msg, size_t msglen) {
     graft_model_destroy(m);
     graft_model_destroy(e);
     const char *how = "graft";
-    if (!fail && run("/usr/bin/python3 -c 'import onnx' 2>/dev/null") == 0) {
-        if (run("/usr/bin/python3 -c 'import onnx, sys; onnx.checker.check_model(onnx.load(sys.argv[1]"
-                "), full_check=True)' %s", out))
+    if (!fail && graft_check_run("/usr/bin/python3 -c 'import onnx' 2>/dev/null") == 0) {
+        if (graft_check_run(
+                "/usr/bin/python3 -c 'import onnx, sys; onnx.checker.check_model(onnx.load(sys.argv[1]"
+                "), full_check=True)' %s",
+                out))
             fail = graft_check_fail(msg, msglen, "onnx.checker refused %s", out);
         else
             how = "graft, onnx.checker";
@@ -799,7 +795,8 @@ static int check_export(char *msg, size_t msglen) {
     char node_modules[700];
     snprintf(node_modules, sizeof node_modules, "%s/node_modules/onnxruntime-node",
              GRAFT_BUILD_DIR);
-    if (!fail && access(node_modules, R_OK) == 0 && run("node --version >/dev/null 2>&1") == 0) {
+    if (!fail && access(node_modules, R_OK) == 0 &&
+        graft_check_run("node --version >/dev/null 2>&1") == 0) {
         /* ONNX Runtime on the same NCHW input, written raw. */
         char raw[700], cmd[4096], res[65536];
         snprintf(raw, sizeof raw, "%s/x.f32", dir);
@@ -828,7 +825,7 @@ static int check_export(char *msg, size_t msglen) {
     free(x_nchw);
     graft_head_destroy(h);
     if (fail) return GRAFT_CHECK_FAIL;
-    run("rm -rf %s", dir);
+    graft_check_run("rm -rf %s", dir);
     return graft_check_say(msg, msglen, GRAFT_CHECK_PASS, "exported head checked by %s", how);
 }
 
