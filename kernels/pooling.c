@@ -167,15 +167,7 @@ int graft_pool2d_nhwc(const graft_pool2d *p, float *y, const float *x, int N, in
     if ((err = kernels_current("pool2d", &kr))) return err;
 
     pool_job J = {.row = kr->row, .y = y, .x = x, .rows = (size_t)N * OH};
-    J.s = (graft__pool_shape){
-        .kind = p->kind, .H = H, .W = W, .C = C, .OH = OH, .OW = OW,
-        .kernel_h = p->kernel_h, .kernel_w = p->kernel_w,
-        .stride_h = p->stride_h, .stride_w = p->stride_w,
-        .dilation_h = p->dilation_h, .dilation_w = p->dilation_w,
-        .pad_top = p->pad_top, .pad_left = p->pad_left,
-        .end_h = H + p->pad_bottom, .end_w = W + p->pad_right,
-        .count_include_pad = p->count_include_pad,
-    };
+    J.s = graft__pool_shape_of(p, H, W, C, OH, OW);
     int threads;
     if ((err = graft__pool_begin(0, &threads))) return err;
     double reads = (double)y_elems * p->kernel_h * p->kernel_w;

@@ -56,6 +56,20 @@ typedef struct graft__pool_shape {
     int count_include_pad;
 } graft__pool_shape;
 
+/* The shape of pooling an H x W x C input into OH x OW with *p (forward and backward alike). */
+static inline graft__pool_shape graft__pool_shape_of(const graft_pool2d *p, int H, int W, int C,
+                                                     int OH, int OW) {
+    return (graft__pool_shape){
+        .kind = p->kind, .H = H, .W = W, .C = C, .OH = OH, .OW = OW,
+        .kernel_h = p->kernel_h, .kernel_w = p->kernel_w,
+        .stride_h = p->stride_h, .stride_w = p->stride_w,
+        .dilation_h = p->dilation_h, .dilation_w = p->dilation_w,
+        .pad_top = p->pad_top, .pad_left = p->pad_left,
+        .end_h = H + p->pad_bottom, .end_w = W + p->pad_right,
+        .count_include_pad = p->count_include_pad,
+    };
+}
+
 /*
  * One output pixel's window, reduced to its taps inside the image: taps_h x taps_w taps, the
  * first at x, the next ones step_h and step_w floats further (dilation included).

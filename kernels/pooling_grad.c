@@ -112,15 +112,7 @@ int graft_pool2d_backward_nhwc(const graft_pool2d *p, float *dx, const float *dy
     if ((err = graft_isa_current(&isa))) return err; /* GRAFT_ISA must be honoured or refused */
 
     pool_grad_job J = {.dx = dx, .dy = dy, .x = p->kind == GRAFT_POOL_MAX ? x : NULL};
-    J.s = (graft__pool_shape){
-        .kind = p->kind, .H = H, .W = W, .C = C, .OH = OH, .OW = OW,
-        .kernel_h = p->kernel_h, .kernel_w = p->kernel_w,
-        .stride_h = p->stride_h, .stride_w = p->stride_w,
-        .dilation_h = p->dilation_h, .dilation_w = p->dilation_w,
-        .pad_top = p->pad_top, .pad_left = p->pad_left,
-        .end_h = H + p->pad_bottom, .end_w = W + p->pad_right,
-        .count_include_pad = p->count_include_pad,
-    };
+    J.s = graft__pool_shape_of(p, H, W, C, OH, OW);
     J.cblocks = (C + CBLOCK - 1) / CBLOCK;
     J.units = (size_t)N * J.cblocks;
     double visits = (double)y_elems * p->kernel_h * p->kernel_w;

@@ -15,9 +15,8 @@
 typedef struct conv_layer {
     graft__tlayer base;
     graft_conv2d d;            /* pads resolved for the top's input size */
-    int H, W, OH, OW;
+    int H, W;
     int has_bias;
-    float *zero_bias;          /* (C_out) for a layer without bias: export writes none */
 } conv_layer;
 
 static int conv_forward(graft_top *t, graft__tlayer *l, int n, int train) {
@@ -36,8 +35,9 @@ static int conv_backward(graft_top *t, graft__tlayer *l, int n) {
     conv_layer *c = (conv_layer *)l;
     graft__tval *x = &t->vals[l->in[0]], *y = &t->vals[l->out];
     graft_top_param *w = &t->params[l->param0];
-    const float *dy = graft__act_grad(c->d.act, t->scratch, y->grad, y->data, (size_t)n * y->per);
-    int err = graft_conv2d_backward_weights(&c->d, w->grad,
+    const float *dy;
+    int err = graft__act_grad(c->d.act, t->scratch, y->grad, y->data, (size_t)n * y->per, &dy);
+    if (!err) err = graft_conv2d_backward_weights(&c->d, w->grad,
                                             c->has_bias ? t->params[l->param0 + 1].grad : NULL,
                                             x->data, dy, n, c->H, c->W, t->conv_ws);
     if (!err && x->grad)
@@ -76,11 +76,7 @@ static int conv_export(const graft_top *t, const graft__tlayer *l, graft__onnx_b
     return err;
 }
 
-static void conv_destroy(graft__tlayer *l) {
-    conv_layer *c = (conv_layer *)l;
-    free(c->zero_bias);
-    free(c);
-}
+static void conv_destroy(graft__tlayer *l) { free(l); }
 
 static const graft__tlayer_vt conv_vt = {"Conv", conv_forward, conv_backward, conv_export,
                                          conv_destroy};
@@ -109,7 +105,8 @@ int graft__tl_conv(graft_top *t, const graft__node *nd, int in, int out) {
     graft__resolve_pads(nd->a.conv.auto_pad, c->H, c->W, c->d.kernel_h, c->d.kernel_w,
                         c->d.stride_h, c->d.stride_w, c->d.dilation_h, c->d.dilation_w, pin, p);
     c->d.pad_top = p[0], c->d.pad_left = p[1], c->d.pad_bottom = p[2], c->d.pad_right = p[3];
-    int err = graft_conv2d_output_size(&c->d, c->H, c->W, &c->OH, &c->OW);
+    int OH, OW; /* only checked here: the kernels derive them again */
+    int err = graft_conv2d_output_size(&c->d, c->H, c->W, &OH, &OW);
     if (err) {
         free(c);
         return err;

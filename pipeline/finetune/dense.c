@@ -31,8 +31,9 @@ static int dense_backward(graft_top *t, graft__tlayer *l, int n) {
     dense_layer *d = (dense_layer *)l;
     graft__tval *x = &t->vals[l->in[0]], *y = &t->vals[l->out];
     graft_top_param *w = &t->params[l->param0];
-    const float *dy = graft__act_grad(d->act, t->scratch, y->grad, y->data, (size_t)n * d->K);
-    int err;
+    const float *dy;
+    int err = graft__act_grad(d->act, t->scratch, y->grad, y->data, (size_t)n * d->K, &dy);
+    if (err) return err;
     if (d->trans_b) /* dW (K, D) += dy^T x */
         err = graft_sgemm(GRAFT_TRANS_YES, GRAFT_TRANS_NO, d->K, d->D, n, 1.0f, dy, d->K,
                           x->data, d->D, 1.0f, w->grad, d->D, NULL);

@@ -145,9 +145,17 @@ int graft__export_unary(graft__onnx_builder *b, const graft_unary_op *op, const 
                         const char *out);
 int graft__export_act(graft__onnx_builder *b, graft_act act, const char *in, const char *out);
 
-/* dy * act'(y) for the fused activations of Conv/Gemm/Add, into out (count floats); with
-   GRAFT_ACT_NONE it returns dy itself and writes nothing. */
-const float *graft__act_grad(graft_act act, float *out, const float *dy, const float *y,
-                             size_t count);
+/* dy * act'(y) for the fused activations of Conv/Gemm/Add, into out (count floats), with
+   *grad pointing at it; with GRAFT_ACT_NONE *grad is dy itself and nothing is written. */
+int graft__act_grad(graft_act act, float *out, const float *dy, const float *y, size_t count,
+                    const float **grad);
+
+/* splitmix64: the top's seeded draws (initialisation, dropout masks). */
+static inline uint64_t graft__top_draw(uint64_t *state) {
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
 
 #endif

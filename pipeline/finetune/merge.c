@@ -86,7 +86,9 @@ static int binary_backward(graft_top *t, graft__tlayer *l, int n) {
     binary_layer *b = (binary_layer *)l;
     graft__tval *y = &t->vals[l->out];
     size_t count = (size_t)n * y->per;
-    const float *dy = graft__act_grad(b->act, t->scratch, y->grad, y->data, count);
+    const float *dy;
+    int err = graft__act_grad(b->act, t->scratch, y->grad, y->data, count, &dy);
+    if (err) return err;
     int64_t yd[4], od[4];
     int yr;
     graft__tval_phys(y, n, yd, &yr);
@@ -98,8 +100,8 @@ static int binary_backward(graft_top *t, graft__tlayer *l, int n) {
             g = t->scratch2;
         } else if (b->op == GRAFT_BINARY_MUL) {
             operand_dims(t, b, 1 - i, n, yr, od);
-            int err = graft_binary_broadcast(GRAFT_BINARY_MUL, t->scratch2, yd, yr, dy, yd, yr,
-                                             operand(t, b, 1 - i), od, yr);
+            err = graft_binary_broadcast(GRAFT_BINARY_MUL, t->scratch2, yd, yr, dy, yd, yr,
+                                         operand(t, b, 1 - i), od, yr);
             if (err) return err;
             g = t->scratch2;
         }

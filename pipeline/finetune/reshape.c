@@ -104,10 +104,7 @@ static int dropout_forward(graft_top *t, graft__tlayer *l, int n, int train) {
     float scale = 1.0f / (1.0f - d->p);
     uint32_t cut = (uint32_t)((double)d->p * 4294967296.0);
     for (size_t i = 0; i < count; i++) {
-        uint64_t z = (s += 0x9e3779b97f4a7c15ull);
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-        d->keep[i] = (uint32_t)(z >> 32) >= cut;
+        d->keep[i] = (uint32_t)(graft__top_draw(&s) >> 32) >= cut;
         y[i] = d->keep[i] ? x->data[i] * scale : 0.0f;
     }
     return 0;

@@ -116,14 +116,16 @@ int graft__top_append(graft_top *t, graft__tlayer *l) {
     return 0;
 }
 
-const float *graft__act_grad(graft_act act, float *out, const float *dy, const float *y,
-                             size_t count) {
-    if (act == GRAFT_ACT_NONE) return dy;
+int graft__act_grad(graft_act act, float *out, const float *dy, const float *y, size_t count,
+                    const float **grad) {
+    *grad = dy;
+    if (act == GRAFT_ACT_NONE) return 0;
     /* For ReLU and ReLU6 the derivative reads the same from y as from x (0 < y < 6 exactly
-       when 0 < x < 6), so the pre-activation need not be kept. */
-    float hi = act == GRAFT_ACT_RELU6 ? 6.0f : INFINITY;
-    for (size_t i = 0; i < count; i++) out[i] = y[i] > 0.0f && y[i] < hi ? dy[i] : 0.0f;
-    return out;
+       when 0 < x < 6), so the pre-activation need not be kept: y stands in for x. */
+    graft_unary_op op = {act == GRAFT_ACT_RELU ? GRAFT_UNARY_RELU : GRAFT_UNARY_CLIP, 0.0f, 6.0f};
+    memset(out, 0, sizeof(float) * count);
+    *grad = out;
+    return graft_unary_backward(&op, out, dy, y, y, count);
 }
 
 /* ---- finding the top in the graph ---- */
@@ -332,11 +334,7 @@ static int make_signature(graft_top *t) {
 
 /* A seeded uniform draw in [-1, 1) (splitmix64), so initialisation is the same everywhere. */
 static float uniform_pm1(uint64_t *state) {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    z ^= z >> 31;
-    return 2.0f * (float)((double)(z >> 40) / 16777216.0) - 1.0f;
+    return 2.0f * (float)((double)(graft__top_draw(state) >> 40) / 16777216.0) - 1.0f;
 }
 
 /*
