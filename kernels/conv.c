@@ -254,6 +254,7 @@ typedef struct conv_job {
     long pixels;       /* N * OH * OW */
     long chunks;       /* im2col chunks per group */
     size_t gemm_bytes; /* serial GEMM scratch per thread */
+    int stream;        /* depthwise: output stored around the caches */
 } conv_job;
 
 /* Unrolls output pixels [r0, r0 + rows) of group g into patches: col (rows, Kg). */
@@ -308,6 +309,15 @@ static void gemm_chunk_task(void *vjob, int task, int thread) {
                                p->d.C_out, &epi, scratch);
 }
 
+/*
+ * A depthwise output larger than this is stored around the caches. Such a layer streams from
+ * DRAM, and a plain store first reads each line it writes (write-allocate), so the output
+ * costs twice its size in traffic; the next layer would find little of it cached anyway.
+ * Below it (the runtime's micro-batches, batch 1) the output stays cached for the next
+ * layer. Measured on MobileNetV2's 3x3 layers at batch 32, one core: 20-35% faster above it.
+ */
+#define DW_STREAM_BYTES (8.0 * 1024 * 1024)
+
 static void dw_task(void *vjob, int task, int thread) {
     const conv_job *J = vjob;
     const graft_conv2d_plan *p = J->p;
@@ -316,7 +326,7 @@ static void dw_task(void *vjob, int task, int thread) {
     graft__dw_args a = {J->x + (size_t)n * J->H * J->W * d->C_in, J->H, J->W, d->C_in,
                         d->kernel_h, d->kernel_w, d->stride_h, d->stride_w, d->dilation_h,
                         d->dilation_w, d->pad_top, d->pad_left, J->OW, p->dw_w, p->bias,
-                        d->act};
+                        d->act, J->stream};
     p->dw_row(J->y + ((size_t)n * J->OH + oh) * J->OW * d->C_out, oh, &a);
 }
 
@@ -346,6 +356,7 @@ int graft_conv2d_forward(const graft_conv2d_plan *p, float *y, const float *x, i
     int threads;
     if (p->algo == ALGO_DEPTHWISE) {
         if ((err = graft__pool_begin(0, &threads))) return err;
+        J.stream = (double)J.pixels * p->d.C_out * sizeof(float) > DW_STREAM_BYTES;
         graft__pool_run(N * J.OH, dw_task, &J);
         graft__pool_end();
         return GRAFT_OK;

@@ -16,6 +16,7 @@ typedef struct graft__dw_args {
     const float *w;    /* (KH, KW, C): the weights repacked channels-last */
     const float *bias; /* (C) or NULL */
     graft_act act;
+    int stream;        /* store the output around the caches (see conv.c) */
 } graft__dw_args;
 
 /* Computes output row oh of one image: y (OW, C). */

@@ -6,6 +6,9 @@
  *   DW_MASK, DW_MASK_FOR(n) what selects the first min(n, DW_LANES) channels
  *   DW_LOAD(p, m), DW_STORE(p, v, m), DW_ZERO(), DW_FMA(x, w, acc) = x * w + acc,
  *   DW_ACT(act, v)          the graft_act activation
+ *   DW_CAN_STREAM(p, C, m), DW_STREAM(p, v), DW_FENCE()
+ *                           whether every pixel's vector at p (channel stride C, mask m) can
+ *                           be stored around the caches, that store, and the fence after it
  * A pixel's channels are contiguous, so each tap is a run of vector loads along C, and the
  * weights of all taps (KH * KW * C floats) stay in L1. Pixels whose window lies inside the
  * image horizontally go eight at a time (3x3 and 5x5 at stride 1 or 2 through the sliding
@@ -46,7 +49,10 @@ pixels(const int P, const int KH_, const int KW_, float *restrict y, int ow0, in
                                     acc[p]);
             }
         }
-        for (int p = 0; p < P; p++) DW_STORE(y0 + (size_t)p * C + c, DW_ACT(a->act, acc[p]), m);
+        if (a->stream && DW_CAN_STREAM(y0 + c, C, m))
+            for (int p = 0; p < P; p++) DW_STREAM(y0 + (size_t)p * C + c, DW_ACT(a->act, acc[p]));
+        else
+            for (int p = 0; p < P; p++) DW_STORE(y0 + (size_t)p * C + c, DW_ACT(a->act, acc[p]), m);
     }
 }
 
@@ -104,8 +110,11 @@ pixels_slide(const int KH_, const int KW_, const int SW_, float *restrict y, int
                 }
             }
         }
-        for (int p = 0; p < P; p++)
-            DW_STORE(y + (size_t)(ow0 + p) * C + c, DW_ACT(a->act, acc[p]), m);
+        float *yc = y + (size_t)ow0 * C + c;
+        if (a->stream && DW_CAN_STREAM(yc, C, m))
+            for (int p = 0; p < P; p++) DW_STREAM(yc + (size_t)p * C, DW_ACT(a->act, acc[p]));
+        else
+            for (int p = 0; p < P; p++) DW_STORE(yc + (size_t)p * C, DW_ACT(a->act, acc[p]), m);
     }
 }
 
@@ -153,4 +162,6 @@ void DW_ROW_FN(float *restrict y, int oh, const graft__dw_args *a) {
         row(5, 5, y, oh, a);
     else
         row(0, 0, y, oh, a);
+    /* Streaming stores are weakly ordered: drain them before the pool reports the row done. */
+    if (a->stream) DW_FENCE();
 }

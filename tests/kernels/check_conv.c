@@ -53,6 +53,8 @@ static const conv_case cases[] = {
     {2, 7, 37, CONV(18, 18, 18, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, GRAFT_ACT_NONE), "depthwise"},
     {1, 8, 41, CONV(33, 33, 33, 5, 5, 2, 2, 1, 1, 2, 2, 2, 2, GRAFT_ACT_RELU), "depthwise"},
     {1, 5, 29, CONV(16, 16, 16, 3, 3, 1, 1, 1, 1, 0, 2, 1, 0, GRAFT_ACT_NONE), "depthwise"},
+    /* An output over 8 MB: the depthwise kernel stores it around the caches. */
+    {2, 131, 127, CONV(64, 64, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, GRAFT_ACT_RELU6), "depthwise"},
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 
@@ -67,8 +69,10 @@ static int run_case(const conv_case *c, int ci, int with_bias, char *msg, size_t
     size_t nw = (size_t)d->C_out * (d->C_in / d->groups) * d->kernel_h * d->kernel_w;
     uint64_t s = 0x1234567ull + (uint64_t)ci * 7919;
     float *x = malloc(sizeof(float) * nx), *w = malloc(sizeof(float) * nw);
-    float *b = malloc(sizeof(float) * d->C_out), *y1 = malloc(sizeof(float) * ny);
-    float *y2 = malloc(sizeof(float) * ny);
+    /* Aligned as the runtime's arena is, so that streaming stores can be taken. */
+    size_t ybytes = (sizeof(float) * ny + 63) & ~(size_t)63;
+    float *b = malloc(sizeof(float) * d->C_out), *y1 = aligned_alloc(64, ybytes);
+    float *y2 = aligned_alloc(64, ybytes);
     double *ref = malloc(sizeof(double) * ny), *mag = malloc(sizeof(double) * ny);
     int st = GRAFT_CHECK_FAIL;
     graft_conv2d_plan *plan = NULL;
