@@ -49,6 +49,7 @@ extern const graft_check graft_checks_vmath[];
 extern const graft_check graft_checks_conv[];
 extern const graft_check graft_checks_grad[];
 extern const graft_check graft_checks_conv_grad[];
+extern const graft_check graft_checks_lrn_grad[];
 extern const graft_check graft_checks_winograd[];
 extern const graft_check graft_checks_protobuf[];
 extern const graft_check graft_checks_onnx_loader[];

@@ -23,6 +23,7 @@ static const graft_check *const check_tables[] = {
     graft_checks_conv,
     graft_checks_conv_grad,
     graft_checks_grad,
+    graft_checks_lrn_grad,
     graft_checks_winograd,
     graft_checks_protobuf,
     graft_checks_onnx_loader,

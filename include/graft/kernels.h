@@ -543,6 +543,31 @@ int graft_batchnorm_backward_nhwc(float *dx, float *dgamma, float *dbeta, const 
                                   const float *mean, const float *var, float eps, int training);
 
 /*
+ * LRN backward: dx (pixels, C) += the gradient of graft_lrn_nhwc's y with respect to x, given
+ * dy (pixels, C) and the forward input x (pixels, C), with the forward's size, alpha, beta and
+ * bias. With s[c] = bias + alpha / size * sum_{c' in window(c)} x[c']^2 as in the forward,
+ *   dx[c] += dy[c] s[c]^-beta
+ *            - 2 alpha beta / size * x[c] * sum_{c''} dy[c''] x[c''] s[c'']^(-beta - 1),
+ * c'' running over the channels whose window holds c: [c - ceil((size - 1) / 2),
+ * c + floor((size - 1) / 2)] clipped to [0, C), the forward's window mirrored. This is the
+ * derivative of ONNX's LRN; torch.nn.LocalResponseNorm puts size / 2 channels before c, so for
+ * even sizes it is ONNX's LRN with the channel order reversed, not the same function.
+ * s and s^beta are recomputed from x exactly as the same variant's forward computes them (y is
+ * not needed). Where s is not positive the result is whatever pow gives (NaN, inf), as in the
+ * forward. Buffers belong to the caller; dx must not overlap dy or x. pixels or C may be 0
+ * (nothing is read or written). Accuracy: the scalar variant uses libm's powf, the SIMD ones
+ * SLEEF's 1-ULP pow; they agree within a few ULP of the terms' magnitudes. Pixels are split
+ * among the kernel pool's threads: bit-identical for any thread count.
+ * Errors: GRAFT_EINVAL (size <= 0, alpha, beta or bias not finite, dx, dy or x NULL with
+ * pixels * C > 0, dx overlapping dy or x), GRAFT_ERANGE (pixels * C floats cannot be
+ * addressed), GRAFT_ENOMEM (the pool's per-thread scratch, at most 3 C + 2 size + 48 floats,
+ * cannot grow), GRAFT_EUNSUPPORTED (GRAFT_ISA names a variant this CPU lacks). dx untouched on
+ * error.
+ */
+int graft_lrn_backward_nhwc(float *dx, const float *dy, const float *x, size_t pixels, size_t C,
+                            int size, float alpha, float beta, float bias);
+
+/*
  * Losses over logits (N, K) and labels (N) in [0, K), averaged over the N rows (PyTorch's
  * reduction='mean'). *loss gets the mean loss; dlogits (N, K), when not NULL, gets (is
  * overwritten with) the gradient of that mean with respect to the logits.

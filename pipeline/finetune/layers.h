@@ -1,7 +1,7 @@
 /*
  * pipeline/finetune/layers.h: what the trainable top (top.c) shares with its layers (one file
- * per layer type: conv.c, dense.c, pool.c, act.c, batchnorm.c, merge.c, reshape.c) and with
- * its ONNX export (export.c). Internal to libgraft.
+ * per layer type: conv.c, dense.c, pool.c, act.c, batchnorm.c, lrn.c, merge.c, reshape.c) and
+ * with its ONNX export (export.c). Internal to libgraft.
  *
  * The top is a list of layers over values. Every value has storage for the largest batch
  * (N images) and, unless nothing upstream of it trains, a gradient of the same size. 4-D
@@ -106,6 +106,8 @@ int graft__tl_dense(graft_top *t, const graft__node *nd, int in, int out, const 
 int graft__tl_pool(graft_top *t, const graft__node *nd, int in, int out);
 int graft__tl_act(graft_top *t, const graft__node *nd, int in, int out);
 int graft__tl_batchnorm(graft_top *t, const graft__node *nd, int in, int out);
+/* ONNX LRN across channels of an (N, C, H, W) value (lrn.c). */
+int graft__tl_lrn(graft_top *t, const graft__node *nd, int in, int out);
 int graft__tl_binary(graft_top *t, const graft__node *nd, int a, int b, int out);
 int graft__tl_concat(graft_top *t, const graft__node *nd, const int *ins, int n_in, int out);
 /* Flatten, Reshape to (N, D), Identity: reorders NHWC to NCHW order where a 4-D map becomes

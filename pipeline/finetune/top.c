@@ -289,6 +289,7 @@ static int build_node(graft_top *t, const graft__node *nd, const graft__tinfo *t
     case GRAFT__OP_REDUCE: return graft__tl_pool(t, nd, in0, out);
     case GRAFT__OP_UNARY: return graft__tl_act(t, nd, in0, out);
     case GRAFT__OP_BATCHNORM: return graft__tl_batchnorm(t, nd, in0, out);
+    case GRAFT__OP_LRN: return graft__tl_lrn(t, nd, in0, out);
     case GRAFT__OP_BINARY:
         return graft__tl_binary(t, nd, in0, nd->in[1] >= 0 ? map[nd->in[1]] : -1, out);
     case GRAFT__OP_CONCAT: {

@@ -46,10 +46,12 @@ static graft__onnx_attr ints2(const char *name, int a, int b) {
 
 /*
  * The smooth net (no kinks, so finite differences are exact to O(h^2)):
- *   x (N, 3, 7, 6) -> Conv 3x3 pad 1 (5) -> Tanh -> AveragePool 2 stride 2 pad (0,0,1,0)
+ *   x (N, 3, 7, 6) -> Conv 3x3 pad 1 (5) -> Tanh -> LRN (size 4: ONNX's even window, one
+ *   channel before c and two after; alpha 4, bias 0.25, strong enough that a backward pass
+ *   with the window mirrored fails the differences) -> AveragePool 2 stride 2 pad (0,0,1,0)
  *   -> Conv 1x1 (6) -> Sigmoid = s -> Add(s, Conv 3x3 groups 2 pad 1 (s)) = r
  *   -> Mul(r, constant (6, 1, 1)) -> GlobalAveragePool -> Flatten -> Gemm (4) -> logits
- * Variant bn: a BatchNormalization after the first Tanh and a channel Concat of the Add's two
+ * Variant bn: a BatchNormalization after the LRN and a channel Concat of the Add's two
  * inputs before the pool (12 channels).
  */
 static int write_net(const char *path, int bn) {
@@ -76,7 +78,13 @@ static int write_net(const char *path, int bn) {
     const char *c1in[3] = {"x", "conv1.weight", "conv1.bias"}, *c1 = "c1", *t1 = "t1";
     err |= graft__onnx_node(b, "Conv", "conv1", c1in, 3, &c1, 1, k3, 2);
     err |= graft__onnx_node(b, "Tanh", "tanh1", &c1, 1, &t1, 1, NULL, 0);
-    const char *pin = "t1";
+    graft__onnx_attr lrn[4] = {{.name = "size", .type = GRAFT__ONNX_ATTR_INT, .i = 4},
+                               {.name = "alpha", .type = GRAFT__ONNX_ATTR_FLOAT, .f = 4.0f},
+                               {.name = "beta", .type = GRAFT__ONNX_ATTR_FLOAT, .f = 0.75f},
+                               {.name = "bias", .type = GRAFT__ONNX_ATTR_FLOAT, .f = 0.25f}};
+    const char *l1 = "l1";
+    err |= graft__onnx_node(b, "LRN", "lrn1", &t1, 1, &l1, 1, lrn, 4);
+    const char *pin = "l1";
     if (bn) {
         float g[5], be[5], mu[5], var[5];
         for (int c = 0; c < 5; c++)
@@ -86,7 +94,7 @@ static int write_net(const char *path, int bn) {
         err |= graft__onnx_initializer(b, "bn.bias", 1, c5, be);
         err |= graft__onnx_initializer(b, "bn.running_mean", 1, c5, mu);
         err |= graft__onnx_initializer(b, "bn.running_var", 1, c5, var);
-        const char *bnin[5] = {"t1", "bn.weight", "bn.bias", "bn.running_mean",
+        const char *bnin[5] = {"l1", "bn.weight", "bn.bias", "bn.running_mean",
                                "bn.running_var"}, *bo = "bn1";
         graft__onnx_attr eps = {.name = "epsilon", .type = GRAFT__ONNX_ATTR_FLOAT, .f = 1e-3f};
         err |= graft__onnx_node(b, "BatchNormalization", "bn", bnin, 5, &bo, 1, &eps, 1);

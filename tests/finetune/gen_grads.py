@@ -45,9 +45,12 @@ a padded MaxPool 3x3, global average pool, fc; H != W), mbv2 (a stem and torchvi
 InvertedResidual, expand ratio 6, with its residual Add and again at stride 2, then
 ReduceMean), branches (inception-like Concat of three branches with SiLU, Sigmoid, Tanh,
 LeakyReLU, HardSigmoid and HardSwish; opset 17, where HardSwish is an operator), cnn_smooth
-(cnn with label smoothing 0.1), cnn_hinge (cnn with torch.nn.MultiMarginLoss) and avgpool_pad
+(cnn with label smoothing 0.1), cnn_hinge (cnn with torch.nn.MultiMarginLoss), avgpool_pad
 (AveragePool with the padding counted, which PyTorch exports as Pad + AveragePool: its own
-case, so that a missing Pad backward fails it alone).
+case, so that a missing Pad backward fails it alone), shuffle (ShuffleNetV2 blocks: channel
+Slice and shuffle), lrn (AlexNet's Conv + ReLU + LRN + overlapping MaxPool, twice, LRN sizes
+5 and 3, with alphas large enough to matter; ONNX LRN nodes) and lrn_even (the same with sizes
+4 and 2, where ONNX's window is PyTorch's mirrored: see onnx_lrn_module).
 
 Incremental like tests/models/gen_torchvision.py: a case whose stamp names the current
 script's code is skipped.
@@ -64,6 +67,7 @@ import hashlib
 import os
 import sys
 import time
+import warnings
 
 np = onnx = torch = nn = None
 
@@ -211,6 +215,102 @@ def make_shuffle(K):
     return SmallShuffleNet(), "stem_act"
 
 
+def onnx_lrn_module(size, alpha, beta, k):
+    """
+    ONNX's LRN as a module: torch.nn.LocalResponseNorm itself for an odd size, where the two
+    windows agree; for an even size PyTorch pads size // 2 channels before c and
+    (size - 1) // 2 after, ONNX floor((size - 1) / 2) before and ceil((size - 1) / 2) after,
+    the mirror image, so it runs PyTorch's on the channels reversed. torch.onnx would trace
+    local_response_norm into a Pad / AvgPool subgraph; under export this writes one LRN node.
+    """
+    class LRNNode(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, size, alpha, beta, k):
+            return nn.functional.local_response_norm(x, size, alpha, beta, k)
+
+        @staticmethod
+        def symbolic(g, x, size, alpha, beta, k):
+            # torch 1.13 hands a Function's symbolic the raw graph, whose op() it calls
+            # deprecated; it is the documented way to write a custom node in this version.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)
+                return g.op("LRN", x, size_i=size, alpha_f=alpha, beta_f=beta, bias_f=k)
+
+    class OnnxLRN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lrn = nn.LocalResponseNorm(size, alpha, beta, k)
+
+        def forward(self, x):
+            if torch.onnx.is_in_onnx_export():
+                return LRNNode.apply(x, size, alpha, beta, k)
+            if size % 2:
+                return self.lrn(x)
+            return self.lrn(x.flip(1)).flip(1)
+
+    return OnnxLRN()
+
+
+def lrn_reference(x, size, alpha, beta, k):
+    """ONNX LRN from the operator's definition, in numpy float64 (the check of the above)."""
+    C = x.shape[1]
+    y = np.empty_like(x)
+    for c in range(C):
+        first = max(0, c - (size - 1) // 2)
+        last = min(C - 1, c + -(-(size - 1) // 2))
+        s = (x[:, first:last + 1] ** 2).sum(axis=1)
+        y[:, c] = x[:, c] / (k + alpha / size * s) ** beta
+    return y
+
+
+def make_lrn(K, sizes=(5, 3)):
+    """
+    AlexNet's pattern, small: Conv + ReLU + LRN + overlapping MaxPool, twice, with LRN sizes
+    `sizes`. The alphas are far above AlexNet's 1e-4, so that the normalisation, and its
+    cross-channel term above all, moves the gradients (by about half of their largest value
+    here); 10 and 12 channels leave vector tails. The freeze tensor is the first ReLU's output:
+    the partial top starts with an LRN, so the gradient at the freeze tensor comes out of one.
+    """
+    class SmallAlexNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(3, 10, 3, padding=1)
+            self.relu1 = nn.ReLU()
+            self.lrn1 = onnx_lrn_module(sizes[0], 0.5, 0.75, 2.0)
+            self.pool1 = nn.MaxPool2d(3, stride=2)
+            self.conv2 = nn.Conv2d(10, 12, 3, padding=1)
+            self.lrn2 = onnx_lrn_module(sizes[1], 1.0, 0.75, 1.0)
+            self.pool2 = nn.MaxPool2d(2)
+            self.conv3 = nn.Conv2d(12, 16, 1)
+            self.gap = nn.AdaptiveAvgPool2d(1)
+            self.fc = nn.Linear(16, K)
+            self.freeze = nn.Identity()
+
+        def forward(self, x):
+            x = self.freeze(self.relu1(self.conv1(x)))
+            x = self.pool1(self.lrn1(x))
+            x = self.pool2(self.lrn2(torch.relu(self.conv2(x))))
+            x = torch.relu(self.conv3(x))
+            return self.fc(torch.flatten(self.gap(x), 1))
+
+    g = torch.Generator().manual_seed(0)
+    for size, alpha, beta, k in ((5, 0.5, 0.75, 2.0), (4, 1.0, 0.75, 1.0), (2, 3.0, 1.5, 0.5)):
+        x = torch.randn(2, 7, 3, 4, generator=g, dtype=torch.float64) * 2
+        got = onnx_lrn_module(size, alpha, beta, k)(x).numpy()
+        want = lrn_reference(x.numpy(), size, alpha, beta, k)
+        if not np.allclose(got, want, rtol=1e-12, atol=0):
+            raise SystemExit(f"gen_grads: the LRN module is not ONNX's LRN at size {size}")
+    return SmallAlexNet(), "relu1"
+
+
+def make_lrn_even(K):
+    """
+    make_lrn with even sizes, where ONNX's window is PyTorch's mirrored. ONNX Runtime's CPU LRN
+    refuses even sizes, so the export check runs this one through graft and PyTorch only.
+    """
+    return make_lrn(K, (4, 2))
+
+
 # name -> (constructor, N, H, W, K, loss, smoothing, opset, seed)
 CASES = {
     "cnn": (make_cnn, 3, 20, 18, 5, "softmax", 0.0, 13, 11),
@@ -220,6 +320,8 @@ CASES = {
     "cnn_hinge": (make_cnn, 3, 20, 18, 5, "hinge", 0.0, 13, 11),
     "avgpool_pad": (make_avgpool_pad, 2, 11, 9, 3, "softmax", 0.0, 13, 14),
     "shuffle": (make_shuffle, 2, 12, 10, 4, "softmax", 0.0, 13, 15),
+    "lrn": (make_lrn, 3, 15, 13, 5, "softmax", 0.0, 13, 16),
+    "lrn_even": (make_lrn_even, 3, 13, 15, 5, "softmax", 0.0, 13, 17),
 }
 
 

@@ -10,7 +10,7 @@ It evaluates the graph's nodes in file order (ONNX requires topological order) o
 (inference), Relu, Clip, LeakyRelu, Sigmoid, Tanh, HardSigmoid, HardSwish, Mul, Add, Sub,
 Div, Concat, MaxPool, AveragePool, GlobalAveragePool, ReduceMean, Flatten, Reshape, Gemm,
 MatMul, Identity, Dropout, Pad (constant), Softmax, Constant, Cast, Shape, Gather, Unsqueeze,
-Squeeze (what the exported top and the trunks of the test networks hold). Anything else is
+Squeeze, LRN (what the exported top and the trunks of the test networks hold). Anything else is
 an error naming the op, never a silent guess.
 
 Usage: torch_run_onnx.py MODEL INPUT.npy OUTPUT.npy [OUTPUT_NAME]
@@ -19,6 +19,7 @@ Usage: torch_run_onnx.py MODEL INPUT.npy OUTPUT.npy [OUTPUT_NAME]
 Not here: auto_pad other than NOTSET, ceil_mode, training-mode BatchNormalization, opset
 differences beyond where an attribute moved to an input (Clip, ReduceMean, Squeeze).
 """
+import math
 import sys
 
 import numpy as np
@@ -74,6 +75,20 @@ def pool(x, a, kind):
         x = F.pad(x, fpad)
     # torch caps the padding at half the kernel; ONNX does not, but exporters stay within it.
     return F.avg_pool2d(x, ks, st, pad, count_include_pad=include)
+
+
+def lrn(x, a):
+    """
+    ONNX LRN from the operator's definition: channel c's window is [c - floor((size - 1) / 2),
+    c + ceil((size - 1) / 2)], which for an even size is not F.local_response_norm's (that one
+    puts the extra channel before c), so it is written out here.
+    """
+    size = a["size"]
+    before, after = math.floor((size - 1) / 2), math.ceil((size - 1) / 2)
+    C = x.shape[1]
+    sq = F.pad(x * x, (0, 0, 0, 0, before, after))  # (N, before + C + after, H, W)
+    s = sum(sq[:, j:j + C] for j in range(size))
+    return x / (a.get("bias", 1.0) + a.get("alpha", 1e-4) / size * s) ** a.get("beta", 0.75)
 
 
 def run(model_path, x, want):
@@ -158,6 +173,8 @@ def run(model_path, x, want):
             for d in reversed(range(k)):
                 fpad += [pads[d], pads[d + k]]
             y = F.pad(ins[0], fpad, value=value)
+        elif op == "LRN":
+            y = lrn(ins[0], a)
         elif op == "Softmax":
             y = torch.softmax(ins[0], a.get("axis", -1))
         elif op == "Constant":
