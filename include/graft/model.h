@@ -100,9 +100,19 @@ typedef struct graft_tap_options {
  * `taps[0..tap_count)` (tensor names; NULL or tap_count == 0: the default tap). Only the nodes the
  * taps depend on run. Shapes are inferred and constant subgraphs (Shape/Gather/Concat/Reshape
  * chains) folded for this size; H and W may differ from the training size where the graph
- * allows. The activation memory is one arena laid out by liveness. m must outlive the net.
+ * allows. Global-pooling networks take any size. Fully-connected layers (Gemm, or MatMul with
+ * constant weights) on a flattened map (AlexNet, VGG) take an input larger than the one the
+ * file declares by running as convolutions, as CS231n converts them: the first one slides
+ * its weights over the larger map with the trained map's h x w as kernel, the ones after it
+ * act at each position, so their outputs (and taps, the default one included) become maps
+ * (N, D, a, b); GRAFT_TAP_POOL_AVG or _MAX turn a tap back into a vector. The weights are
+ * read as loaded, not copied. At the declared size nothing changes.
+ * The activation memory is one arena laid out by liveness. m must outlive the net.
  * Errors: GRAFT_EINVAL (unknown tap name with the closest names, a tap fused away, an input
- * size the graph cannot take, with the node where shapes fail), GRAFT_EUNSUPPORTED, GRAFT_ENOMEM.
+ * size the graph cannot take, with the node where shapes fail; an input smaller than such
+ * fully-connected layers were trained at names the layer and the smallest input it takes),
+ * GRAFT_EUNSUPPORTED (e.g. an operator that cannot act per position on such a map),
+ * GRAFT_ERANGE, GRAFT_ENOMEM.
  */
 int graft_net_create(graft_model *m, int N, int H, int W, const char *const *taps, int tap_count,
                      const graft_tap_options *opts, graft_net **out);

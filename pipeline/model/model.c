@@ -7,7 +7,8 @@
  * pages it came from (MADV_DONTNEED), and packing a convolution releases that copy right
  * away, so a model costs about its weights once. Fully-connected weights are not re-packed:
  * with a batch of at most a few dozen images the product streams the weights once either way,
- * and a packed twin would double the largest tensors (VGG's 411 MB fc6).
+ * and a packed twin would double the largest tensors (VGG's 411 MB fc6). The same float
+ * weights serve a net for a larger input, where such layers run as convolutions (net.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -250,6 +251,7 @@ int graft__model_load_buffer(const void *buf, size_t len, const char *path,
     }
     if (!err) m->weights_kept = opts->keep_weights != 0;
     if (!err) err = pack_weights(m);
+    if (!err) err = graft__model_find_fc_sites(m);
     if (!err) {
         /* What the weights cost now: packed and transformed plans, and the float constants
            still held (fully-connected weights, biases, batch norms not folded). */
@@ -304,6 +306,7 @@ void graft_model_destroy(graft_model *m) {
     free(m->conv_plan);
     free(m->gemm_pb);
     free(m->gemm_bias);
+    free(m->fc_site);
     graft__graph_destroy(m->g);
     free(m);
 }

@@ -66,7 +66,46 @@ static int fill_c(float *y, int64_t M, int64_t N, const float *c, const graft__t
     return 0;
 }
 
+/*
+ * A Gemm or MatMul run as a convolution over an input larger than the trained one (net.c,
+ * infer_fc and plan_fc). Mode 1: the h x w windows of the NCHW map a Flatten let through are
+ * gathered into the step's scratch, one row (c, y, x) per output position in Flatten's own
+ * order, so that B as the file stores it is the kernel and no weight is copied. Mode 2: the
+ * NHWC map is already one row of features per position (a 1x1 convolution). The product's
+ * rows (n, y, x) are then the output's NHWC map.
+ */
+static int fwd_fc(graft_net *net, const graft__step *s, const graft__node *n) {
+    const graft__tinfo *a = TI(0), *b = TI(1), *y = TO(0);
+    int gemm = n->op == GRAFT__OP_GEMM, tb = gemm && n->a.gemm.trans_b;
+    int64_t K = tb ? b->dims[1] : b->dims[0], N_out = tb ? b->dims[0] : b->dims[1];
+    int64_t M = y->dims[0] * y->dims[2] * y->dims[3];
+    const float *rows = IN(0);
+    if (s->mode == 1) {
+        float *col = net->ptr[s->scratch - 1]; /* (M, K) */
+        const float *x = IN(0);                /* (N, C, H, W) */
+        int64_t C = a->dims[1], H = a->dims[2], W = a->dims[3], OH = y->dims[2], OW = y->dims[3];
+        int64_t kh = H - OH + 1, kw = W - OW + 1;
+        for (int64_t i = 0; i < y->dims[0]; i++)
+            for (int64_t oy = 0; oy < OH; oy++)
+                for (int64_t ox = 0; ox < OW; ox++) {
+                    float *row = col + ((i * OH + oy) * OW + ox) * K;
+                    for (int64_t c = 0; c < C; c++)
+                        for (int64_t dy = 0; dy < kh; dy++)
+                            memcpy(row + (c * kh + dy) * kw,
+                                   x + ((i * C + c) * H + oy + dy) * W + ox,
+                                   sizeof(float) * (size_t)kw);
+                }
+        rows = col;
+    }
+    graft_epilogue epi = {NULL, gemm ? net->m->gemm_bias[s->node] : NULL,
+                          gemm ? n->a.gemm.act : GRAFT_ACT_NONE};
+    return graft_sgemm(GRAFT_TRANS_NO, tb ? GRAFT_TRANS_YES : GRAFT_TRANS_NO, M, N_out, K,
+                       gemm ? n->a.gemm.alpha : 1.0f, rows, K, IN(1), b->dims[1], 0.0f, OUT(0),
+                       N_out, &epi);
+}
+
 static int fwd_gemm(graft_net *net, const graft__step *s, const graft__node *n) {
+    if (s->mode) return fwd_fc(net, s, n);
     const graft__tinfo *a = TI(0), *b = TI(1);
     int ta = n->a.gemm.trans_a, tb = n->a.gemm.trans_b;
     int64_t M = ta ? a->dims[1] : a->dims[0], K = ta ? a->dims[0] : a->dims[1];
@@ -84,6 +123,7 @@ static int fwd_gemm(graft_net *net, const graft__step *s, const graft__node *n) 
 }
 
 static int fwd_matmul(graft_net *net, const graft__step *s, const graft__node *n) {
+    if (s->mode) return fwd_fc(net, s, n);
     const graft__tinfo *a = TI(0), *b = TI(1), *y = TO(0);
     int64_t M = a->dims[a->rank - 2], K = a->dims[a->rank - 1];
     int64_t N = b->rank == 1 ? 1 : b->dims[b->rank - 1];

@@ -6,6 +6,14 @@
  * offset chosen by liveness, so values whose lifetimes do not overlap share bytes. Running is
  * then a walk over the steps with no allocation.
  *
+ * A network trained at one input size with fully-connected layers on its flattened last map
+ * (AlexNet, VGG) runs at a larger one as CS231n's converted ConvNet: the Flatten lets the map
+ * through, the first fully-connected layer slides over it as a convolution with the trained
+ * map's h x w as its kernel, the layers after it act as 1x1 convolutions at each position,
+ * and the outputs become maps of class scores (N, K, a, b). Nothing is rewritten or copied:
+ * the net marks the values (net->fc) and the Gemm steps read the file's float weights as they
+ * are; at the trained size none of this happens.
+ *
  * Not here: the layers' arithmetic (layers_*.c) and weight packing (pipeline/model/model.c).
  */
 #include <stdint.h>
@@ -36,6 +44,7 @@ static int grow_values(graft_net *net, int need, int *cap) {
     } while (0)
     GROW(t);
     GROW(nhwc);
+    GROW(fc);
     GROW(alias);
     GROW(ptr);
     GROW(offset);
@@ -86,6 +95,7 @@ static int in_layout(planner *pl, int v, int want_nhwc) {
     net->t[nv].owned = 0;
     net->t[nv].data = NULL;
     net->nhwc[nv] = want_nhwc;
+    net->fc[nv] = net->fc[v];
     net->alias[nv] = -1;
     net->ptr[nv] = NULL;
     if (layout_free(&net->t[v])) {
@@ -108,6 +118,95 @@ static int is_perm_to_nhwc(const graft__node *n) {
            n->a.transpose.perm[2] == 3 && n->a.transpose.perm[3] == 1;
 }
 
+/* A value of the net alone (no graph name): F32 of rank and dims, no data, row-major. */
+static int new_value(planner *pl, int rank, const int64_t *dims) {
+    graft_net *net = pl->net;
+    int nv = net->n_vals;
+    int err = grow_values(net, nv + 1, &pl->cap_vals);
+    if (err) return err;
+    net->n_vals++;
+    graft__tinfo *t = &net->t[nv];
+    memset(t, 0, sizeof *t);
+    t->dtype = GRAFT__F32;
+    t->rank = rank;
+    memcpy(t->dims, dims, sizeof(int64_t) * (size_t)rank);
+    net->nhwc[nv] = 0;
+    net->fc[nv] = GRAFT__FC_NONE;
+    net->alias[nv] = -1;
+    net->ptr[nv] = NULL;
+    return nv;
+}
+
+/*
+ * plan_node for a node reading a value of fully-connected layers run as convolutions
+ * (net->fc, see infer_fc): 1 when it decided in[], the mode and the layouts, 0 when the generic
+ * plan is right (activations, identities and batch norm treat the NHWC map as any other), or
+ * an error. Gemm and MatMul run in mode 1 (h x w windows of the NCHW map, gathered into the
+ * step's scratch) or 2 (rows of the NHWC map), and write NHWC rows (n, y, x) of N_out.
+ */
+static int plan_fc(planner *pl, int ni, int *in, int *mode, int *out_nhwc, int *alias_out,
+                   int *scratch) {
+    graft_net *net = pl->net;
+    const graft__node *n = &net->g->nodes[ni];
+    int x = in[0];
+    switch (n->op) {
+    case GRAFT__OP_GEMM:
+    case GRAFT__OP_MATMUL:
+        if (net->fc[x] == GRAFT__FC_WINDOWS) {
+            const graft__tinfo *tx = &net->t[x], *to = &net->t[n->out[0]];
+            int64_t rows = to->dims[0] * to->dims[2] * to->dims[3];
+            int64_t K = tx->dims[1] * (tx->dims[2] - to->dims[2] + 1) *
+                        (tx->dims[3] - to->dims[3] + 1);
+            if (rows > MAX_ELEMENTS / K)
+                return graft__fail(GRAFT_ERANGE, "node '%s' (%s): %lld positions of %lld "
+                                   "features each are above 2^31 elements", n->name, n->src_op,
+                                   (long long)rows, (long long)K);
+            int64_t dims[2] = {rows, K};
+            int v = new_value(pl, 2, dims);
+            if (v < 0) return v;
+            *scratch = v + 1;
+            *mode = 1;
+        } else {
+            in[0] = in_layout(pl, x, 1);
+            *mode = 2;
+        }
+        *out_nhwc = 1;
+        return 1;
+    case GRAFT__OP_SOFTMAX: /* over the classes at each position (infer_fc checked the axis) */
+        in[0] = in_layout(pl, x, 1);
+        *mode = 1;
+        *out_nhwc = 1;
+        return 1;
+    case GRAFT__OP_BINARY:
+        for (int i = 0; i < 2; i++) {
+            if (net->fc[in[i]]) {
+                in[i] = in_layout(pl, in[i], 1);
+                if (in[i] < 0) return in[i];
+                continue;
+            }
+            /* A constant per class (a MatMul's bias) or a scalar, seen as (1, D, 1, 1). */
+            int64_t dims[4] = {1, graft__numel(&net->t[in[i]]), 1, 1};
+            int v = new_value(pl, 4, dims);
+            if (v < 0) return v;
+            net->t[v].data = net->t[in[i]].data;
+            net->nhwc[v] = 1;
+            in[i] = v;
+        }
+        *mode = 1;
+        *out_nhwc = 1;
+        return 1;
+    case GRAFT__OP_FLATTEN:
+    case GRAFT__OP_RESHAPE:
+    case GRAFT__OP_SQUEEZE:
+    case GRAFT__OP_UNSQUEEZE: /* no-ops on the (N, D) they stand for: a view */
+        *alias_out = 1;
+        *out_nhwc = net->nhwc[x];
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 /*
  * Decides how node n runs and in which layouts: fills s->in, s->mode, the outputs' nhwc and
  * aliases. Returns 0 or an error.
@@ -119,10 +218,17 @@ static int plan_node(planner *pl, int ni) {
     int in[256];
     int n_in = n->n_in > 256 ? 256 : n->n_in;
     for (int i = 0; i < n_in; i++) in[i] = n->in[i];
-    int x = in[0];
+    int x = n_in > 0 ? in[0] : -1;
     const graft__tinfo *tx = x >= 0 ? &net->t[x] : NULL;
     int x_nhwc = x >= 0 && net->nhwc[x] && tx->rank == 4;
-    int mode = 0, out_nhwc = 0, alias_out = 0;
+    int mode = 0, out_nhwc = 0, alias_out = 0, scratch = 0;
+    int fc_in = 0;
+    for (int i = 0; i < n_in && i < 2; i++) fc_in |= in[i] >= 0 && net->fc[in[i]];
+    if (fc_in) {
+        int r = plan_fc(pl, ni, in, &mode, &out_nhwc, &alias_out, &scratch);
+        if (r < 0) return r;
+        if (r) goto planned;
+    }
     switch (n->op) {
     case GRAFT__OP_CONV:
     case GRAFT__OP_POOL:
@@ -247,6 +353,7 @@ static int plan_node(planner *pl, int ni) {
             if (in[i] >= 0) in[i] = in_layout(pl, in[i], 0);
         break;
     }
+planned:
     for (int i = 0; i < n_in; i++)
         if (in[i] < -1) return in[i]; /* an error from in_layout */
     for (int o = 0; o < n->n_out; o++) {
@@ -261,6 +368,7 @@ static int plan_node(planner *pl, int ni) {
     s->kind = GRAFT__STEP_NODE;
     s->node = ni;
     s->mode = mode;
+    s->scratch = scratch;
     s->in = malloc(sizeof(int) * (size_t)(n_in ? n_in : 1));
     if (!s->in) return graft__fail(GRAFT_ENOMEM, "net: out of memory");
     memcpy(s->in, in, sizeof(int) * (size_t)n_in);
@@ -303,6 +411,7 @@ static int plan_memory(graft_net *net) {
             int r = root_of(net, st->in[i]);
             if (net->last_step[r] < s) net->last_step[r] = s;
         }
+        if (st->scratch) net->def_step[st->scratch - 1] = net->last_step[st->scratch - 1] = s;
         for (int o = 0; o < n->n_out; o++) {
             int r = root_of(net, n->out[o]);
             if (net->def_step[r] < 0) net->def_step[r] = s;
@@ -383,6 +492,322 @@ static int bind_storage(graft_net *net) {
     return 0;
 }
 
+/* ---- fully-connected layers as convolutions ------------------------------------------- */
+
+static int tinfo_known(const graft__tinfo *t) {
+    if (t->rank < 0) return 0;
+    for (int d = 0; d < t->rank; d++)
+        if (t->dims[d] < 0) return 0;
+    return 1;
+}
+
+/* Value v as a net starts from it: constants (and released weights) shaped, the rest unknown. */
+static void tinfo_init(const graft__graph *g, int v, graft__tinfo *t) {
+    memset(t, 0, sizeof *t);
+    t->dtype = g->values[v].dtype;
+    t->rank = g->values[v].data ? g->values[v].rank : -1;
+    memcpy(t->dims, g->values[v].dims, sizeof t->dims);
+    t->data = g->values[v].data;
+    /* Released weights: shape known, data with the packed plan. */
+    if (!t->data && g->values[v].producer < 0 && !g->values[v].is_input)
+        t->rank = g->values[v].rank;
+}
+
+static void tinfo_release(graft__tinfo *t, int count) {
+    for (int v = 0; v < count; v++)
+        if (t[v].owned) {
+            free(t[v].data);
+            t[v].data = NULL;
+            t[v].owned = 0;
+        }
+}
+
+/*
+ * Shapes of m's values (t: g->n_values entries) for an image input of N x H x W, inferred
+ * through nodes [0, upto) whether a tap needs them or not. Returns the first node's error.
+ * Folded data is owned by t (tinfo_release).
+ */
+static int infer_at_size(const graft_model *m, int N, int H, int W, int upto, graft__tinfo *t) {
+    const graft__graph *g = m->g;
+    for (int v = 0; v < g->n_values; v++) tinfo_init(g, v, &t[v]);
+    const graft__value *iv = &g->values[g->input];
+    graft__tinfo *ti = &t[g->input];
+    int64_t dims[4] = {N, iv->dims[1] > 0 ? iv->dims[1] : 3, H, W};
+    ti->rank = 4;
+    memcpy(ti->dims, dims, sizeof dims);
+    for (int n = 0; n < upto; n++) {
+        int err = graft__infer_node(g, &g->nodes[n], t, 0);
+        if (err) return err;
+    }
+    return 0;
+}
+
+/* Whether node r can read Flatten f's K features as a convolution: a Gemm or MatMul with A
+   the flattened value, untransposed, and a constant matrix of K rows as B. */
+static int fc_reader(const graft__graph *g, const graft__node *r, int flat, int64_t K) {
+    if (r->n_in < 2 || r->in[0] != flat || r->in[1] < 0 || r->in[1] == flat) return 0;
+    if (r->n_in > 2 && r->in[2] == flat) return 0;
+    const graft__value *b = &g->values[r->in[1]];
+    if (!b->data || b->rank != 2 || b->dtype != GRAFT__F32) return 0;
+    if (r->op == GRAFT__OP_GEMM)
+        return !r->a.gemm.trans_a && (r->a.gemm.trans_b ? b->dims[1] : b->dims[0]) == K;
+    return r->op == GRAFT__OP_MATMUL && b->dims[0] == K;
+}
+
+int graft__model_find_fc_sites(graft_model *m) {
+    const graft__graph *g = m->g;
+    const graft__value *iv = &g->values[g->input];
+    if (g->n_inputs != 1 || iv->rank != 4 || iv->dtype != GRAFT__F32 || iv->dims[2] <= 0 ||
+        iv->dims[3] <= 0 || iv->dims[2] > (1 << 16) || iv->dims[3] > (1 << 16))
+        return 0; /* no trained size to compare with: other sizes keep Gemm's own error */
+    /* Most networks have no Flatten feeding a Gemm and pay nothing more. */
+    int last = -1;
+    for (int n = 0; n < g->n_nodes; n++) {
+        const graft__node *nd = &g->nodes[n];
+        if ((nd->op != GRAFT__OP_GEMM && nd->op != GRAFT__OP_MATMUL) || nd->n_in < 2 ||
+            nd->in[0] < 0)
+            continue;
+        int p = g->values[nd->in[0]].producer;
+        if (p >= 0 && (g->nodes[p].op == GRAFT__OP_FLATTEN || g->nodes[p].op == GRAFT__OP_RESHAPE))
+            last = p > last ? p : last;
+    }
+    if (last < 0) return 0;
+    graft__tinfo *t = malloc(sizeof *t * (size_t)g->n_values);
+    int (*site)[3] = calloc((size_t)g->n_nodes, sizeof *site);
+    if (!t || !site) {
+        free(t);
+        free(site);
+        return graft__fail(GRAFT_ENOMEM, "model: out of memory");
+    }
+    /* A graph whose shapes do not infer at its own size gets no sites (nets will say why);
+       the load itself succeeds, so its message must not linger. */
+    char saved[512];
+    snprintf(saved, sizeof saved, "%s", graft_last_error());
+    int N = iv->dims[0] > 0 && iv->dims[0] <= 4096 ? (int)iv->dims[0] : 1;
+    int err = infer_at_size(m, N, (int)iv->dims[2], (int)iv->dims[3], last + 1, t);
+    graft__fail(0, "%s", saved);
+    int found = 0;
+    for (int f = 0; f <= last && !err; f++) {
+        const graft__node *nd = &g->nodes[f];
+        if ((nd->op != GRAFT__OP_FLATTEN && nd->op != GRAFT__OP_RESHAPE) || nd->n_in < 1 ||
+            nd->in[0] < 0)
+            continue;
+        const graft__tinfo *x = &t[nd->in[0]], *o = &t[nd->out[0]];
+        if (x->rank != 4 || !tinfo_known(x) || o->rank != 2 || !tinfo_known(o) ||
+            o->dims[0] != x->dims[0] || x->dims[1] > INT32_MAX || x->dims[2] > INT32_MAX ||
+            x->dims[3] > INT32_MAX || o->dims[1] != x->dims[1] * x->dims[2] * x->dims[3])
+            continue;
+        int readers = 0, all = 1;
+        for (int r = f + 1; r < g->n_nodes && all; r++)
+            for (int i = 0; i < g->nodes[r].n_in; i++)
+                if (g->nodes[r].in[i] == nd->out[0]) {
+                    readers++;
+                    all &= fc_reader(g, &g->nodes[r], nd->out[0], o->dims[1]);
+                    break;
+                }
+        if (!readers || !all) continue;
+        site[f][0] = (int)x->dims[1];
+        site[f][1] = (int)x->dims[2];
+        site[f][2] = (int)x->dims[3];
+        found = 1;
+    }
+    tinfo_release(t, g->n_values);
+    free(t);
+    if (!found) {
+        free(site);
+        return 0;
+    }
+    m->fc_site = site;
+    m->fc_input_h = (int)iv->dims[2];
+    m->fc_input_w = (int)iv->dims[3];
+    return 0;
+}
+
+/*
+ * The smallest input height (axis 2) or width (axis 3), the other side at the trained size, at
+ * which Flatten node f sees at least the map it was trained on; conv and pool sizes only grow
+ * with the input, so a bisection finds it. The trained size itself when shapes cannot tell.
+ */
+static int fc_min_side(const graft_model *m, int f, int axis) {
+    const graft__graph *g = m->g;
+    int lo = 1, hi = axis == 2 ? m->fc_input_h : m->fc_input_w;
+    graft__tinfo *t = malloc(sizeof *t * (size_t)g->n_values);
+    if (!t) return hi;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        int err = infer_at_size(m, 1, axis == 2 ? mid : m->fc_input_h,
+                                axis == 3 ? mid : m->fc_input_w, f, t);
+        const graft__tinfo *x = &t[g->nodes[f].in[0]];
+        int fits = !err && x->rank == 4 && x->dims[axis] >= m->fc_site[f][axis - 1];
+        tinfo_release(t, g->n_values);
+        if (fits) hi = mid;
+        else lo = mid + 1;
+    }
+    free(t);
+    return hi;
+}
+
+/* The error of an input too small for the fully-connected layers after Flatten node f. */
+static int fc_too_small(const graft_net *net, int f) {
+    const graft__graph *g = net->g;
+    const graft__node *nd = &g->nodes[f];
+    const int *site = net->m->fc_site[f];
+    const graft__tinfo *x = &net->t[nd->in[0]];
+    long long got_h = x->dims[2], got_w = x->dims[3];
+    /* Named after the layer a user knows: the first one reading the flattened features. */
+    const graft__node *reader = nd;
+    for (int r = f + 1; r < g->n_nodes && reader == nd; r++)
+        for (int i = 0; i < g->nodes[r].n_in; i++)
+            if (g->nodes[r].in[i] == nd->out[0]) reader = &g->nodes[r];
+    int min_h = fc_min_side(net->m, f, 2), min_w = fc_min_side(net->m, f, 3);
+    return graft__fail(GRAFT_EINVAL, "node '%s' (%s): an input of %dx%d is too small for this "
+                       "fully-connected layer: it reads a %dx%dx%d map (the trained input is "
+                       "%dx%d), this input gives %lldx%lld; the smallest input it takes is "
+                       "%dx%d (larger ones run it as a convolution)",
+                       reader->name, reader->src_op, net->H, net->W, site[0], site[1], site[2],
+                       net->m->fc_input_h, net->m->fc_input_w, got_h, got_w, min_h, min_w);
+}
+
+static int fc_refuse(const graft_net *net, const graft__node *n, const char *why) {
+    return graft__fail(GRAFT_EUNSUPPORTED, "node '%s' (%s): %s, on the map the fully-connected "
+                       "layers give as convolutions (the input %dx%d is larger than the trained "
+                       "%dx%d)", n->name[0] ? n->name : net->g->values[n->out[0]].name,
+                       n->src_op, why, net->H, net->W, net->m->fc_input_h, net->m->fc_input_w);
+}
+
+/* Output 0 of n gets the shape dims (4-D, float) and the fc kind. */
+static void fc_set(graft_net *net, const graft__node *n, const int64_t *dims, int kind) {
+    graft__tinfo *o = &net->t[n->out[0]];
+    if (o->owned) free(o->data);
+    memset(o, 0, sizeof *o);
+    o->dtype = GRAFT__F32;
+    o->rank = 4;
+    memcpy(o->dims, dims, sizeof(int64_t) * 4);
+    net->fc[n->out[0]] = kind;
+}
+
+/*
+ * graft__infer_node with fully-connected layers as convolutions (CS231n's "converting FC
+ * layers to CONV layers"). A Flatten site (m->fc_site) whose map is larger than the trained
+ * (h, w) passes it through as WINDOWS; a Gemm or MatMul on WINDOWS is an h x w convolution and
+ * one on a MAP a 1x1 convolution, both giving a MAP (N, N_out, a, b); ops that act per row of
+ * the (N, D) a MAP stands for keep it a MAP. Anything else reading a MAP is refused by name.
+ */
+static int infer_fc(graft_net *net, int ni) {
+    const graft__graph *g = net->g;
+    const graft__node *n = &g->nodes[ni];
+    graft__tinfo *t = net->t;
+    const int *site = net->m->fc_site ? net->m->fc_site[ni] : NULL;
+    if (site && site[0]) {
+        const graft__tinfo *x = &t[n->in[0]];
+        if (x->rank == 4 && tinfo_known(x) && x->dims[1] == site[0] &&
+            (x->dims[2] != site[1] || x->dims[3] != site[2])) {
+            if (x->dims[2] < site[1] || x->dims[3] < site[2]) return fc_too_small(net, ni);
+            int64_t dims[4] = {x->dims[0], x->dims[1], x->dims[2], x->dims[3]};
+            fc_set(net, n, dims, GRAFT__FC_WINDOWS);
+            return 0;
+        }
+        return graft__infer_node(g, n, t, 0);
+    }
+    int kind = GRAFT__FC_NONE, which = -1;
+    for (int i = 0; i < n->n_in; i++)
+        if (n->in[i] >= 0 && net->fc[n->in[i]]) {
+            kind = net->fc[n->in[i]];
+            which = i;
+            break;
+        }
+    if (!kind) return graft__infer_node(g, n, t, 0);
+    int x = n->in[0];
+    switch (n->op) {
+    case GRAFT__OP_GEMM:
+    case GRAFT__OP_MATMUL: {
+        const graft__tinfo *a = &t[x], *b = &t[n->in[1]];
+        int gemm = n->op == GRAFT__OP_GEMM;
+        if (which != 0 || net->fc[n->in[1]] || (gemm && n->n_in > 2 && n->in[2] >= 0 &&
+                                                net->fc[n->in[2]]))
+            return fc_refuse(net, n, "the map is not its first operand");
+        if (!b->data || b->rank != 2 || (gemm && n->a.gemm.trans_a))
+            return fc_refuse(net, n, "the weights are not a constant matrix");
+        if (gemm && n->n_in > 2 && n->in[2] >= 0 && !net->m->gemm_bias[ni])
+            return fc_refuse(net, n, "C is not a bias (one value per output)");
+        int tb = gemm && n->a.gemm.trans_b;
+        int64_t K = tb ? b->dims[1] : b->dims[0], N_out = tb ? b->dims[0] : b->dims[1];
+        int64_t dims[4] = {a->dims[0], N_out, a->dims[2], a->dims[3]}, want = a->dims[1];
+        if (kind == GRAFT__FC_WINDOWS) {
+            const int *s = net->m->fc_site[g->values[x].producer];
+            dims[2] -= s[1] - 1;
+            dims[3] -= s[2] - 1;
+            want = (int64_t)s[0] * s[1] * s[2];
+        }
+        if (K != want)
+            return graft__fail(GRAFT_EINVAL, "node '%s' (%s): B has %lld rows for %lld features",
+                               n->name, n->src_op, (long long)K, (long long)want);
+        fc_set(net, n, dims, GRAFT__FC_MAP);
+        return 0;
+    }
+    case GRAFT__OP_SOFTMAX: {
+        int64_t axis = n->a.softmax.axis < 0 ? n->a.softmax.axis + 2 : n->a.softmax.axis;
+        if (axis != 1) return fc_refuse(net, n, "a softmax over the batch");
+    }
+        /* fall through */
+    case GRAFT__OP_UNARY:
+    case GRAFT__OP_IDENTITY:
+    case GRAFT__OP_CAST:
+    case GRAFT__OP_BATCHNORM: {
+        if (which != 0 || kind != GRAFT__FC_MAP || t[x].dtype != GRAFT__F32)
+            return fc_refuse(net, n, "the map is not its data input");
+        if (n->op == GRAFT__OP_CAST && n->a.cast_to != GRAFT__F32)
+            return fc_refuse(net, n, "a cast to integers");
+        int err = graft__infer_node(g, n, t, 0);
+        if (err) return err;
+        int64_t dims[4] = {t[x].dims[0], t[x].dims[1], t[x].dims[2], t[x].dims[3]};
+        fc_set(net, n, dims, GRAFT__FC_MAP);
+        return 0;
+    }
+    case GRAFT__OP_BINARY: {
+        int map = net->fc[n->in[0]] ? n->in[0] : n->in[1];
+        int other = map == n->in[0] ? n->in[1] : n->in[0];
+        const graft__tinfo *tm = &t[map], *to = &t[other];
+        if (net->fc[other]) {
+            if (memcmp(tm->dims, to->dims, sizeof(int64_t) * 4))
+                return fc_refuse(net, n, "two maps of different shapes");
+        } else {
+            int64_t count = tinfo_known(to) ? graft__numel(to) : -1;
+            if (!to->data || to->dtype != GRAFT__F32 || to->rank > 2 ||
+                !(count == 1 || (count == tm->dims[1] && to->dims[to->rank - 1] == count)))
+                return fc_refuse(net, n, "the other operand is not a constant scalar or one "
+                                 "value per feature");
+        }
+        int64_t dims[4] = {tm->dims[0], tm->dims[1], tm->dims[2], tm->dims[3]};
+        fc_set(net, n, dims, GRAFT__FC_MAP);
+        return 0;
+    }
+    case GRAFT__OP_FLATTEN:
+    case GRAFT__OP_RESHAPE:
+    case GRAFT__OP_SQUEEZE:
+    case GRAFT__OP_UNSQUEEZE:
+    case GRAFT__OP_SHAPE: {
+        /* Inferred on the (N, D) the map stands for: a reshape that keeps it is a view (the
+           common Flatten after the class scores), a Shape sees (N, D). */
+        if (which != 0 || kind != GRAFT__FC_MAP)
+            return fc_refuse(net, n, "the map is not its data input");
+        graft__tinfo saved = t[x];
+        t[x].rank = 2;
+        int err = graft__infer_node(g, n, t, 0);
+        t[x] = saved;
+        if (err || n->op == GRAFT__OP_SHAPE) return err;
+        const graft__tinfo *o = &t[n->out[0]];
+        if (o->rank != 2 || o->dims[0] != saved.dims[0] || o->dims[1] != saved.dims[1])
+            return fc_refuse(net, n, "a reshape of the features");
+        int64_t dims[4] = {saved.dims[0], saved.dims[1], saved.dims[2], saved.dims[3]};
+        fc_set(net, n, dims, GRAFT__FC_MAP);
+        return 0;
+    }
+    default:
+        return fc_refuse(net, n, "this operator cannot run per position");
+    }
+}
+
 /* ---- creation ---------------------------------------------------------------------------- */
 
 static int64_t node_flops(const graft_net *net, const graft__node *n) {
@@ -395,8 +820,10 @@ static int64_t node_flops(const graft_net *net, const graft__node *n) {
     }
     case GRAFT__OP_GEMM:
     case GRAFT__OP_MATMUL: {
-        const graft__tinfo *a = &net->t[n->in[0]];
+        const graft__tinfo *a = &net->t[n->in[0]], *b = &net->t[n->in[1]];
         int64_t K = n->op == GRAFT__OP_GEMM && n->a.gemm.trans_a ? a->dims[0] : a->dims[a->rank - 1];
+        if (net->fc[n->in[0]]) /* a convolution: K is the weights' */
+            K = n->op == GRAFT__OP_GEMM && n->a.gemm.trans_b ? b->dims[1] : b->dims[0];
         return 2 * out * K;
     }
     case GRAFT__OP_POOL:
@@ -646,15 +1073,9 @@ int graft__net_create_ex(graft_model *m, const graft__net_input *inputs, int n_i
     if (err) goto fail;
     net->n_vals = g->n_values;
     for (int v = 0; v < g->n_values; v++) {
-        graft__tinfo *t = &net->t[v];
-        memset(t, 0, sizeof *t);
-        t->dtype = g->values[v].dtype;
-        t->rank = g->values[v].data ? g->values[v].rank : -1;
-        memcpy(t->dims, g->values[v].dims, sizeof t->dims);
-        t->data = g->values[v].data;
-        /* Released weights: shape known, data with the packed plan. */
-        if (!t->data && g->values[v].producer < 0 && !g->values[v].is_input) t->rank = g->values[v].rank;
+        tinfo_init(g, v, &net->t[v]);
         net->nhwc[v] = 0;
+        net->fc[v] = GRAFT__FC_NONE;
         net->alias[v] = -1;
         net->ptr[v] = NULL;
         pl.twin_nhwc[v] = pl.twin_nchw[v] = -1;
@@ -718,7 +1139,7 @@ int graft__net_create_ex(graft_model *m, const graft__net_input *inputs, int n_i
     for (int n = 0; n < g->n_nodes && !err; n++) {
         if (!needed[n]) continue;
         const graft__node *nd = &g->nodes[n];
-        err = graft__infer_node(g, nd, net->t, 0);
+        err = infer_fc(net, n);
         for (int o = 0; o < nd->n_out && !err; o++) {
             const graft__tinfo *t = &net->t[nd->out[o]];
             int ok = t->rank >= 0;
@@ -856,6 +1277,7 @@ void graft_net_destroy(graft_net *net) {
     free(net->steps);
     free(net->t);
     free(net->nhwc);
+    free(net->fc);
     free(net->alias);
     free(net->ptr);
     free(net->offset);
@@ -1048,6 +1470,18 @@ int graft_net_node_info(const graft_net *net, int i, graft_node_info *out) {
     if (act != GRAFT_ACT_NONE && !strchr(op, '+')) {
         snprintf(net->opname[i], sizeof net->opname[i], "%s+%s", op,
                  act == GRAFT_ACT_RELU6 ? "Relu6" : "Relu");
+        op = net->opname[i];
+    }
+    int fc = n->n_in && n->in[0] >= 0 ? net->fc[n->in[0]] : GRAFT__FC_NONE;
+    if (fc && (n->op == GRAFT__OP_GEMM || n->op == GRAFT__OP_MATMUL) &&
+        net->t[n->out[0]].rank == 4) {
+        /* Run as a convolution: say so, with the kernel. */
+        const int *s = fc == GRAFT__FC_WINDOWS ? net->m->fc_site[g->values[n->in[0]].producer]
+                                               : NULL;
+        char plain[24];
+        snprintf(plain, sizeof plain, "%s", op);
+        snprintf(net->opname[i], sizeof net->opname[i], "%s as %dx%d conv", plain,
+                 s ? s[1] : 1, s ? s[2] : 1);
         op = net->opname[i];
     }
     out->op = op;

@@ -23,7 +23,25 @@ struct graft_model {
     size_t weight_bytes;
     int64_t params;
     int weights_kept;              /* float weights stay beside the packed ones */
+    /*
+     * Fully-connected layers on flattened maps (see graft__model_find_fc_sites): for each
+     * Flatten or Reshape node that hands (N, C, h, w) at the declared input size to Gemm or
+     * MatMul nodes only, {C, h, w}; zeros for other nodes. NULL when there are none.
+     */
+    int (*fc_site)[3];
+    int fc_input_h, fc_input_w;    /* the declared input size those shapes hold at */
 };
+
+/*
+ * What a net value is to fully-connected layers that run as convolutions, because the input
+ * is larger than the one they were trained at (net.c, infer_fc):
+ *   WINDOWS  the 4-D map a Flatten passes through unflattened, (N, C, H', W') NCHW; the Gemm
+ *            reading it slides its (C, h, w) weights over it (an h x w convolution);
+ *   MAP      (N, D, a, b) NHWC, standing for the trained net's (N, D) at each of a x b
+ *            positions: Gemms read it as 1x1 convolutions, elementwise ops and softmax over
+ *            D run per position.
+ */
+enum { GRAFT__FC_NONE = 0, GRAFT__FC_WINDOWS, GRAFT__FC_MAP };
 
 enum { GRAFT__STEP_NODE, GRAFT__STEP_TO_NHWC, GRAFT__STEP_TO_NCHW };
 
@@ -34,6 +52,7 @@ typedef struct graft__step {
     int src, dst;   /* layout steps */
     int mode;       /* STEP_NODE: how the layer runs (op-specific: NHWC form, alias, ...) */
     graft_conv2d_plan *plan; /* conv: the plan for this input size (model's or net's own) */
+    int scratch;    /* 1 + a value in the arena live during this step only, or 0 */
 } graft__step;
 
 struct graft_net {
@@ -43,6 +62,7 @@ struct graft_net {
     int n_vals;            /* graph values + the ones layout steps add */
     graft__tinfo *t;       /* (n_vals) logical shapes, folded constants */
     int *nhwc;             /* (n_vals) 1: stored NHWC */
+    int *fc;               /* (n_vals) GRAFT__FC_*: fully-connected layers as convolutions */
     int *alias;            /* (n_vals) value whose storage it shares, or -1 */
     float **ptr;           /* (n_vals) storage during a run */
     size_t *offset;        /* (n_vals) arena offset of storage roots */
@@ -102,6 +122,13 @@ int graft__net_run_ex(graft_net *net, const float *const *inputs);
  */
 int graft__model_load_buffer(const void *buf, size_t len, const char *path,
                              const graft_model_options *opts, graft_model **out);
+
+/*
+ * Finds m->fc_site at load: infers the shapes at the declared input size (when its H and W are
+ * static) and records the Flatten/Reshape nodes whose (C, h, w) a net at a larger input lets
+ * through unflattened. Leaves m->fc_site NULL when there are none. 0 or GRAFT_ENOMEM.
+ */
+int graft__model_find_fc_sites(graft_model *m);
 
 /* Runs one node step; the layer functions live in layers_*.c. */
 int graft__layer_forward(graft_net *net, const graft__step *s);

@@ -9,7 +9,9 @@
  *    the saved NCHW input, and every tap is compared with PyTorch's (float64-computed)
  *    reference: |got - ref| <= 1e-4 + 1e-4 * |ref| everywhere. resnet18, mobilenet_v2 and
  *    squeezenet1_1 are also run at 160x160 from the same 224 export, against references
- *    PyTorch computed at that size.
+ *    PyTorch computed at that size; alexnet and vgg16 at 256x256, where their fully-connected
+ *    layers run as convolutions and logits and features are (2, K, 2, 2) maps, against the
+ *    same network with its classifier as convolutions in PyTorch.
  * 2. The pretrained ONNX MobileNets of the shared directory (GRAFT_SHARED, default ../shared):
  *    each on the four test images, batched and alone, reproduces the reference output vectors
  *    (max abs diff 1e-4) from the given network inputs, and its top-1 class is the float
@@ -277,6 +279,8 @@ TV_CHECKS(mnasnet1_0)
 TV_CHECKS_AT(resnet18, 160)
 TV_CHECKS_AT(mobilenet_v2, 160)
 TV_CHECKS_AT(squeezenet1_1, 160)
+TV_CHECKS_AT(alexnet, 256)
+TV_CHECKS_AT(vgg16, 256)
 
 /* ---- the shared pretrained MobileNets -------------------------------------------------- */
 
@@ -470,6 +474,8 @@ const graft_check graft_checks_models[] = {
     {"models", "resnet18_at_160", check_resnet18_at_160},
     {"models", "mobilenet_v2_at_160", check_mobilenet_v2_at_160},
     {"models", "squeezenet1_1_at_160", check_squeezenet1_1_at_160},
+    {"models", "alexnet_at_256", check_alexnet_at_256},
+    {"models", "vgg16_at_256", check_vgg16_at_256},
     {"models", "shared_mobilenet_v2", check_shared_mobilenet_v2},
     {"models", "shared_mobilenet_v1_025", check_shared_mobilenet_v1_025},
     {"models", "shared_mobilenet_v1_embedding", check_shared_mobilenet_v1_embedding},

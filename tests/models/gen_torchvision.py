@@ -28,6 +28,15 @@ images at the training size (224, 299 for inception_v3):
                                           OTHER_SIZE (graft runs the 224 export at that size)
   <model>.stamp                           written last; names the script's hash
 
+alexnet and vgg16 (FC_AS_CONV) classify with fully-connected layers on the flattened last map,
+which only fits the trained size. At their larger second size the references are those of the
+same network with its classifier as convolutions (CS231n, "converting FC layers to CONV
+layers"), as graft runs it: the first Linear's weight viewed as (out, C, h, w), the others as
+1x1 kernels, so logits and features are maps (N, K, a, b). torchvision's AdaptiveAvgPool2d
+exports at 224 as an AveragePool with a 1x1 kernel (checked in the file), an identity at any
+size, so the references leave it out, where PyTorch's adaptive pool would shrink the map back
+to 6x6 or 7x7: they follow the ONNX graph, which is what graft runs.
+
 The references are computed by the same PyTorch network in float64 (a copy converted with
 .double()) and stored as float32, so they carry no float32 rounding of their own: a runtime's
 difference from them is its own error. The float32 PyTorch output's distance from them is
@@ -59,7 +68,10 @@ BATCH = 2
 OUTPUTS = ("logits", "tap_mid", "features")
 # Models whose references are also generated at a second input size (the opset-13 export is
 # run there: the declared 224 input is overridden by the runtime).
-OTHER_SIZE = {"resnet18": 160, "mobilenet_v2": 160, "squeezenet1_1": 160}
+OTHER_SIZE = {"resnet18": 160, "mobilenet_v2": 160, "squeezenet1_1": 160, "alexnet": 256,
+              "vgg16": 256}
+# Models whose classifier runs as convolutions at a larger size (see the docstring).
+FC_AS_CONV = ("alexnet", "vgg16")
 
 
 def last_linear(seq):
@@ -209,6 +221,7 @@ def reference(model, model64, x):
     """
     float64 outputs (as float32 arrays) and, per output, the float32 run's worst difference
     from them as a fraction of the test's tolerance (above 1: float32 PyTorch would fail).
+    model and model64 are the float32 and float64 networks, or any callables standing for them.
     """
     with torch.no_grad():
         out32 = model(x)
@@ -218,6 +231,43 @@ def reference(model, model64, x):
         refs[name] = b.float().numpy()
         diffs[name] = float(((a.double() - b).abs() / (ATOL + RTOL * b.abs())).max())
     return refs, diffs
+
+
+def fc_as_conv(model, name):
+    """
+    The forward of the Tapped `model` (either precision) with its classifier's Linear layers
+    as convolutions: (logits, tap_mid, features), the first two spatial maps.
+    """
+    import torch.nn.functional as F
+    net = model.net
+    kh, kw = net.avgpool.output_size
+    feat_mod = SPEC[name][3](net)
+
+    def forward(x):
+        model._seen.clear()
+        y = net.features(x)  # the tap_mid hook fires in here
+        first, features = True, None
+        for mod in net.classifier:
+            if mod is feat_mod:
+                features = y
+            if isinstance(mod, nn.Linear):
+                k = (kh, kw) if first else (1, 1)
+                y = F.conv2d(y, mod.weight.reshape(mod.out_features, -1, *k), mod.bias)
+                first = False
+            else:
+                y = mod(y)  # ReLU, and Dropout (an identity in eval mode)
+        return y, model._seen["tap_mid"], features
+    return forward
+
+
+def check_identity_avgpool(path):
+    """Asserts that the export's avgpool is an AveragePool with a 1x1 kernel, stride 1, no pads."""
+    m = onnx.load(path, load_external_data=False)
+    pools = [n for n in m.graph.node if n.op_type == "AveragePool"]
+    assert len(pools) == 1, f"{path}: {len(pools)} AveragePool nodes"
+    a = {x.name: onnx.helper.get_attribute_value(x) for x in pools[0].attribute}
+    assert list(a.get("kernel_shape", [])) == [1, 1], f"{path}: avgpool kernel {a}"
+    assert list(a.get("strides", [1, 1])) == [1, 1] and not any(a.get("pads", [])), a
 
 
 def export(model, x, path, opset):
@@ -271,14 +321,21 @@ def generate(name, outdir, stamp):
     if name in OTHER_SIZE:
         s = OTHER_SIZE[name]
         x2 = make_input(s, 4321)
-        refs2, diffs2 = reference(model, model64, x2)
+        if name in FC_AS_CONV:
+            check_identity_avgpool(f"{base}.opset13.onnx")
+            refs2, diffs2 = reference(fc_as_conv(model, name), fc_as_conv(model64, name), x2)
+        else:
+            refs2, diffs2 = reference(model, model64, x2)
         save(f"{base}.{s}x{s}.input.npy", x2.numpy())
         for o in OUTPUTS:
             save(f"{base}.{s}x{s}.{o}.npy", refs2[o])
         lines.append(f"{name}: {s}x{s}: " + ", ".join(
             f"{o} {tuple(refs2[o].shape)} f32 uses {diffs2[o]:.2g} of tol" for o in OUTPUTS))
-    with open(base + ".stamp", "w") as f:
+    # A new file, not a rewrite in place: a copy of the models directory made of hard links
+    # must not see its stamps change.
+    with open(base + ".stamp.tmp", "w") as f:
         f.write(stamp + "\n")
+    os.replace(base + ".stamp.tmp", base + ".stamp")
     for line in lines:
         print(line)
     print(f"{name}: done in {time.time() - t0:.1f} s", flush=True)

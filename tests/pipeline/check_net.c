@@ -4,7 +4,9 @@
  * fusion and the default tap, results against loops written here, the memory planner's reuse,
  * micro-batching equal to the whole batch bit for bit, taps (names, ReLU, pooling, fused-away
  * names), and bad models: truncated, not ONNX, cycles, undefined inputs, unknown operators,
- * absurd sizes, with the error code and a message naming the culprit.
+ * absurd sizes, with the error code and a message naming the culprit. A second network with
+ * fully-connected layers on a flattened map checks them run as convolutions at a larger input
+ * (Gemm with either transB, MatMul + Add), and the error for a smaller one.
  */
 #include <math.h>
 #include <stdint.h>
@@ -300,6 +302,297 @@ static int load_variant(int variant, graft_model **m, char *path, size_t plen) {
     if (err) return -1000;
     err = graft_model_load(path, NULL, m);
     return err;
+}
+
+/* ---- fully-connected layers on a flattened map -------------------------------------------- */
+
+/* x (N, 3, 4, 3) -> MaxPool 2x2 stride 1 -> (N, 3, 3, 2) -> Flatten -> 18 features. */
+enum { FC_C = 3, FC_H = 4, FC_W = 3, FC_MH = 3, FC_MW = 2, FC_K = FC_C * FC_MH * FC_MW,
+       FC_HID = 5, FC_CLS = 4 };
+
+static float w1[FC_HID * FC_K], b1[FC_HID], w2[FC_CLS * FC_HID], b2[FC_CLS]; /* (out, in) */
+
+static void fc_init_weights(void) {
+    uint32_t s = 777;
+    for (size_t i = 0; i < sizeof w1 / 4; i++) {
+        s = s * 1664525u + 1013904223u;
+        w1[i] = ((float)(s >> 8) / 16777216.0f - 0.5f) * 0.5f;
+    }
+    for (size_t i = 0; i < sizeof w2 / 4; i++) {
+        s = s * 1664525u + 1013904223u;
+        w2[i] = (float)(s >> 8) / 16777216.0f - 0.5f;
+    }
+    for (int i = 0; i < FC_HID; i++) b1[i] = 0.05f * (float)(i - 2);
+    for (int i = 0; i < FC_CLS; i++) b2[i] = -0.03f * (float)i;
+}
+
+/* A (rows, cols) matrix as (cols, rows). */
+static void transpose(float *dst, const float *src, int rows, int cols) {
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++) dst[c * rows + r] = src[r * cols + c];
+}
+
+/*
+ * pool -> Flatten -> fc1 -> Relu (hidden) -> fc2 (logits) -> Softmax (probs). variant 0: fc1
+ * Gemm transB=1, fc2 Gemm transB=0; 1: fc1 transB=0, fc2 transB=1; 2: fc1 a MatMul + Add;
+ * 3: variant 0 with a second output, the logits transposed (an op that mixes the batch).
+ */
+static void build_fc(pb *out, int variant) {
+    pb g = {0};
+    fc_init_weights();
+    float w1t[FC_K * FC_HID], w2t[FC_HID * FC_CLS];
+    transpose(w1t, w1, FC_HID, FC_K);
+    transpose(w2t, w2, FC_CLS, FC_HID);
+    int64_t d1[2] = {FC_HID, FC_K}, d1t[2] = {FC_K, FC_HID}, d2[2] = {FC_CLS, FC_HID};
+    int64_t d2t[2] = {FC_HID, FC_CLS}, db1[1] = {FC_HID}, db2[1] = {FC_CLS};
+    if (variant == 0 || variant == 3) tensor(&g, "W1", 2, d1, w1);
+    else tensor(&g, "W1", 2, d1t, w1t);
+    tensor(&g, "B1", 1, db1, b1);
+    if (variant == 1) tensor(&g, "W2", 2, d2, w2);
+    else tensor(&g, "W2", 2, d2t, w2t);
+    tensor(&g, "B2", 1, db2, b2);
+    int64_t xd[4] = {-1, FC_C, FC_H, FC_W}, yd[2] = {-1, FC_CLS};
+    value_info(&g, 11, "x", 4, xd);
+    value_info(&g, 12, "probs", 2, yd);
+    value_info(&g, 12, "logits", 2, yd);
+    attr pool_a[2] = {{"kernel_shape", 7, 0, 0, {2, 2}, 2}, {"strides", 7, 0, 0, {1, 1}, 2}};
+    const char *pin[1] = {"x"}, *pout[1] = {"pooled"};
+    node(&g, "pool", "MaxPool", pin, 1, pout, 1, pool_a, 2);
+    const char *fin[1] = {"pooled"}, *fout[1] = {"flat"};
+    node(&g, "flatten", "Flatten", fin, 1, fout, 1, NULL, 0);
+    attr tb1[1] = {{"transB", 2, 0, 1, {0}, 0}}, tb0[1] = {{"transB", 2, 0, 0, {0}, 0}};
+    if (variant == 2) {
+        const char *min[2] = {"flat", "W1"}, *mout[1] = {"mm"};
+        node(&g, "fc1", "MatMul", min, 2, mout, 1, NULL, 0);
+        const char *ain[2] = {"mm", "B1"}, *aout[1] = {"pre"};
+        node(&g, "fc1_bias", "Add", ain, 2, aout, 1, NULL, 0);
+    } else {
+        const char *gin[3] = {"flat", "W1", "B1"}, *gout[1] = {"pre"};
+        node(&g, "fc1", "Gemm", gin, 3, gout, 1, variant == 1 ? tb0 : tb1, 1);
+    }
+    const char *rin[1] = {"pre"}, *rout[1] = {"hidden"};
+    node(&g, "relu", "Relu", rin, 1, rout, 1, NULL, 0);
+    const char *gin2[3] = {"hidden", "W2", "B2"}, *gout2[1] = {"logits"};
+    node(&g, "fc2", "Gemm", gin2, 3, gout2, 1, variant == 1 ? tb1 : tb0, 1);
+    const char *sin[1] = {"logits"}, *sout[1] = {"probs"};
+    node(&g, "softmax", "Softmax", sin, 1, sout, 1, NULL, 0);
+    if (variant == 3) {
+        int64_t td[2] = {FC_CLS, -1};
+        value_info(&g, 12, "swapped", 2, td);
+        attr perm[1] = {{"perm", 7, 0, 0, {1, 0}, 2}};
+        const char *tin[1] = {"logits"}, *tout[1] = {"swapped"};
+        node(&g, "swap", "Transpose", tin, 1, tout, 1, perm, 1);
+    }
+    model(out, &g);
+}
+
+/*
+ * The network convolved over an input of H x W in plain loops: the trained 3x2 map's 18
+ * features in Flatten's (c, y, x) order at each of a x b positions. Maps (N, D, a, b) NCHW.
+ */
+static void fc_reference(const float *x, int N, int H, int W, float *hidden, float *logits,
+                         float *probs) {
+    int MH = H - 1, MW = W - 1, A = MH - FC_MH + 1, B = MW - FC_MW + 1;
+    for (int n = 0; n < N; n++)
+        for (int oy = 0; oy < A; oy++)
+            for (int ox = 0; ox < B; ox++) {
+                double f[FC_K], h[FC_HID], z[FC_CLS], zmax = -1e300, sum = 0;
+                for (int c = 0; c < FC_C; c++)
+                    for (int dy = 0; dy < FC_MH; dy++)
+                        for (int dx = 0; dx < FC_MW; dx++) {
+                            const float *p =
+                                x + ((size_t)(n * FC_C + c) * H + oy + dy) * W + ox + dx;
+                            float m = p[0];
+                            m = p[1] > m ? p[1] : m;
+                            m = p[W] > m ? p[W] : m;
+                            m = p[W + 1] > m ? p[W + 1] : m;
+                            f[(c * FC_MH + dy) * FC_MW + dx] = m;
+                        }
+                for (int j = 0; j < FC_HID; j++) {
+                    double acc = b1[j];
+                    for (int k = 0; k < FC_K; k++) acc += (double)w1[j * FC_K + k] * f[k];
+                    h[j] = acc > 0 ? acc : 0;
+                    hidden[((n * FC_HID + j) * A + oy) * B + ox] = (float)h[j];
+                }
+                for (int k = 0; k < FC_CLS; k++) {
+                    double acc = b2[k];
+                    for (int j = 0; j < FC_HID; j++) acc += (double)w2[k * FC_HID + j] * h[j];
+                    z[k] = acc;
+                    zmax = acc > zmax ? acc : zmax;
+                    logits[((n * FC_CLS + k) * A + oy) * B + ox] = (float)acc;
+                }
+                for (int k = 0; k < FC_CLS; k++) sum += exp(z[k] - zmax);
+                for (int k = 0; k < FC_CLS; k++)
+                    probs[((n * FC_CLS + k) * A + oy) * B + ox] = (float)(exp(z[k] - zmax) / sum);
+            }
+}
+
+/* One variant at one input size: the taps' shapes, values, and the node listing. */
+static int fc_run(graft_model *m, int variant, int N, int H, int W, char *msg, size_t msglen) {
+    int A = H - FC_MH, B = W - FC_MW, spatial = A * B > 1;
+    size_t P = (size_t)N * A * B;
+    float *x = malloc(sizeof(float) * (size_t)N * FC_C * H * W);
+    float *hid = malloc(sizeof(float) * P * FC_HID), *lg = malloc(sizeof(float) * P * FC_CLS);
+    float *pr = malloc(sizeof(float) * P * FC_CLS), *pooled = malloc(sizeof(float) * N * FC_HID);
+    for (int i = 0; i < N * FC_C * H * W; i++) x[i] = sinf((float)i * 0.53f + (float)variant);
+    fc_reference(x, N, H, W, hid, lg, pr);
+    graft_net *net = NULL, *avg = NULL;
+    int ok = 0;
+    const char *taps[3] = {"hidden", "logits", "probs"};
+    graft_tap_options to = {.pool = GRAFT_TAP_POOL_AVG};
+    if (graft_net_create(m, N, H, W, taps, 3, NULL, &net) ||
+        graft_net_create(m, N, H, W, NULL, 0, &to, &avg) ||
+        graft_net_run(net, x, GRAFT_LAYOUT_NCHW) || graft_net_run(avg, x, GRAFT_LAYOUT_NCHW)) {
+        snprintf(msg, msglen, "variant %d at %dx%d: %s", variant, H, W, graft_last_error());
+        goto done;
+    }
+    const float *want[3] = {hid, lg, pr};
+    const int depth[3] = {FC_HID, FC_CLS, FC_CLS};
+    for (int t = 0; t < 3; t++) {
+        const float *y;
+        int rank;
+        int64_t dims[8];
+        graft_net_tap(net, t, &y, &rank, dims);
+        int shape_ok = spatial ? rank == 4 && dims[0] == N && dims[1] == depth[t] &&
+                                     dims[2] == A && dims[3] == B
+                               : rank == 2 && dims[0] == N && dims[1] == depth[t];
+        if (!shape_ok) {
+            snprintf(msg, msglen, "variant %d at %dx%d: tap %s has rank %d (%lld, %lld, ...), "
+                     "want (%d, %d, %d, %d)", variant, H, W, taps[t], rank, (long long)dims[0],
+                     (long long)dims[1], N, depth[t], A, B);
+            goto done;
+        }
+        char what[64];
+        snprintf(what, sizeof what, "variant %d %dx%d %s", variant, H, W, taps[t]);
+        if (!close_to(y, want[t], P * (size_t)depth[t], 1e-5f, msg, msglen, what)) goto done;
+    }
+    /* The default tap is the classifier's input, pooled back into a vector on request. */
+    for (int n = 0; n < N; n++)
+        for (int j = 0; j < FC_HID; j++) {
+            double acc = 0;
+            for (int p = 0; p < A * B; p++) acc += hid[(size_t)(n * FC_HID + j) * A * B + p];
+            pooled[n * FC_HID + j] = (float)(acc / (A * B));
+        }
+    const float *y;
+    int rank;
+    int64_t dims[8];
+    graft_net_tap(avg, 0, &y, &rank, dims);
+    if (strcmp(graft_net_tap_name(avg, 0), "hidden") || rank != 2 || dims[1] != FC_HID) {
+        snprintf(msg, msglen, "variant %d: default tap '%s' of rank %d", variant,
+                 graft_net_tap_name(avg, 0), rank);
+        goto done;
+    }
+    if (!close_to(y, pooled, (size_t)N * FC_HID, 1e-5f, msg, msglen, "avg-pooled default tap"))
+        goto done;
+    /* The listing says how fc1 runs. */
+    int listed = !spatial;
+    for (int i = 0; i < graft_net_node_count(net); i++) {
+        graft_node_info ni;
+        if (!graft_net_node_info(net, i, &ni) && !strcmp(ni.name, "fc1") &&
+            strstr(ni.op, "as 3x2 conv"))
+            listed = 1;
+    }
+    if (!listed) {
+        snprintf(msg, msglen, "variant %d at %dx%d: fc1 is not listed as a 3x2 conv", variant, H,
+                 W);
+        goto done;
+    }
+    ok = 1;
+done:
+    graft_net_destroy(net);
+    graft_net_destroy(avg);
+    free(x);
+    free(hid);
+    free(lg);
+    free(pr);
+    free(pooled);
+    return ok;
+}
+
+/*
+ * Fully-connected layers on a flattened map, trained at 4x3: at the trained size they give
+ * vectors; at 7x6 and 9x4 (with micro-batches of 1 and the whole batch, bit for bit the
+ * same) maps of scores computed as convolutions; at 3x3 a clear error; an operator that
+ * cannot act per position is refused by name at a larger size only.
+ */
+static int check_fc_as_conv(char *msg, size_t msglen) {
+    for (int variant = 0; variant < 4; variant++) {
+        pb p = {0};
+        char path[64];
+        build_fc(&p, variant);
+        int werr = graft_check_write_temp(p.b, p.n, path, sizeof path);
+        free(p.b);
+        graft_model *m = NULL;
+        int err = werr ? -1 : graft_model_load(path, NULL, &m);
+        unlink(path);
+        if (err) {
+            snprintf(msg, msglen, "variant %d: load: %s", variant, graft_last_error());
+            return GRAFT_CHECK_FAIL;
+        }
+        int ok = fc_run(m, variant, 2, FC_H, FC_W, msg, msglen) &&
+                 fc_run(m, variant, 3, 7, 6, msg, msglen) &&
+                 fc_run(m, variant, 1, 9, 4, msg, msglen);
+        /* Micro-batches of one image give the same bits as the whole batch. */
+        graft_net *a = NULL, *b = NULL;
+        float x[4 * FC_C * 8 * 7];
+        for (size_t i = 0; i < sizeof x / 4; i++) x[i] = cosf((float)i * 0.7f);
+        setenv("GRAFT_MICROBATCH", "1", 1);
+        int e1 = graft_net_create(m, 4, 8, 7, NULL, 0, NULL, &a);
+        setenv("GRAFT_MICROBATCH", "4", 1);
+        int e2 = graft_net_create(m, 4, 8, 7, NULL, 0, NULL, &b);
+        unsetenv("GRAFT_MICROBATCH");
+        if (ok && (e1 || e2 || graft_net_run(a, x, GRAFT_LAYOUT_NCHW) ||
+                   graft_net_run(b, x, GRAFT_LAYOUT_NCHW))) {
+            snprintf(msg, msglen, "variant %d micro-batched: %s", variant, graft_last_error());
+            ok = 0;
+        }
+        if (ok) {
+            const float *ya, *yb;
+            int64_t da[8], dbb[8];
+            int ra, rb;
+            graft_net_tap(a, 0, &ya, &ra, da);
+            graft_net_tap(b, 0, &yb, &rb, dbb);
+            if (graft_net_microbatch(a) != 1 || ra != 4 || rb != 4 ||
+                memcmp(ya, yb, sizeof(float) * 4 * FC_HID * (8 - FC_MH) * (7 - FC_MW))) {
+                snprintf(msg, msglen, "variant %d: micro-batches of 1 (%d) differ from the batch",
+                         variant, graft_net_microbatch(a));
+                ok = 0;
+            }
+        }
+        graft_net_destroy(a);
+        graft_net_destroy(b);
+        /* Smaller than trained: refused, naming the layer and the smallest input. */
+        graft_net *net = NULL;
+        if (ok) {
+            err = graft_net_create(m, 1, 3, 3, NULL, 0, NULL, &net);
+            const char *e = graft_last_error();
+            if (err != GRAFT_EINVAL || !strstr(e, "'fc1'") || !strstr(e, "too small") ||
+                !strstr(e, "smallest input it takes is 4x3")) {
+                snprintf(msg, msglen, "variant %d at 3x3: %d '%s'", variant, err, e);
+                ok = 0;
+            }
+        }
+        graft_net_destroy(net);
+        net = NULL;
+        const char *swapped[1] = {"swapped"};
+        if (ok && variant == 3) {
+            int e_small = graft_net_create(m, 2, FC_H, FC_W, swapped, 1, NULL, &net);
+            graft_net_destroy(net);
+            net = NULL;
+            err = graft_net_create(m, 2, 7, 6, swapped, 1, NULL, &net);
+            const char *e = graft_last_error();
+            if (e_small || err != GRAFT_EUNSUPPORTED || !strstr(e, "'swap'") ||
+                !strstr(e, "Transpose")) {
+                snprintf(msg, msglen, "a transpose of the scores: at 4x3 %d, at 7x6 %d '%s'",
+                         e_small, err, e);
+                ok = 0;
+            }
+        }
+        graft_net_destroy(net);
+        graft_model_destroy(m);
+        if (!ok) return GRAFT_CHECK_FAIL;
+    }
+    return GRAFT_CHECK_PASS;
 }
 
 /* ---- checks ------------------------------------------------------------------------------ */
@@ -610,5 +903,6 @@ const graft_check graft_checks_net[] = {
     {"net", "microbatch_equals_batch", check_microbatch},
     {"net", "bad_models", check_bad_models},
     {"net", "memory_plan", check_memory_plan},
+    {"net", "fc_as_conv", check_fc_as_conv},
     {NULL, NULL, NULL},
 };
