@@ -255,6 +255,7 @@ typedef struct conv_job {
     long chunks;       /* im2col chunks per group */
     size_t gemm_bytes; /* serial GEMM scratch per thread */
     int stream;        /* depthwise: output stored around the caches */
+    int band;          /* depthwise: consecutive output rows per task */
 } conv_job;
 
 /* Unrolls output pixels [r0, r0 + rows) of group g into patches: col (rows, Kg). */
@@ -322,12 +323,26 @@ static void dw_task(void *vjob, int task, int thread) {
     const conv_job *J = vjob;
     const graft_conv2d_plan *p = J->p;
     const graft_conv2d *d = &p->d;
-    int n = task / J->OH, oh = task % J->OH;
+    const int bands = (J->OH + J->band - 1) / J->band;
+    int n = task / bands, oh0 = task % bands * J->band;
+    int oh1 = oh0 + J->band < J->OH ? oh0 + J->band : J->OH;
     graft__dw_args a = {J->x + (size_t)n * J->H * J->W * d->C_in, J->H, J->W, d->C_in,
                         d->kernel_h, d->kernel_w, d->stride_h, d->stride_w, d->dilation_h,
                         d->dilation_w, d->pad_top, d->pad_left, J->OW, p->dw_w, p->bias,
                         d->act, J->stream};
-    p->dw_row(J->y + ((size_t)n * J->OH + oh) * J->OW * d->C_out, oh, &a);
+    for (int oh = oh0; oh < oh1; oh++)
+        p->dw_row(J->y + ((size_t)n * J->OH + oh) * J->OW * d->C_out, oh, &a);
+}
+
+/*
+ * Output rows per depthwise task: a thread works down a band of consecutive rows, so the
+ * input rows the kernel prefetches for its next row are its own (with one row per task, the
+ * next row usually went to the other thread). At least 8 tasks per thread for the balance.
+ */
+static int dw_band(int N, int OH, int threads) {
+    long per_image = (8L * threads + N - 1) / N;
+    if (per_image >= OH) return 1;
+    return (int)((OH + per_image - 1) / per_image);
 }
 
 int graft_conv2d_forward(const graft_conv2d_plan *p, float *y, const float *x, int N, int H,
@@ -357,7 +372,8 @@ int graft_conv2d_forward(const graft_conv2d_plan *p, float *y, const float *x, i
     if (p->algo == ALGO_DEPTHWISE) {
         if ((err = graft__pool_begin(0, &threads))) return err;
         J.stream = (double)J.pixels * p->d.C_out * sizeof(float) > DW_STREAM_BYTES;
-        graft__pool_run(N * J.OH, dw_task, &J);
+        J.band = dw_band(N, J.OH, threads);
+        graft__pool_run(N * ((J.OH + J.band - 1) / J.band), dw_task, &J);
         graft__pool_end();
         return GRAFT_OK;
     }
