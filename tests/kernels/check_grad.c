@@ -879,14 +879,6 @@ done:
 
 /* ---- errors ---------------------------------------------------------------------------- */
 
-#define EXPECT(call, code, what)                                                               \
-    do {                                                                                       \
-        int got_ = (call);                                                                     \
-        if (got_ != (code))                                                                    \
-            return graft_check_fail(msg, msglen, "%s: returned %d, want %d (%s)", what, got_,  \
-                                    code, graft_last_error());                                 \
-    } while (0)
-
 static int rejects_bad_arguments(char *msg, size_t msglen) {
     float x[8] = {1, 2, 3, 4, 5, 6, 7, 8}, dy[8] = {0}, dx[8] = {0}, g[2] = {1, 1};
     float m[2] = {0, 0}, v[2] = {1, 1}, loss = 42;

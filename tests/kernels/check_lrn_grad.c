@@ -404,14 +404,6 @@ done:
 
 /* ---- 5. errors ------------------------------------------------------------------------------ */
 
-#define EXPECT(call, code, what)                                                               \
-    do {                                                                                       \
-        int got_ = (call);                                                                     \
-        if (got_ != (code))                                                                    \
-            return graft_check_fail(msg, msglen, "%s: returned %d, want %d (%s)", what, got_,  \
-                                    code, graft_last_error());                                 \
-    } while (0)
-
 static int lrn_backward_rejects_bad_arguments(char *msg, size_t msglen) {
     float x[8] = {1, 2, 3, 4, 5, 6, 7, 8}, dy[8] = {1, 1, 1, 1, 1, 1, 1, 1};
     float dx[8] = {7, 7, 7, 7, 7, 7, 7, 7};

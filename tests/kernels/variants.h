@@ -1,7 +1,8 @@
 /*
  * tests/kernels/variants.h: what the kernel checks that loop over every ISA variant share: a
- * seeded xorshift generator, the variant list, pinning a variant and thread count, and the note
- * naming the variants that ran. Header-only (static functions), included by check_*.c files.
+ * seeded xorshift generator, the variant list, pinning a variant and thread count, the note
+ * naming the variants that ran, and the expected-error-code check. Header-only (static
+ * functions), included by check_*.c files.
  */
 #ifndef GRAFT_TESTS_VARIANTS_H
 #define GRAFT_TESTS_VARIANTS_H
@@ -13,6 +14,7 @@
 
 #include "graft/graft.h"
 #include "graft/kernels.h"
+#include "../check.h"
 
 typedef struct rng {
     uint64_t s;
@@ -55,5 +57,14 @@ static inline void ran_note(char *msg, size_t msglen, const int *ran) {
         }
     snprintf(msg, msglen, "variants run: %s(the others are not on this CPU)", buf);
 }
+
+/* In a check taking (char *msg, size_t msglen): returns a failure unless call gives code. */
+#define EXPECT(call, code, what)                                                               \
+    do {                                                                                       \
+        int got_ = (call);                                                                     \
+        if (got_ != (code))                                                                    \
+            return graft_check_fail(msg, msglen, "%s: returned %d, want %d (%s)", what, got_,  \
+                                    code, graft_last_error());                                 \
+    } while (0)
 
 #endif
