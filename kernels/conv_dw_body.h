@@ -17,11 +17,12 @@
 
 /*
  * P output pixels from ow0 (P = 1..8) whose taps kw_lo..kw_hi-1 are all inside the image,
- * rows kh_lo..kh_hi-1. KH_/KW_: compile-time kernel size, or 0 to read it from a.
+ * rows kh_lo..kh_hi-1, channels c0..C-1. KH_/KW_: compile-time kernel size, or 0 to read it
+ * from a.
  */
 static inline __attribute__((always_inline)) void
 pixels(const int P, const int KH_, const int KW_, float *restrict y, int ow0, int ih0,
-       int kh_lo, int kh_hi, int kw_lo, int kw_hi, const graft__dw_args *a) {
+       int kh_lo, int kh_hi, int kw_lo, int kw_hi, int c0, const graft__dw_args *a) {
     const int KH = KH_ ? KH_ : a->KH, KW = KW_ ? KW_ : a->KW, C = a->C;
     const int nkh = kh_hi - kh_lo, nkw = kw_hi - kw_lo;
     /* Pointers to each pixel's first valid tap; taps are then fixed strides away. */
@@ -32,7 +33,7 @@ pixels(const int P, const int KH_, const int KW_, float *restrict y, int ow0, in
                         (size_t)((ow0 + p) * a->SW - a->pad_l + kw_lo * a->DW)) * C;
     const float *w0 = a->w + ((size_t)kh_lo * KW + kw_lo) * C;
     float *y0 = y + (size_t)ow0 * C;
-    for (int c = 0; c < C; c += DW_LANES) {
+    for (int c = c0; c < C; c += DW_LANES) {
         DW_MASK m = DW_MASK_FOR(C - c);
         DW_VEC acc[8];
         DW_VEC b = a->bias ? DW_LOAD(a->bias + c, m) : DW_ZERO();
@@ -94,15 +95,7 @@ pixel1(const int KH_, const int KW_, float *restrict y, int ow0, int ih0, int kh
         }
         for (int u = 0; u < U; u++) DW_STORE(y0 + c + u * DW_LANES, DW_ACT(a->act, acc[u]), m);
     }
-    for (; c < C; c += DW_LANES) {
-        DW_MASK m = DW_MASK_FOR(C - c);
-        DW_VEC acc = a->bias ? DW_LOAD(a->bias + c, m) : DW_ZERO();
-        for (int kh = 0; kh < nkh; kh++)
-            for (int kw = 0; kw < nkw; kw++)
-                acc = DW_FMA(DW_LOAD(x0 + kh * row_step + kw * tap_step + c, m),
-                             DW_LOAD(w0 + ((size_t)kh * KW + kw) * C + c, m), acc);
-        DW_STORE(y0 + c, DW_ACT(a->act, acc), m);
-    }
+    if (c < C) pixels(1, KH_, KW_, y, ow0, ih0, kh_lo, kh_hi, kw_lo, kw_hi, c, a);
 }
 
 /*
@@ -209,10 +202,10 @@ static inline __attribute__((always_inline)) void row(const int KH_, const int K
             pixels_slide(KH_, KW_, 2, y, ow, ih0, kh_lo, kh_hi, a);
             ow += 8;
         } else if (full8) {
-            pixels(8, KH_, KW_, y, ow, ih0, kh_lo, kh_hi, 0, KW, a);
+            pixels(8, KH_, KW_, y, ow, ih0, kh_lo, kh_hi, 0, KW, 0, a);
             ow += 8;
         } else if (full && ow + 3 < a->OW && (ow + 3) * a->SW <= last_full) {
-            pixels(4, KH_, KW_, y, ow, ih0, kh_lo, kh_hi, 0, KW, a);
+            pixels(4, KH_, KW_, y, ow, ih0, kh_lo, kh_hi, 0, KW, 0, a);
             ow += 4;
         } else {
             pixel1(KH_, KW_, y, ow, ih0, kh_lo, kh_hi, kw_lo, kw_hi, a);
