@@ -141,10 +141,10 @@ static graft__dw_row_fn dw_row_for(graft_isa isa) {
  * Whether a layer Winograd can run should take it: GRAFT_CONV_ALGO (see the top of this file)
  * or else the measured rule. GRAFT_EINVAL for an unknown GRAFT_CONV_ALGO.
  */
-static int choose_winograd(const graft_conv2d *d, graft_isa isa, int *use) {
+static int choose_winograd(const graft_conv2d *d, graft_isa isa, int lean, int *use) {
     const char *env = getenv("GRAFT_CONV_ALGO");
     if (!env || !*env || strcmp(env, "auto") == 0)
-        *use = graft__wino_preferred(d, isa);
+        *use = !lean && graft__wino_preferred(d, isa);
     else if (strcmp(env, "winograd") == 0)
         *use = 1;
     else if (strcmp(env, "im2col") == 0)
@@ -155,8 +155,36 @@ static int choose_winograd(const graft_conv2d *d, graft_isa isa, int *use) {
     return GRAFT_OK;
 }
 
-int graft_conv2d_plan_create(const graft_conv2d *desc, const float *weight, const float *bias,
-                             graft_conv2d_plan **out) {
+/* The algorithm of a plan for *d (valid) on isa. GRAFT_EINVAL for a bad GRAFT_CONV_ALGO. */
+static int pick_algo(const graft_conv2d *d, graft_isa isa, int lean, int *algo) {
+    if (d->groups == d->C_in && d->C_out == d->C_in)
+        *algo = ALGO_DEPTHWISE;
+    else if (d->groups > 1)
+        *algo = ALGO_GROUPED;
+    else if (d->kernel_h == 1 && d->kernel_w == 1 && d->stride_h == 1 && d->stride_w == 1 &&
+             !d->pad_top && !d->pad_left && !d->pad_bottom && !d->pad_right)
+        *algo = ALGO_GEMM_1X1;
+    else
+        *algo = ALGO_IM2COL;
+    int winograd = 0, err;
+    if (*algo == ALGO_IM2COL && graft__wino_supports(d) &&
+        (err = choose_winograd(d, isa, lean, &winograd)))
+        return err;
+    if (winograd) *algo = ALGO_WINOGRAD;
+    return GRAFT_OK;
+}
+
+size_t graft_conv2d_winograd_bytes(const graft_conv2d *desc) {
+    graft_isa isa;
+    int algo;
+    if (check_desc(desc) || graft_isa_current(&isa) || pick_algo(desc, isa, 0, &algo) ||
+        algo != ALGO_WINOGRAD)
+        return 0;
+    return graft__wino_bytes_for(desc, isa);
+}
+
+static int plan_create(const graft_conv2d *desc, const float *weight, const float *bias,
+                       int lean, graft_conv2d_plan **out) {
     int err = check_desc(desc);
     if (err) return err;
     if (!weight || !out) return graft__fail(GRAFT_EINVAL, "conv2d: weight or out is NULL");
@@ -172,22 +200,10 @@ int graft_conv2d_plan_create(const graft_conv2d *desc, const float *weight, cons
     p->cout_g = d->C_out / d->groups;
     const int KH = d->kernel_h, KW = d->kernel_w, taps = KH * KW;
     p->Kg = taps * p->cin_g;
-    if (d->groups == d->C_in && d->C_out == d->C_in)
-        p->algo = ALGO_DEPTHWISE;
-    else if (d->groups > 1)
-        p->algo = ALGO_GROUPED;
-    else if (KH == 1 && KW == 1 && d->stride_h == 1 && d->stride_w == 1 && !d->pad_top &&
-             !d->pad_left && !d->pad_bottom && !d->pad_right)
-        p->algo = ALGO_GEMM_1X1;
-    else
-        p->algo = ALGO_IM2COL;
-    int winograd = 0;
-    if (p->algo == ALGO_IM2COL && graft__wino_supports(d) &&
-        (err = choose_winograd(d, isa, &winograd))) {
+    if ((err = pick_algo(d, isa, lean, &p->algo))) {
         free(p);
         return err;
     }
-    if (winograd) p->algo = ALGO_WINOGRAD;
 
     if (bias) {
         p->bias = malloc(sizeof(float) * d->C_out);
@@ -242,6 +258,16 @@ nomem:
     graft_conv2d_plan_destroy(p);
     return graft__fail(GRAFT_ENOMEM, "conv2d: out of memory packing %dx%dx%dx%d weights",
                        d->C_out, d->C_in / d->groups, d->kernel_h, d->kernel_w);
+}
+
+int graft_conv2d_plan_create(const graft_conv2d *desc, const float *weight, const float *bias,
+                             graft_conv2d_plan **out) {
+    return plan_create(desc, weight, bias, 0, out);
+}
+
+int graft_conv2d_plan_create_lean(const graft_conv2d *desc, const float *weight,
+                                  const float *bias, graft_conv2d_plan **out) {
+    return plan_create(desc, weight, bias, 1, out);
 }
 
 /* ---- forward ------------------------------------------------------------------------- */

@@ -110,6 +110,17 @@ void graft__wino_destroy(graft__wino *w) {
     free(w);
 }
 
+/* Bytes of the transformed weights: 36 packed (C_in x C_out) matrices, C_out padded to NR. */
+static size_t u_bytes(const graft_conv2d *d, int NR) {
+    size_t pos_floats = (size_t)d->C_in * (size_t)ceil_div(d->C_out, NR) * NR;
+    return (TILE_POS * pos_floats * sizeof(float) + 63) & ~(size_t)63;
+}
+
+size_t graft__wino_bytes_for(const graft_conv2d *d, graft_isa isa) {
+    const graft__sgemm_kernel *kr = graft__sgemm_kernel_for(isa);
+    return kr ? u_bytes(d, kr->NR) : 0;
+}
+
 int graft__wino_create(const graft_conv2d *d, const float *weight, graft_isa isa,
                        graft__wino **out) {
     const graft__sgemm_kernel *kr = graft__sgemm_kernel_for(isa);
@@ -132,7 +143,7 @@ int graft__wino_create(const graft_conv2d *d, const float *weight, graft_isa isa
     w->kcb = (int)ceil_div(C_in, kblocks);
     w->panels = (int)ceil_div(C_out, NR);
     w->pos_floats = (size_t)C_in * w->panels * NR;
-    w->bytes = (TILE_POS * w->pos_floats * sizeof(float) + 63) & ~(size_t)63;
+    w->bytes = u_bytes(d, NR);
     w->u = aligned_alloc(64, w->bytes);
     if (!w->u) {
         size_t bytes = w->bytes;

@@ -112,6 +112,8 @@ void graft__wino_destroy(graft__wino *w);
  */
 /* Bytes of the transformed weights a plan holds. */
 size_t graft__wino_bytes(const graft__wino *w);
+/* What graft__wino_bytes will be for a plan of *d on isa, before making it (0: no kernel). */
+size_t graft__wino_bytes_for(const graft_conv2d *d, graft_isa isa);
 int graft__wino_forward(const graft__wino *w, float *y, const float *x, int N, int H, int W,
                         int OH, int OW, const float *bias);
 

@@ -392,6 +392,19 @@ typedef struct graft_conv2d_plan graft_conv2d_plan;
  */
 int graft_conv2d_plan_create(const graft_conv2d *desc, const float *weight, const float *bias,
                              graft_conv2d_plan **out);
+/*
+ * The same, for when memory matters more than speed: the plan holds about the layer's
+ * parameters in bytes, never a Winograd transform of them (4x), unless GRAFT_CONV_ALGO=winograd
+ * forces one. A model load uses it for the layers beyond its weight budget (model.h).
+ */
+int graft_conv2d_plan_create_lean(const graft_conv2d *desc, const float *weight,
+                                  const float *bias, graft_conv2d_plan **out);
+/*
+ * Bytes of Winograd-transformed weights graft_conv2d_plan_create would make for *desc on the
+ * current ISA (GRAFT_CONV_ALGO included); 0 when it would not use Winograd or desc is invalid.
+ * Lets a caller that budgets memory choose plan_create_lean before packing anything.
+ */
+size_t graft_conv2d_winograd_bytes(const graft_conv2d *desc);
 void graft_conv2d_plan_destroy(graft_conv2d_plan *plan);
 /* Output size for an H x W input; GRAFT_EINVAL when the (dilated) kernel does not fit. */
 int graft_conv2d_output_size(const graft_conv2d *desc, int H, int W, int *OH, int *OW);

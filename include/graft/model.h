@@ -148,7 +148,9 @@ const char *graft_net_tap_name(const graft_net *net, int i);
 /*
  * Bytes of the activation arena (the peak activation memory of one run), and of the weights as
  * loaded: packed and Winograd-transformed convolution weights (a 3x3 layer's transformed
- * weights are 4x its parameters) plus the float constants kept.
+ * weights are 4x its parameters) plus the float constants kept. The transforms are budgeted:
+ * a model keeps them while its weights stay within max(1.2x its float32 parameters, 256 MB),
+ * so VGG-16 loads in 1.17x its size and ResNet-50 keeps every transform (pipeline/model/model.c).
  */
 size_t graft_net_activation_bytes(const graft_net *net);
 size_t graft_model_weight_bytes(const graft_model *m);

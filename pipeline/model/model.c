@@ -54,7 +54,7 @@ static void conv_desc(const graft__graph *g, const graft__node *n, graft_conv2d 
 }
 
 int graft__model_conv_plan(const graft__graph *g, const graft__node *n, const int pads[4],
-                           graft_conv2d_plan **out) {
+                           int lean, graft_conv2d_plan **out) {
     graft_conv2d d;
     conv_desc(g, n, &d);
     d.pad_top = pads[0], d.pad_left = pads[1], d.pad_bottom = pads[2], d.pad_right = pads[3];
@@ -62,11 +62,24 @@ int graft__model_conv_plan(const graft__graph *g, const graft__node *n, const in
     const float *bias = n->n_in > 2 && n->in[2] >= 0 ? g->values[n->in[2]].data : NULL;
     if (!w->data)
         return graft__fail(GRAFT_EINVAL, "node '%s': weights already released", n->name);
-    int err = graft_conv2d_plan_create(&d, w->data, bias, out);
+    int err = lean ? graft_conv2d_plan_create_lean(&d, w->data, bias, out)
+                   : graft_conv2d_plan_create(&d, w->data, bias, out);
     if (err)
         return graft__fail(err, "node '%s' (%s): %s", n->name, n->src_op, graft_last_error());
     return 0;
 }
+
+/*
+ * Winograd's transformed weights are 4x a 3x3 layer's parameters, so a model gets them only
+ * while its weights stay within max(1.2x their size as loaded, WEIGHT_FLOOR). The floor keeps
+ * every transform of the usual ConvNets (ResNet-50's 98 MB of weights become 233 MB), where
+ * speed matters more than a few hundred MB; the 1.2x holds for big models (VGG-16: 528 MB, of
+ * which 473 MB are fully-connected weights used as loaded; transforming all its 3x3 layers
+ * would add 168 MB). Layers are taken in graph order, so the ones left out are the last, on the
+ * smallest maps, where Winograd saves least per byte; they run im2col on packed weights.
+ * GRAFT_CONV_ALGO=winograd overrides the budget.
+ */
+#define WEIGHT_FLOOR ((size_t)256 << 20)
 
 /* Packs what can be packed now and releases the float copies nothing else reads. */
 static int pack_weights(graft_model *m) {
@@ -76,6 +89,9 @@ static int pack_weights(graft_model *m) {
     for (int n = 0; n < g->n_nodes; n++)
         for (int i = 0; i < g->nodes[n].n_in; i++)
             if (g->nodes[n].in[i] >= 0) uses[g->nodes[n].in[i]]++;
+    size_t loaded = (size_t)m->params * sizeof(float), budget = loaded + loaded / 5;
+    if (budget < WEIGHT_FLOOR) budget = WEIGHT_FLOOR;
+    size_t spare = budget - loaded; /* bytes the transforms may still add */
     int err = 0;
     for (int n = 0; n < g->n_nodes && !err; n++) {
         graft__node *nd = &g->nodes[n];
@@ -103,7 +119,13 @@ static int pack_weights(graft_model *m) {
         int pads[4] = {nd->a.conv.d.pad_top, nd->a.conv.d.pad_left, nd->a.conv.d.pad_bottom,
                        nd->a.conv.d.pad_right};
         if (nd->a.conv.auto_pad == GRAFT__PAD_VALID) memset(pads, 0, sizeof pads);
-        err = graft__model_conv_plan(g, nd, pads, &m->conv_plan[n]);
+        graft_conv2d d;
+        conv_desc(g, nd, &d);
+        size_t extra = graft_conv2d_winograd_bytes(&d), own = (size_t)graft__value_numel(w) * 4;
+        extra = extra > own ? extra - own : 0;
+        int lean = extra > spare; /* GRAFT_CONV_ALGO=winograd still wins */
+        if (!lean) spare -= extra < spare ? extra : spare;
+        err = graft__model_conv_plan(g, nd, pads, lean, &m->conv_plan[n]);
         if (err) break;
         int wv = nd->in[1];
         if (uses[wv] == 1 && !g->values[wv].is_output && !m->weights_kept) {

@@ -26,7 +26,7 @@
 #include "kernels.h"
 
 int graft__model_conv_plan(const graft__graph *g, const graft__node *n, const int pads[4],
-                           graft_conv2d_plan **out);
+                           int lean, graft_conv2d_plan **out);
 
 /* Elements one value may have: larger shapes are refused when a net is made. */
 #define MAX_ELEMENTS (INT64_C(1) << 31)
@@ -1226,7 +1226,7 @@ int graft__net_create_ex(graft_model *m, const graft__net_input *inputs, int n_i
             break;
         }
         net->own_plans = np;
-        err = graft__model_conv_plan(g, nd, p, &np[net->n_own_plans]);
+        err = graft__model_conv_plan(g, nd, p, 0, &np[net->n_own_plans]);
         if (!err) st->plan = np[net->n_own_plans++];
     }
     if (!err) err = plan_memory(net);

@@ -184,14 +184,20 @@ static int wino_avx2(char *m, size_t l) { return sweep(GRAFT_ISA_AVX2, m, l); }
 static int wino_avx512(char *m, size_t l) { return sweep(GRAFT_ISA_AVX512, m, l); }
 static int wino_neon(char *m, size_t l) { return sweep(GRAFT_ISA_NEON, m, l); }
 
-/* The algorithm a plan for `d` gets under GRAFT_CONV_ALGO=value (NULL: unset). */
-static int planned(const graft_conv2d *d, const char *value, const char **algo, char *msg,
-                   size_t len) {
+/*
+ * The algorithm a plan for `d` (plan_create, or plan_create_lean when lean) gets under
+ * GRAFT_CONV_ALGO=value (NULL: unset), and the Winograd bytes announced for it beforehand
+ * against those the plan holds.
+ */
+static int planned(const graft_conv2d *d, int lean, const char *value, const char **algo,
+                   char *msg, size_t len) {
     static float w[128 * 128 * 9];
     env_saved saved;
     algo_env_set(&saved, value);
     graft_conv2d_plan *p = NULL;
-    int err = graft_conv2d_plan_create(d, w, NULL, &p);
+    size_t announced = lean ? 0 : graft_conv2d_winograd_bytes(d);
+    int err = lean ? graft_conv2d_plan_create_lean(d, w, NULL, &p)
+                   : graft_conv2d_plan_create(d, w, NULL, &p);
     algo_env_restore(&saved);
     if (err) {
         snprintf(msg, len, "GRAFT_CONV_ALGO=%s: %s", value ? value : "(unset)",
@@ -199,20 +205,32 @@ static int planned(const graft_conv2d *d, const char *value, const char **algo, 
         return GRAFT_CHECK_FAIL;
     }
     *algo = graft_conv2d_plan_algorithm(p);
+    /* plan_bytes adds the plan's own struct and the panels' padding to the transforms */
+    size_t held = graft_conv2d_plan_bytes(p);
+    int wino = !strcmp(*algo, "winograd-f4x4");
     graft_conv2d_plan_destroy(p);
+    if (!lean && (wino ? !announced || announced > held || held - announced > 4096
+                       : announced != 0)) {
+        snprintf(msg, len, "%d->%d under GRAFT_CONV_ALGO=%s: winograd_bytes announced %zu, "
+                 "the %s plan holds %zu", d->C_in, d->C_out, value ? value : "(unset)",
+                 announced, *algo, held);
+        return GRAFT_CHECK_FAIL;
+    }
     return GRAFT_CHECK_PASS;
 }
 
-#define EXPECT_ALGO(d, value, want)                                                            \
+#define EXPECT_PLAN(d, lean, value, want)                                                      \
     do {                                                                                       \
         const char *got_;                                                                      \
-        if (planned(&(d), (value), &got_, msg, len)) return GRAFT_CHECK_FAIL;                  \
+        if (planned(&(d), (lean), (value), &got_, msg, len)) return GRAFT_CHECK_FAIL;          \
         if (strcmp(got_, (want)) != 0) {                                                       \
-            snprintf(msg, len, "%s %d->%d under GRAFT_CONV_ALGO=%s: planner chose %s, want %s", \
-                     #d, (d).C_in, (d).C_out, (value) ? (value) : "(unset)", got_, (want));    \
+            snprintf(msg, len, "%s%s %d->%d under GRAFT_CONV_ALGO=%s: planner chose %s, "      \
+                     "want %s", #d, (lean) ? " (lean)" : "", (d).C_in, (d).C_out,               \
+                     (value) ? (value) : "(unset)", got_, (want));                             \
             return GRAFT_CHECK_FAIL;                                                           \
         }                                                                                      \
     } while (0)
+#define EXPECT_ALGO(d, value, want) EXPECT_PLAN(d, 0, value, want)
 
 static int planner_rule_and_override(char *msg, size_t len) {
     wino_case wide_case = {1, 8, 8, 128, 128, 1, 1, 1, 1, GRAFT_ACT_RELU};
@@ -226,6 +244,9 @@ static int planner_rule_and_override(char *msg, size_t len) {
     EXPECT_ALGO(thin, "winograd", "winograd-f4x4");
     /* The override only reaches layers Winograd can run. */
     EXPECT_ALGO(strided, "winograd", "im2col-gemm");
+    /* A lean plan (a model over its weight budget) holds no transform unless forced to. */
+    EXPECT_PLAN(wide, 1, NULL, "im2col-gemm");
+    EXPECT_PLAN(wide, 1, "winograd", "winograd-f4x4");
 
     env_saved saved;
     algo_env_set(&saved, "fft");

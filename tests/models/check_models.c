@@ -282,6 +282,52 @@ TV_CHECKS_AT(squeezenet1_1, 160)
 TV_CHECKS_AT(alexnet, 256)
 TV_CHECKS_AT(vgg16, 256)
 
+/*
+ * The weight budget (model.c, pack_weights): VGG-16's weights as loaded stay within 1.2x its
+ * parameters' float bytes, so it gives up some Winograd transforms; ResNet-50, below the 256 MB
+ * floor, keeps all of them (over 1.5x).
+ */
+static int weight_ratio(const char *model, double *ratio, char *msg, size_t len) {
+    char path[PATH_BYTES];
+    snprintf(path, sizeof path, "%s/%s.opset13.onnx", models_dir(), model);
+    if (!graft_check_file_exists(path))
+        return graft_check_say(msg, len, GRAFT_CHECK_SKIP,
+                               "%s is absent: run `make models` or set GRAFT_MODELS_DIR", path);
+    graft_model *m = NULL;
+    graft_net *net = NULL;
+    const char *out = "logits";
+    int err = graft_model_load(path, NULL, &m);
+    if (!err) err = graft_net_create(m, 1, 224, 224, &out, 1, NULL, &net);
+    int64_t params = 0;
+    for (int i = 0; !err && i < graft_net_node_count(net); i++) {
+        graft_node_info info;
+        if (!(err = graft_net_node_info(net, i, &info))) params += info.params;
+    }
+    if (!err) *ratio = (double)graft_model_weight_bytes(m) / ((double)params * sizeof(float));
+    graft_net_destroy(net);
+    graft_model_destroy(m);
+    if (err)
+        return graft_check_say(msg, len, GRAFT_CHECK_FAIL, "%s: %s: %s", path,
+                               graft_err_name(err), graft_last_error());
+    printf("models: %s weights as loaded: %.3fx their float32 parameters\n", model, *ratio);
+    return GRAFT_CHECK_PASS;
+}
+
+static int check_weight_budget(char *msg, size_t len) {
+    double vgg, resnet;
+    int st = weight_ratio("vgg16", &vgg, msg, len);
+    if (st != GRAFT_CHECK_PASS) return st;
+    if ((st = weight_ratio("resnet50", &resnet, msg, len)) != GRAFT_CHECK_PASS) return st;
+    if (vgg > 1.2)
+        return graft_check_say(msg, len, GRAFT_CHECK_FAIL,
+                               "vgg16 loads %.3fx its parameters' bytes, budget 1.2x", vgg);
+    if (resnet < 1.5)
+        return graft_check_say(msg, len, GRAFT_CHECK_FAIL,
+                               "resnet50 loads only %.3fx its parameters' bytes: it lost "
+                               "Winograd transforms the 256 MB floor allows", resnet);
+    return GRAFT_CHECK_PASS;
+}
+
 /* ---- the shared pretrained MobileNets -------------------------------------------------- */
 
 static const char *const shared_images[] = {"cat", "bird", "grace_hopper", "hot_dog"};
@@ -476,6 +522,7 @@ const graft_check graft_checks_models[] = {
     {"models", "squeezenet1_1_at_160", check_squeezenet1_1_at_160},
     {"models", "alexnet_at_256", check_alexnet_at_256},
     {"models", "vgg16_at_256", check_vgg16_at_256},
+    {"models", "weight_budget", check_weight_budget},
     {"models", "shared_mobilenet_v2", check_shared_mobilenet_v2},
     {"models", "shared_mobilenet_v1_025", check_shared_mobilenet_v1_025},
     {"models", "shared_mobilenet_v1_embedding", check_shared_mobilenet_v1_embedding},
