@@ -143,6 +143,16 @@ int graft_net_run_partial(graft_net *net, const float *x, graft_layout layout, i
  */
 int graft_net_tap(const graft_net *net, int i, const float **data, int *rank, int64_t *dims);
 int graft_net_tap_count(const graft_net *net);
+/*
+ * Class probabilities of one image from tap `tap` holding class scores: (N, K) or, from
+ * fully-connected layers run as convolutions at an input larger than the trained one, a map
+ * (N, K, a, b). Each position's scores go through a softmax unless they already are
+ * probabilities (a model ending in Softmax), and the probabilities are averaged over the
+ * positions (CS231n's averaged score map): the same whether or not the model ends in a
+ * softmax, and no one position's extreme scores decide. p: K floats, the caller's.
+ * GRAFT_EINVAL for a tap or image out of range or K not the tap's class count.
+ */
+int graft_net_class_probs(const graft_net *net, int tap, int image, float *p, int64_t K);
 const char *graft_net_tap_name(const graft_net *net, int i);
 
 /*

@@ -381,45 +381,19 @@ int graft__cmd_classify(int argc, char **argv) {
             failures++;
             continue;
         }
-        const float *y;
         int rank;
         int64_t dims[GRAFT_MODEL_MAX_RANK];
-        graft_net_tap(net, 0, &y, &rank, dims);
-        /*
-         * A map of scores (1, K, a, b) comes from fully-connected layers run as convolutions
-         * at an input larger than the trained one: each position is classified and the class
-         * probabilities are averaged over the positions (CS231n's averaged score map). The
-         * average of probabilities, not of raw scores, means the same whether or not the
-         * model ends in a softmax, and keeps one position's extreme scores from deciding.
-         */
-        int64_t K = 1, P = rank == 4 ? dims[2] * dims[3] : 1;
-        for (int d = 1; d < rank; d++) K *= dims[d];
-        K /= P;
-        float *p = calloc((size_t)K, sizeof(float));
-        float *v = malloc(sizeof(float) * (size_t)K), *vp = malloc(sizeof(float) * (size_t)K);
+        graft_net_tap(net, 0, NULL, &rank, dims);
+        int64_t K = rank >= 2 ? dims[1] : 1;
+        float *p = malloc(sizeof(float) * (size_t)K);
         int *idx = malloc(sizeof(int) * (size_t)K);
-        if (!p || !v || !vp || !idx) {
+        if (!p || !idx || graft_net_class_probs(net, 0, 0, p, K)) {
+            fprintf(stderr, "graft classify: %s: %s\n", path,
+                    p && idx ? graft_last_error() : "out of memory");
             free(p);
-            free(v);
-            free(vp);
             free(idx);
             goto done;
         }
-        for (int64_t pos = 0; pos < P; pos++) {
-            for (int64_t k = 0; k < K; k++) v[k] = y[k * P + pos];
-            /* Scores are probabilities: a model ending in softmax is taken as it is. */
-            double sum = 0;
-            int is_prob = 1;
-            for (int64_t k = 0; k < K; k++) {
-                sum += v[k];
-                if (v[k] < 0 || v[k] > 1) is_prob = 0;
-            }
-            if (is_prob && fabs(sum - 1.0) < 1e-3) memcpy(vp, v, sizeof(float) * (size_t)K);
-            else graft_softmax(vp, v, 1, (size_t)K, 0);
-            for (int64_t k = 0; k < K; k++) p[k] += P == 1 ? vp[k] : vp[k] / (float)P;
-        }
-        free(v);
-        free(vp);
         for (int64_t k = 0; k < K; k++) idx[k] = (int)k;
         int kk = top < K ? top : (int)K;
         for (int i = 0; i < kk; i++) /* partial selection: K is ~1000, kk ~5 */

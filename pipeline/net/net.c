@@ -16,6 +16,7 @@
  *
  * Not here: the layers' arithmetic (layers_*.c) and weight packing (pipeline/model/model.c).
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1443,6 +1444,38 @@ int graft_net_tap(const graft_net *net, int i, const float **data, int *rank, in
     if (data) *data = net->tap_out[i];
     if (rank) *rank = net->tap_rank[i];
     if (dims) memcpy(dims, net->tap_dims[i], sizeof(int64_t) * (size_t)net->tap_rank[i]);
+    return 0;
+}
+
+int graft_net_class_probs(const graft_net *net, int tap, int image, float *p, int64_t K) {
+    if (!net || tap < 0 || tap >= net->n_taps || !p)
+        return graft__fail(GRAFT_EINVAL, "graft_net_class_probs: no tap %d", tap);
+    int rank = net->tap_rank[tap];
+    const int64_t *dims = net->tap_dims[tap];
+    if (image < 0 || image >= dims[0] || rank < 2 || rank == 3 || rank > 4 || dims[1] != K)
+        return graft__fail(GRAFT_EINVAL, "graft_net_class_probs: tap '%s' is not scores of %lld "
+                           "classes for image %d", graft_net_tap_name(net, tap), (long long)K,
+                           image);
+    int64_t P = rank == 4 ? dims[2] * dims[3] : 1;
+    const float *y = net->tap_out[tap] + (size_t)image * (size_t)(K * P);
+    float *v = malloc(sizeof(float) * 2 * (size_t)(K ? K : 1)), *vp = v + K;
+    if (!v) return graft__fail(GRAFT_ENOMEM, "graft_net_class_probs: out of memory");
+    memset(p, 0, sizeof(float) * (size_t)K);
+    for (int64_t pos = 0; pos < P; pos++) {
+        double sum = 0;
+        int is_prob = 1;
+        for (int64_t k = 0; k < K; k++) {
+            v[k] = y[k * P + pos];
+            sum += v[k];
+            if (!(v[k] >= 0 && v[k] <= 1)) is_prob = 0;
+        }
+        /* Scores that already are probabilities (a model ending in Softmax) are taken as they
+           are: a second softmax would flatten them towards uniform. */
+        if (is_prob && fabs(sum - 1.0) < 1e-3) memcpy(vp, v, sizeof(float) * (size_t)K);
+        else graft_softmax(vp, v, 1, (size_t)K, 0);
+        for (int64_t k = 0; k < K; k++) p[k] += P == 1 ? vp[k] : vp[k] / (float)P;
+    }
+    free(v);
     return 0;
 }
 

@@ -466,6 +466,36 @@ static int fc_run(graft_model *m, int variant, int N, int H, int W, char *msg, s
         snprintf(what, sizeof what, "variant %d %dx%d %s", variant, H, W, taps[t]);
         if (!close_to(y, want[t], P * (size_t)depth[t], 1e-5f, msg, msglen, what)) goto done;
     }
+    /*
+     * What classify reports: per image, the class probabilities averaged over the positions,
+     * the same from the logits (softmaxed per position) as from the probabilities (taken as
+     * they are, not softmaxed again).
+     */
+    for (int n = 0; n < N; n++) {
+        float avg_p[FC_CLS], got[FC_CLS];
+        for (int k = 0; k < FC_CLS; k++) {
+            double acc = 0;
+            for (int q = 0; q < A * B; q++) acc += pr[(size_t)(n * FC_CLS + k) * A * B + q];
+            avg_p[k] = (float)(acc / (A * B));
+        }
+        for (int t = 1; t <= 2; t++) {
+            char what[64];
+            snprintf(what, sizeof what, "variant %d %dx%d image %d class probs from %s", variant,
+                     H, W, n, taps[t]);
+            if (graft_net_class_probs(net, t, n, got, FC_CLS)) {
+                snprintf(msg, msglen, "%s: %s", what, graft_last_error());
+                goto done;
+            }
+            if (!close_to(got, avg_p, FC_CLS, 1e-5f, msg, msglen, what)) goto done;
+        }
+    }
+    float spare[FC_CLS + 1];
+    if (graft_net_class_probs(net, 1, N, spare, FC_CLS) != GRAFT_EINVAL ||
+        graft_net_class_probs(net, 1, 0, spare, FC_CLS + 1) != GRAFT_EINVAL) {
+        snprintf(msg, msglen, "variant %d: class_probs takes an image or class count out of "
+                 "range", variant);
+        goto done;
+    }
     /* The default tap is the classifier's input, pooled back into a vector on request. */
     for (int n = 0; n < N; n++)
         for (int j = 0; j < FC_HID; j++) {
