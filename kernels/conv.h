@@ -32,6 +32,33 @@ void graft_dwconv_row_neon(float *restrict y, int oh, const graft__dw_args *a);
 #endif
 
 /*
+ * One image of a convolution with few input channels and groups 1 (the "direct" algorithm of
+ * conv.c, for a network's first layer), NHWC.
+ */
+typedef struct graft__direct_args {
+    const float *x;    /* (H, W, C) */
+    int H, W, C;
+    int KH, KW, SH, SW, DH, DW, pad_t, pad_l;
+    int OW, CO;        /* output width and channels */
+    int COP;           /* CO rounded up to two vectors of the widest ISA (32 floats) */
+    const float *w;    /* (KH, KW, C, COP): tap-major, output channels innermost, zero padded */
+    const float *bias; /* (CO) or NULL */
+    graft_act act;
+} graft__direct_args;
+
+/* Computes output row oh of one image: y (OW, CO). */
+typedef void (*graft__direct_row_fn)(float *restrict y, int oh, const graft__direct_args *a);
+
+void graft_direct_row_ref(float *restrict y, int oh, const graft__direct_args *a);
+#if defined(__x86_64__)
+void graft_direct_row_avx2(float *restrict y, int oh, const graft__direct_args *a);
+void graft_direct_row_avx512(float *restrict y, int oh, const graft__direct_args *a);
+#endif
+#if defined(__aarch64__)
+void graft_direct_row_neon(float *restrict y, int oh, const graft__direct_args *a);
+#endif
+
+/*
  * The taps that land inside the input: k in [*lo, *hi) satisfy 0 <= i0 + k * d < size, for a
  * window starting at i0 (negative in the padding) with dilation d and k taps.
  */
@@ -40,6 +67,16 @@ static inline void graft__tap_range(int i0, int d, int k, int size, int *lo, int
     int h = size - 1 - i0 < 0 ? 0 : (size - 1 - i0) / d + 1;
     *lo = l < k ? l : k;
     *hi = h < k ? h : k;
+    if (*hi < *lo) *hi = *lo;
+}
+
+/* The output columns [*lo, *hi) whose every tap lies inside the image horizontally. */
+static inline void graft__direct_interior(const graft__direct_args *a, int *lo, int *hi) {
+    int l = (a->pad_l + a->SW - 1) / a->SW;
+    int last = a->W - 1 - (a->KW - 1) * a->DW + a->pad_l; /* largest ow * SW allowed */
+    int h = last < 0 ? 0 : last / a->SW + 1;
+    *lo = l < a->OW ? l : a->OW;
+    *hi = h < a->OW ? h : a->OW;
     if (*hi < *lo) *hi = *lo;
 }
 

@@ -1,7 +1,8 @@
 /*
  * kernels/conv_avx2.c: the AVX2 depthwise convolution row, 8 channels per vector. The channel
  * tail goes through a zero-padded copy, since masked loads are slow on AMD cores. The loops
- * are in conv_dw_body.h.
+ * are in conv_dw_body.h, and those of the direct rows (few input channels) in
+ * conv_direct_body.h.
  */
 #include <immintrin.h>
 #include <string.h>
@@ -19,6 +20,7 @@ static inline __attribute__((always_inline)) __m256 act8(graft_act act, __m256 v
 /* Loads 8 floats, or the first n of them and zeros (n < 8: the channel tail). */
 static inline __attribute__((always_inline)) __m256 load8(const float *p, int n) {
     if (n >= 8) return _mm256_loadu_ps(p);
+    if (n <= 0) return _mm256_setzero_ps(); /* a vector wholly past the channels */
     float t[8] = {0};
     memcpy(t, p, sizeof(float) * (size_t)n);
     return _mm256_loadu_ps(t);
@@ -29,6 +31,7 @@ static inline __attribute__((always_inline)) void store8(float *p, __m256 v, int
         _mm256_storeu_ps(p, v);
         return;
     }
+    if (n <= 0) return; /* a vector wholly past the channels */
     float t[8];
     _mm256_storeu_ps(t, v);
     memcpy(p, t, sizeof(float) * (size_t)n);
@@ -48,3 +51,8 @@ static inline __attribute__((always_inline)) void store8(float *p, __m256 v, int
 #define DW_FENCE() _mm_sfence()
 #define DW_ROW_FN graft_dwconv_row_avx2
 #include "conv_dw_body.h"
+#define DW_SET1(f) _mm256_set1_ps(f)
+#define DIRECT_P 6
+#define DIRECT_CV4 0
+#define DIRECT_ROW_FN graft_direct_row_avx2
+#include "conv_direct_body.h"

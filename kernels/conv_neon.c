@@ -1,6 +1,7 @@
 /*
  * kernels/conv_neon.c: the NEON depthwise convolution row, 4 channels per vector and the
- * channel tail through a zero-padded copy. The loops are in conv_dw_body.h.
+ * channel tail through a zero-padded copy. The loops are in conv_dw_body.h,
+ * and those of the direct rows (few input channels) in conv_direct_body.h.
  */
 #include <arm_neon.h>
 #include <string.h>
@@ -18,6 +19,7 @@ static inline __attribute__((always_inline)) float32x4_t act4(graft_act act, flo
 /* Loads 4 floats, or the first n of them and zeros (n < 4: the channel tail). */
 static inline __attribute__((always_inline)) float32x4_t load4(const float *p, int n) {
     if (n >= 4) return vld1q_f32(p);
+    if (n <= 0) return vdupq_n_f32(0.0f); /* a vector wholly past the channels */
     float t[4] = {0};
     memcpy(t, p, sizeof(float) * (size_t)n);
     return vld1q_f32(t);
@@ -28,6 +30,7 @@ static inline __attribute__((always_inline)) void store4(float *p, float32x4_t v
         vst1q_f32(p, v);
         return;
     }
+    if (n <= 0) return; /* a vector wholly past the channels */
     float t[4];
     vst1q_f32(t, v);
     memcpy(p, t, sizeof(float) * (size_t)n);
@@ -47,3 +50,8 @@ static inline __attribute__((always_inline)) void store4(float *p, float32x4_t v
 #define DW_FENCE() ((void)0)
 #define DW_ROW_FN graft_dwconv_row_neon
 #include "conv_dw_body.h"
+#define DW_SET1(f) vdupq_n_f32(f)
+#define DIRECT_P 12
+#define DIRECT_CV4 1
+#define DIRECT_ROW_FN graft_direct_row_neon
+#include "conv_direct_body.h"

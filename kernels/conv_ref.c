@@ -1,7 +1,7 @@
 /*
- * kernels/conv_ref.c: the scalar depthwise convolution row, the specification the SIMD
- * variants are tested against: for every pixel and channel, bias plus the taps inside the
- * input in (kh, kw) order, then the activation.
+ * kernels/conv_ref.c: the scalar depthwise and direct convolution rows, the specifications the
+ * SIMD variants are tested against: for every pixel and channel, bias plus the taps inside the
+ * input in (kh, kw) order (and c for the direct rows), then the activation.
  */
 #include "conv.h"
 
@@ -20,6 +20,27 @@ void graft_dwconv_row_ref(float *restrict y, int oh, const graft__dw_args *a) {
                     acc += xr[(size_t)(iw0 + kw * a->DW) * C + c] * a->w[(kh * a->KW + kw) * C + c];
             }
             y[(size_t)ow * C + c] = graft__act_scalar(a->act, acc);
+        }
+    }
+}
+
+void graft_direct_row_ref(float *restrict y, int oh, const graft__direct_args *a) {
+    const int C = a->C, ih0 = oh * a->SH - a->pad_t;
+    int kh_lo, kh_hi;
+    graft__tap_range(ih0, a->DH, a->KH, a->H, &kh_lo, &kh_hi);
+    for (int ow = 0; ow < a->OW; ow++) {
+        int iw0 = ow * a->SW - a->pad_l, kw_lo, kw_hi;
+        graft__tap_range(iw0, a->DW, a->KW, a->W, &kw_lo, &kw_hi);
+        for (int o = 0; o < a->CO; o++) {
+            float acc = a->bias ? a->bias[o] : 0.0f;
+            for (int kh = kh_lo; kh < kh_hi; kh++) {
+                const float *xr = a->x + (size_t)(ih0 + kh * a->DH) * a->W * C;
+                for (int kw = kw_lo; kw < kw_hi; kw++)
+                    for (int c = 0; c < C; c++)
+                        acc += xr[(size_t)(iw0 + kw * a->DW) * C + c] *
+                               a->w[((size_t)(kh * a->KW + kw) * C + c) * a->COP + o];
+            }
+            y[(size_t)ow * a->CO + o] = graft__act_scalar(a->act, acc);
         }
     }
 }

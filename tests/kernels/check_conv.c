@@ -2,7 +2,7 @@
  * tests/kernels/check_conv.c: graft_conv2d against a naive direct convolution in double
  * precision written from ONNX's definition (OIHW weights, NHWC tensors here), for every ISA
  * variant, 1 and 2 threads (bit-identical), every algorithm the planner picks (1x1 GEMM,
- * im2col GEMM, grouped, depthwise), awkward shapes (1x1 images, primes, asymmetric padding,
+ * im2col GEMM, grouped, depthwise, direct), awkward shapes (1x1 images, primes, asymmetric padding,
  * dilation, strides larger than the kernel), and the errors the API returns.
  */
 #include <float.h>
@@ -30,12 +30,12 @@ static const conv_case cases[] = {
     {1, 7, 5, CONV(17, 13, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, GRAFT_ACT_NONE), "gemm-1x1"},
     {2, 1, 1, CONV(3, 5, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, GRAFT_ACT_RELU), "gemm-1x1"},
     {1, 9, 8, CONV(16, 33, 1, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, GRAFT_ACT_NONE), "im2col-gemm"},
-    {2, 11, 7, CONV(3, 16, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, GRAFT_ACT_RELU6), "im2col-gemm"},
+    {2, 11, 7, CONV(3, 16, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, GRAFT_ACT_RELU6), "direct"},
     {1, 12, 13, CONV(5, 7, 1, 3, 3, 2, 2, 1, 1, 0, 1, 1, 0, GRAFT_ACT_RELU), "im2col-gemm"},
-    {1, 15, 15, CONV(3, 8, 1, 7, 7, 2, 2, 1, 1, 3, 3, 3, 3, GRAFT_ACT_NONE), "im2col-gemm"},
-    {1, 10, 9, CONV(4, 6, 1, 5, 3, 1, 2, 2, 1, 2, 0, 3, 1, GRAFT_ACT_NONE), "im2col-gemm"},
+    {1, 15, 15, CONV(3, 8, 1, 7, 7, 2, 2, 1, 1, 3, 3, 3, 3, GRAFT_ACT_NONE), "direct"},
+    {1, 10, 9, CONV(4, 6, 1, 5, 3, 1, 2, 2, 1, 2, 0, 3, 1, GRAFT_ACT_NONE), "direct"},
     {1, 1, 1, CONV(7, 3, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, GRAFT_ACT_NONE), "im2col-gemm"},
-    {1, 6, 6, CONV(4, 5, 1, 2, 2, 3, 3, 1, 1, 0, 0, 0, 0, GRAFT_ACT_NONE), "im2col-gemm"},
+    {1, 6, 6, CONV(4, 5, 1, 2, 2, 3, 3, 1, 1, 0, 0, 0, 0, GRAFT_ACT_NONE), "direct"},
     {2, 8, 9, CONV(6, 9, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, GRAFT_ACT_RELU), "grouped-gemm"},
     {1, 7, 7, CONV(8, 4, 2, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, GRAFT_ACT_NONE), "grouped-gemm"},
     {1, 9, 9, CONV(5, 10, 5, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, GRAFT_ACT_NONE), "grouped-gemm"},
@@ -53,6 +53,19 @@ static const conv_case cases[] = {
     {2, 7, 37, CONV(18, 18, 18, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, GRAFT_ACT_NONE), "depthwise"},
     {1, 8, 41, CONV(33, 33, 33, 5, 5, 2, 2, 1, 1, 2, 2, 2, 2, GRAFT_ACT_RELU), "depthwise"},
     {1, 5, 29, CONV(16, 16, 16, 3, 3, 1, 1, 1, 1, 0, 2, 1, 0, GRAFT_ACT_NONE), "depthwise"},
+    /*
+     * Few input channels, groups 1: the direct kernel. Rows wide enough for its full pixel
+     * tiles (12 for AVX-512 and NEON, 6 for AVX2) and their 4- and 1-pixel tails; output
+     * channels of 3, one vector and a bit, two vectors and a tail, and MobileNet's and
+     * ResNet's first layers (3x3s2 with TF's bottom-right padding, 7x7s2 to 64 channels).
+     */
+    {1, 5, 47, CONV(3, 33, 1, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1, GRAFT_ACT_RELU6), "direct"},
+    {2, 9, 61, CONV(3, 32, 1, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, GRAFT_ACT_RELU), "direct"},
+    {1, 23, 29, CONV(3, 64, 1, 7, 7, 2, 2, 1, 1, 3, 3, 3, 3, GRAFT_ACT_RELU), "direct"},
+    {1, 4, 31, CONV(1, 3, 1, 3, 5, 1, 1, 1, 2, 1, 4, 1, 3, GRAFT_ACT_NONE), "direct"},
+    {1, 3, 3, CONV(2, 17, 1, 5, 5, 1, 1, 1, 1, 1, 2, 1, 0, GRAFT_ACT_NONE), "direct"},
+    {1, 7, 40, CONV(4, 9, 1, 1, 3, 1, 3, 1, 1, 0, 1, 0, 1, GRAFT_ACT_NONE), "direct"},
+    {1, 1, 1, CONV(3, 40, 1, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, GRAFT_ACT_NONE), "direct"},
     /* An output over 8 MB: the depthwise kernel stores it around the caches. */
     {2, 131, 127, CONV(64, 64, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, GRAFT_ACT_RELU6), "depthwise"},
 };

@@ -1,0 +1,111 @@
+/*
+ * kernels/conv_direct_body.h: the direct convolution row for layers with few input channels
+ * (a network's first layer: 3 colour channels), written once for every SIMD variant. A
+ * conv_<isa>.c file defines the vector operations of conv_dw_body.h plus
+ *   DW_SET1(f)          every lane f
+ *   DIRECT_P            output pixels per register tile (with two channel vectors)
+ *   DIRECT_CV4          1 where 32 registers take tiles of four channel vectors
+ *   DIRECT_ROW_FN       the function's name
+ * then includes this file.
+ *
+ * Why not im2col: with 3 input channels a 3x3 kernel's patch is 27 floats, so unrolling it and
+ * then packing it for the GEMM costs more than the 27 multiply-adds per output it feeds
+ * (MobileNetV2's 3x3s2-3-32 spent two thirds of its time there). Here the output channels are
+ * the vector lanes and each tap of each pixel is one broadcast straight from the image:
+ * a tile of DIRECT_P pixels x 2 channel vectors does 2 * DIRECT_P FMAs for DIRECT_P
+ * broadcasts and 2 weight loads, the arithmetic a GEMM micro-kernel does, with no copy.
+ */
+
+/*
+ * P output pixels from ow0 x CV channel vectors from o0, over taps kh_lo..kh_hi-1 and
+ * kw_lo..kw_hi-1 (the same for all P pixels: interior pixels, or P == 1 at a border).
+ * Per element: bias, then the taps in (kh, kw, c) order.
+ */
+static inline __attribute__((always_inline)) void
+direct_tile(const int P, const int CV, float *restrict y, int ow0, int ih0, int kh_lo,
+            int kh_hi, int kw_lo, int kw_hi, int o0, const graft__direct_args *a) {
+    const int C = a->C, CO = a->CO;
+    const size_t row_step = (size_t)a->DH * a->W * C, tap_step = (size_t)a->DW * C;
+    const float *x0[DIRECT_P];
+    #pragma GCC unroll 16
+    for (int p = 0; p < P; p++)
+        x0[p] = a->x + ((size_t)(ih0 + kh_lo * a->DH) * a->W +
+                        (size_t)((ow0 + p) * a->SW - a->pad_l + kw_lo * a->DW)) * C;
+    DW_VEC acc[DIRECT_P][4];
+    #pragma GCC unroll 16
+    for (int v = 0; v < CV; v++) {
+        DW_VEC b = a->bias ? DW_LOAD(a->bias + o0 + v * DW_LANES, DW_MASK_FOR(CO - o0 - v * DW_LANES))
+                           : DW_ZERO();
+        #pragma GCC unroll 16
+        for (int p = 0; p < P; p++) acc[p][v] = b;
+    }
+    /*
+     * Undilated, a kernel row's taps are consecutive pixels, stored back to back in NHWC:
+     * one run of nkw * C floats per pixel, as the weights' (kw, c) are, so the loop below
+     * goes over 9 (3x3 on RGB) or 21 (7x7) taps at once rather than C = 3 at a time.
+     */
+    const int nkw = kw_hi - kw_lo, runs = a->DW == 1 ? 1 : nkw, run = a->DW == 1 ? nkw * C : C;
+    for (int kh = 0; kh < kh_hi - kh_lo; kh++)
+        for (int r = 0; r < runs; r++) {
+            /* The padded weights need no mask: lanes past CO are zeros. */
+            const float *wt =
+                a->w + ((size_t)((kh + kh_lo) * a->KW + kw_lo + r) * C) * a->COP + o0;
+            const size_t at = kh * row_step + r * tap_step;
+            for (int j = 0; j < run; j++) {
+                DW_VEC wv[4];
+#pragma GCC unroll 16
+                for (int v = 0; v < CV; v++)
+                    wv[v] = DW_LOAD(wt + (size_t)j * a->COP + v * DW_LANES, DW_MASK_FOR(DW_LANES));
+#pragma GCC unroll 16
+                for (int p = 0; p < P; p++) {
+                    DW_VEC xv = DW_SET1(x0[p][at + j]);
+#pragma GCC unroll 16
+                    for (int v = 0; v < CV; v++) acc[p][v] = DW_FMA(xv, wv[v], acc[p][v]);
+                }
+            }
+        }
+    float *yp = y + (size_t)ow0 * CO + o0;
+    #pragma GCC unroll 16
+    for (int p = 0; p < P; p++)
+        #pragma GCC unroll 16
+        for (int v = 0; v < CV; v++)
+            DW_STORE(yp + (size_t)p * CO + v * DW_LANES, DW_ACT(a->act, acc[p][v]),
+                     DW_MASK_FOR(CO - o0 - v * DW_LANES));
+}
+
+/* One output-channel block (CV vectors from o0) of a whole row. */
+static inline __attribute__((always_inline)) void
+direct_block(const int CV, float *restrict y, int ih0, int kh_lo, int kh_hi, int ow_lo,
+             int ow_hi, int o0, const graft__direct_args *a) {
+    /* About 24 accumulators: DIRECT_P pixels of two vectors, or half as many of four. */
+    const int PT = CV == 4 ? DIRECT_P / 2 : DIRECT_P;
+    int ow = 0;
+    for (; ow < a->OW; ow++) {
+        if (ow >= ow_lo && ow < ow_hi) {
+            for (; ow + PT <= ow_hi; ow += PT)
+                direct_tile(PT, CV, y, ow, ih0, kh_lo, kh_hi, 0, a->KW, o0, a);
+            for (; ow + 4 <= ow_hi; ow += 4)
+                direct_tile(4, CV, y, ow, ih0, kh_lo, kh_hi, 0, a->KW, o0, a);
+            for (; ow < ow_hi; ow++)
+                direct_tile(1, CV, y, ow, ih0, kh_lo, kh_hi, 0, a->KW, o0, a);
+            if (ow >= a->OW) break;
+        }
+        int kw_lo, kw_hi;
+        graft__tap_range(ow * a->SW - a->pad_l, a->DW, a->KW, a->W, &kw_lo, &kw_hi);
+        direct_tile(1, CV, y, ow, ih0, kh_lo, kh_hi, kw_lo, kw_hi, o0, a);
+    }
+}
+
+void DIRECT_ROW_FN(float *restrict y, int oh, const graft__direct_args *a) {
+    const int ih0 = oh * a->SH - a->pad_t;
+    int kh_lo, kh_hi, ow_lo, ow_hi;
+    graft__tap_range(ih0, a->DH, a->KH, a->H, &kh_lo, &kh_hi);
+    graft__direct_interior(a, &ow_lo, &ow_hi);
+    int o0 = 0;
+    /* Wide outputs (ResNet's 64 channels) four vectors at a time: half the broadcasts. */
+    for (; DIRECT_CV4 && a->CO - o0 > 2 * DW_LANES; o0 += 4 * DW_LANES)
+        direct_block(4, y, ih0, kh_lo, kh_hi, ow_lo, ow_hi, o0, a);
+    for (; a->CO - o0 > DW_LANES; o0 += 2 * DW_LANES)
+        direct_block(2, y, ih0, kh_lo, kh_hi, ow_lo, ow_hi, o0, a);
+    if (o0 < a->CO) direct_block(1, y, ih0, kh_lo, kh_hi, ow_lo, ow_hi, o0, a);
+}
