@@ -170,20 +170,22 @@ static graft__dw_row_fn dw_row_for(graft_isa isa) {
 }
 
 /*
- * Whether a layer Winograd can run should take it: GRAFT_CONV_ALGO (see the top of this file)
- * or else the measured rule. GRAFT_EINVAL for an unknown GRAFT_CONV_ALGO.
+ * For a layer Winograd can run, planned as *algo (im2col or direct): GRAFT_CONV_ALGO (see the
+ * top of this file) forces Winograd or im2col, or else the measured rule may switch im2col to
+ * Winograd. GRAFT_EINVAL for an unknown GRAFT_CONV_ALGO.
  */
-static int choose_winograd(const graft_conv2d *d, graft_isa isa, int lean, int *use) {
+static int choose_winograd(const graft_conv2d *d, graft_isa isa, int lean, int *algo) {
     const char *env = getenv("GRAFT_CONV_ALGO");
-    if (!env || !*env || strcmp(env, "auto") == 0)
-        *use = !lean && graft__wino_preferred(d, isa);
-    else if (strcmp(env, "winograd") == 0)
-        *use = 1;
-    else if (strcmp(env, "im2col") == 0)
-        *use = 0;
-    else
+    if (!env || !*env || strcmp(env, "auto") == 0) {
+        if (*algo == ALGO_IM2COL && !lean && graft__wino_preferred(d, isa)) *algo = ALGO_WINOGRAD;
+    } else if (strcmp(env, "winograd") == 0) {
+        *algo = ALGO_WINOGRAD;
+    } else if (strcmp(env, "im2col") == 0) {
+        *algo = ALGO_IM2COL;
+    } else {
         return graft__fail(GRAFT_EINVAL, "conv2d: GRAFT_CONV_ALGO=%s is not auto, im2col or "
                            "winograd", env);
+    }
     return GRAFT_OK;
 }
 
@@ -200,11 +202,8 @@ static int pick_algo(const graft_conv2d *d, graft_isa isa, int lean, int *algo) 
         *algo = ALGO_DIRECT;
     else
         *algo = ALGO_IM2COL;
-    int winograd = 0, err;
-    if (*algo == ALGO_IM2COL && graft__wino_supports(d) &&
-        (err = choose_winograd(d, isa, lean, &winograd)))
-        return err;
-    if (winograd) *algo = ALGO_WINOGRAD;
+    if ((*algo == ALGO_IM2COL || *algo == ALGO_DIRECT) && graft__wino_supports(d))
+        return choose_winograd(d, isa, lean, algo);
     return GRAFT_OK;
 }
 

@@ -240,7 +240,9 @@ static int planner_rule_and_override(char *msg, size_t len) {
     EXPECT_ALGO(wide, NULL, "winograd-f4x4");
     EXPECT_ALGO(wide, "auto", "winograd-f4x4");
     EXPECT_ALGO(wide, "im2col", "im2col-gemm");
-    EXPECT_ALGO(thin, NULL, "im2col-gemm");
+    /* Three input channels run direct unless the variable asks for a GEMM algorithm. */
+    EXPECT_ALGO(thin, NULL, "direct");
+    EXPECT_ALGO(thin, "im2col", "im2col-gemm");
     EXPECT_ALGO(thin, "winograd", "winograd-f4x4");
     /* The override only reaches layers Winograd can run. */
     EXPECT_ALGO(strided, "winograd", "im2col-gemm");
