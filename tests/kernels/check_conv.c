@@ -27,7 +27,12 @@ typedef struct conv_case {
     {Ci, Co, G, KH, KW, SH, SW, DH, DW, PT, PL, PB, PR, ACT}
 
 static const conv_case cases[] = {
-    {1, 7, 5, CONV(17, 13, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, GRAFT_ACT_NONE), "gemm-1x1"},
+    {1, 7, 5, CONV(13, 17, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, GRAFT_ACT_NONE), "gemm-1x1"},
+    /* Pointwise contractions run direct, in chunks of 96 pixels across rows and images. */
+    {1, 7, 5, CONV(17, 13, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, GRAFT_ACT_NONE), "direct"},
+    {3, 7, 11, CONV(70, 67, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, GRAFT_ACT_RELU6), "direct"},
+    {2, 5, 3, CONV(1000, 5, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, GRAFT_ACT_RELU), "direct"},
+    {2, 5, 3, CONV(1001, 5, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, GRAFT_ACT_NONE), "gemm-1x1"},
     {2, 1, 1, CONV(3, 5, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, GRAFT_ACT_RELU), "gemm-1x1"},
     {1, 9, 8, CONV(16, 33, 1, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, GRAFT_ACT_NONE), "im2col-gemm"},
     {2, 11, 7, CONV(3, 16, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, GRAFT_ACT_RELU6), "direct"},
