@@ -27,16 +27,16 @@ direct_tile(const int P, const int CV, float *restrict y, int ow0, int ih0, int 
     const int C = a->C, CO = a->CO;
     const size_t row_step = (size_t)a->DH * a->W * C, tap_step = (size_t)a->DW * C;
     const float *x0[DIRECT_P];
-    #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (int p = 0; p < P; p++)
         x0[p] = a->x + ((size_t)(ih0 + kh_lo * a->DH) * a->W +
                         (size_t)((ow0 + p) * a->SW - a->pad_l + kw_lo * a->DW)) * C;
     DW_VEC acc[DIRECT_P][4];
-    #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (int v = 0; v < CV; v++) {
         DW_VEC b = a->bias ? DW_LOAD(a->bias + o0 + v * DW_LANES, DW_MASK_FOR(CO - o0 - v * DW_LANES))
                            : DW_ZERO();
-        #pragma GCC unroll 16
+#pragma GCC unroll 16
         for (int p = 0; p < P; p++) acc[p][v] = b;
     }
     /*
@@ -65,12 +65,17 @@ direct_tile(const int P, const int CV, float *restrict y, int ow0, int ih0, int 
             }
         }
     float *yp = y + (size_t)ow0 * CO + o0;
-    #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (int p = 0; p < P; p++)
-        #pragma GCC unroll 16
-        for (int v = 0; v < CV; v++)
-            DW_STORE(yp + (size_t)p * CO + v * DW_LANES, DW_ACT(a->act, acc[p][v]),
-                     DW_MASK_FOR(CO - o0 - v * DW_LANES));
+#pragma GCC unroll 16
+        for (int v = 0; v < CV; v++) {
+            float *yv = yp + (size_t)p * CO + v * DW_LANES;
+            DW_MASK m = DW_MASK_FOR(CO - o0 - v * DW_LANES);
+            if (a->stream && DW_CAN_STREAM(yv, CO, m))
+                DW_STREAM(yv, DW_ACT(a->act, acc[p][v]));
+            else
+                DW_STORE(yv, DW_ACT(a->act, acc[p][v]), m);
+        }
 }
 
 /* One output-channel block (CV vectors from o0) of a whole row. */
@@ -108,4 +113,5 @@ void DIRECT_ROW_FN(float *restrict y, int oh, const graft__direct_args *a) {
     for (; a->CO - o0 > DW_LANES; o0 += 2 * DW_LANES)
         direct_block(2, y, ih0, kh_lo, kh_hi, ow_lo, ow_hi, o0, a);
     if (o0 < a->CO) direct_block(1, y, ih0, kh_lo, kh_hi, ow_lo, ow_hi, o0, a);
+    if (a->stream) DW_FENCE();
 }
