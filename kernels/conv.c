@@ -1,8 +1,8 @@
 /*
  * kernels/conv.c: the convolution driver. It validates a layer, packs its weights once into a
  * plan, and runs the forward pass on the kernel thread pool with one of six algorithms:
- *   gemm-1x1     1x1, stride 1, no padding: the NHWC input already is the (N*H*W, C_in) matrix,
- *                so the layer is one GEMM against the packed weights, with no copy;
+ *   gemm-1x1     1x1, stride 1, no padding, expanding channels: the NHWC input already is the
+ *                (N*H*W, C_in) matrix, so the layer is one GEMM against the packed weights;
  *   im2col-gemm  anything else with groups == 1 that Winograd does not take: fixed-size
  *                chunks of output pixels are unrolled into patches (kh, kw, c) in a thread's
  *                scratch, then multiplied;
@@ -11,12 +11,13 @@
  *   depthwise    groups == C_in == C_out: direct SIMD kernels (conv_<isa>.c), one output row
  *                per task;
  *   winograd-f4x4  3x3, stride 1, dilation 1, groups 1 with enough channels (see
- *                graft__wino_preferred): F(4x4, 3x3) Winograd in winograd.c.
- *   direct       groups 1 and at most DIRECT_MAX_CIN input channels (a first layer): output
- *                channels in vectors, each tap broadcast from the image in place
- *                (conv_direct_body.h), one output row per call;
+ *                graft__wino_preferred): F(4x4, 3x3) Winograd in winograd.c;
+ *   direct       groups 1 and at most DIRECT_MAX_CIN input channels (a first layer), and the
+ *                1x1 layers above that contract channels: output channels in vectors, each tap
+ *                broadcast from the image in place (conv_direct_body.h), no packing.
  * Bias and activation are fused into the GEMM epilogue, the depthwise kernel or Winograd's
- * output transform. Chunks and rows do not depend on the thread count, so neither do the
+ * output transform. Chunks and rows do not depend on the thread count (a pointwise direct
+ * layer's chunks do, but a pixel's arithmetic is the same in any chunk), so neither do the
  * results.
  *
  * The environment variable GRAFT_CONV_ALGO, read when a plan is created, overrides the choice
@@ -343,7 +344,7 @@ typedef struct conv_job {
     long pixels;       /* N * OH * OW */
     long chunks;       /* im2col chunks per group */
     size_t gemm_bytes; /* serial GEMM scratch per thread */
-    int stream;        /* depthwise: output stored around the caches */
+    int stream;        /* depthwise and direct: output stored around the caches */
     int band;          /* depthwise and direct: consecutive output rows per task; pointwise
                           direct: pixels per task */
 } conv_job;
@@ -401,7 +402,7 @@ static void gemm_chunk_task(void *vjob, int task, int thread) {
 }
 
 /*
- * A depthwise output larger than this is stored around the caches. Such a layer streams from
+ * A depthwise or direct output larger than this is stored around the caches. Such a layer streams from
  * DRAM, and a plain store first reads each line it writes (write-allocate), so the output
  * costs twice its size in traffic; the next layer would find little of it cached anyway.
  * Below it (the runtime's micro-batches, batch 1) the output stays cached for the next

@@ -418,7 +418,8 @@ int graft_conv2d_forward(const graft_conv2d_plan *plan, float *y, const float *x
                          int W);
 /*
  * The algorithm the plan runs: "gemm-1x1", "im2col-gemm", "winograd-f4x4", "depthwise",
- * "grouped-gemm", "direct" (groups 1 with at most 4 input channels: a first layer). Winograd F(4x4, 3x3) is chosen for 3x3, stride-1, undilated, ungrouped
+ * "grouped-gemm", "direct" (groups 1 with at most 4 input channels, a first layer, or 1x1
+ * stride-1 layers with C_out <= C_in < 1024). Winograd F(4x4, 3x3) is chosen for 3x3, stride-1, undilated, ungrouped
  * layers of 32 or more channels in and out; the environment's GRAFT_CONV_ALGO=im2col|winograd|
  * auto, read at plan creation, forces the choice for such layers (any other value is
  * GRAFT_EINVAL). Winograd's results differ from direct convolution by a few float roundings
