@@ -160,6 +160,56 @@ pixels_slide(const int KH_, const int KW_, const int SW_, float *restrict y, int
     }
 }
 
+/*
+ * The last np (1..8) pixels of a row from ow0, each over its own valid taps. What is left of a
+ * row after the eight-pixel kernels holds the right border, and a narrow map (7 wide at the
+ * end of MobileNetV2) is little else: one at a time (pixel1) each pixel is a chain of dependent
+ * FMAs, here up to eight chains are in flight. Same arithmetic per element as pixels() and
+ * pixel1() (bias, then the valid taps in (kh, kw) order).
+ */
+static inline __attribute__((always_inline)) void
+pixels_edge(const int KH_, const int KW_, float *restrict y, int ow0, int np, int ih0, int kh_lo,
+            int kh_hi, const graft__dw_args *a) {
+    enum { P = 8 };
+    const int KH = KH_ ? KH_ : a->KH, KW = KW_ ? KW_ : a->KW, C = a->C;
+    const int nkh = kh_hi - kh_lo;
+    const size_t row_step = (size_t)a->DH * a->W * C;
+    const float *xr = a->x + (size_t)(ih0 + kh_lo * a->DH) * a->W * C;
+    int lo[P], hi[P];
+    ptrdiff_t at[P]; /* the pixel's first tap column (may be in the padding) times C */
+    for (int p = 0; p < P; p++) {
+        int iw0 = (ow0 + p) * a->SW - a->pad_l;
+        lo[p] = hi[p] = 0;
+        if (p < np) graft__tap_range(iw0, a->DW, KW, a->W, &lo[p], &hi[p]);
+        at[p] = (ptrdiff_t)iw0 * C;
+    }
+    const float *w0 = a->w + (size_t)kh_lo * KW * C;
+    float *y0 = y + (size_t)ow0 * C;
+    for (int c = 0; c < C; c += DW_LANES) {
+        DW_MASK m = DW_MASK_FOR(C - c);
+        DW_VEC acc[P];
+        DW_VEC b = a->bias ? DW_LOAD(a->bias + c, m) : DW_ZERO();
+#pragma GCC unroll 8
+        for (int p = 0; p < P; p++) acc[p] = b;
+#pragma GCC unroll 5
+        for (int kh = 0; kh < KH; kh++) {
+            if (kh >= nkh) break;
+#pragma GCC unroll 5
+            for (int kw = 0; kw < KW; kw++) {
+                DW_VEC wv = DW_LOAD(w0 + ((size_t)kh * KW + kw) * C + c, m);
+                const float *xk = xr + kh * row_step + (ptrdiff_t)kw * a->DW * C + c;
+#pragma GCC unroll 8
+                for (int p = 0; p < P; p++)
+                    if (kw >= lo[p] && kw < hi[p])
+                        acc[p] = DW_FMA(DW_LOAD(xk + at[p], m), wv, acc[p]);
+            }
+        }
+#pragma GCC unroll 8
+        for (int p = 0; p < P; p++)
+            if (p < np) DW_STORE(y0 + (size_t)p * C + c, DW_ACT(a->act, acc[p]), m);
+    }
+}
+
 static inline __attribute__((always_inline)) void row(const int KH_, const int KW_,
                                                        float *restrict y, int oh,
                                                        const graft__dw_args *a) {
@@ -204,6 +254,10 @@ static inline __attribute__((always_inline)) void row(const int KH_, const int K
         } else if (full8) {
             pixels(8, KH_, KW_, y, ow, ih0, kh_lo, kh_hi, 0, KW, 0, a);
             ow += 8;
+        } else if (ow == 0 && a->OW <= 8) {
+            /* a narrow row whole (on wider ones it measured slower than pixels() and pixel1) */
+            pixels_edge(KH_, KW_, y, ow, a->OW - ow, ih0, kh_lo, kh_hi, a);
+            ow = a->OW;
         } else if (full && ow + 3 < a->OW && (ow + 3) * a->SW <= last_full) {
             pixels(4, KH_, KW_, y, ow, ih0, kh_lo, kh_hi, 0, KW, 0, a);
             ow += 4;
