@@ -72,10 +72,10 @@ int graft__model_conv_plan(const graft__graph *g, const graft__node *n, const in
 /*
  * Winograd's transformed weights are 4x a 3x3 layer's parameters, so a model gets them only
  * while its weights stay within max(1.2x their size as loaded, WEIGHT_FLOOR). The floor keeps
- * every transform of the usual ConvNets (ResNet-50's 98 MB of weights become 233 MB), where
- * speed matters more than a few hundred MB; the 1.2x holds for big models (VGG-16: 528 MB, of
- * which 473 MB are fully-connected weights used as loaded; transforming all its 3x3 layers
- * would add 168 MB). Layers are taken in graph order, so the ones left out are the last, on the
+ * every transform of the usual ConvNets (ResNet-50's 97 MiB of weights become 192 MiB), where
+ * speed matters more than a hundred MB; the 1.2x holds for big models (VGG-16: 528 MiB, of
+ * which 472 MiB are fully-connected weights used as loaded; transforming all its 3x3 layers
+ * would add 168 MiB, 3x their 56 MiB). Layers are taken in graph order, so the ones left out are the last, on the
  * smallest maps, where Winograd saves least per byte; they run im2col on packed weights.
  * GRAFT_CONV_ALGO=winograd overrides the budget.
  */
