@@ -32,8 +32,9 @@ void graft_dwconv_row_neon(float *restrict y, int oh, const graft__dw_args *a);
 #endif
 
 /*
- * One image of a convolution with few input channels and groups 1 (the "direct" algorithm of
- * conv.c, for a network's first layer), NHWC.
+ * One image of a groups-1 convolution run by the "direct" algorithm of conv.c (a first layer
+ * on RGB, or a chunk of a contracting 1x1 layer's pixels as a one-row image), NHWC. The
+ * geometry fields mean what they do in graft__dw_args.
  */
 typedef struct graft__direct_args {
     const float *x;    /* (H, W, C) */

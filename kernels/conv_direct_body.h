@@ -1,6 +1,7 @@
 /*
  * kernels/conv_direct_body.h: the direct convolution row for layers with few input channels
- * (a network's first layer: 3 colour channels), written once for every SIMD variant. A
+ * (a network's first layer: 3 colour channels) and for 1x1 layers that contract channels (run
+ * as one long row, see conv.c), written once for every SIMD variant. A
  * conv_<isa>.c file defines the vector operations of conv_dw_body.h plus
  *   DW_SET1(f)          every lane f
  *   DIRECT_P            output pixels per register tile (with two channel vectors)
