@@ -161,11 +161,10 @@ pixels_slide(const int KH_, const int KW_, const int SW_, float *restrict y, int
 }
 
 /*
- * The last np (1..8) pixels of a row from ow0, each over its own valid taps. What is left of a
- * row after the eight-pixel kernels holds the right border, and a narrow map (7 wide at the
- * end of MobileNetV2) is little else: one at a time (pixel1) each pixel is a chain of dependent
- * FMAs, here up to eight chains are in flight. Same arithmetic per element as pixels() and
- * pixel1() (bias, then the valid taps in (kh, kw) order).
+ * np (1..8) pixels from ow0, each over its own valid taps: a whole narrow row (7 wide at the
+ * end of MobileNetV2), which is mostly border. One at a time (pixel1) each pixel is a chain of
+ * dependent FMAs; here up to eight chains are in flight. Same arithmetic per element as
+ * pixels() and pixel1() (bias, then the valid taps in (kh, kw) order).
  */
 static inline __attribute__((always_inline)) void
 pixels_edge(const int KH_, const int KW_, float *restrict y, int ow0, int np, int ih0, int kh_lo,
