@@ -32,6 +32,9 @@ static const conv_case cases[] = {
     {1, 7, 5, CONV(17, 13, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, GRAFT_ACT_NONE), "direct"},
     {3, 7, 11, CONV(70, 67, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, GRAFT_ACT_RELU6), "direct"},
     {2, 5, 3, CONV(1000, 5, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, GRAFT_ACT_RELU), "direct"},
+    /* Tasks in L2-sized strips (48 pixels here), each passed over by several
+     * channel blocks (100 outputs: 4 + 2 + 1 vectors on AVX-512). */
+    {1, 47, 53, CONV(520, 100, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, GRAFT_ACT_RELU6), "direct"},
     {2, 5, 3, CONV(1001, 5, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, GRAFT_ACT_NONE), "gemm-1x1"},
     {2, 1, 1, CONV(3, 5, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, GRAFT_ACT_RELU), "gemm-1x1"},
     {1, 9, 8, CONV(16, 33, 1, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, GRAFT_ACT_NONE), "im2col-gemm"},
