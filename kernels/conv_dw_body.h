@@ -192,9 +192,13 @@ pixels_slide(const int KH_, const int KW_, const int SW_, float *restrict y, int
     DW_CHANNELS(0, C, slide_vec(KH_, KW_, SW_, y, ow0, kh_lo, kh_hi, x0, w0, row_step, c, m, a));
 }
 
-/* pixels_edge's channel vector c (mask m); pixel p's taps are lo[p]..hi[p]-1 from at[p]. */
+/*
+ * pixels_edge's channel vector c (mask m); pixel p's taps are lo[p]..hi[p]-1 from at[p]. NP > 0
+ * (compile-time): np == NP and pixels 1..NP-2 take every tap, so only the two ends test theirs;
+ * tested per tap and pixel, 72 branches per vector outnumbered the FMAs on the 7x7 maps.
+ */
 static inline __attribute__((always_inline)) void
-edge_vec(const int KH, const int KW, int nkh, int np, const float *xr, const ptrdiff_t *at,
+edge_vec(const int NP, const int KH, const int KW, int nkh, int np, const float *xr, const ptrdiff_t *at,
          const int *lo, const int *hi, const float *w0, float *restrict y0, size_t row_step,
          int c, DW_MASK m, const graft__dw_args *a) {
     enum { P = 8 };
@@ -211,13 +215,17 @@ edge_vec(const int KH, const int KW, int nkh, int np, const float *xr, const ptr
             DW_VEC wv = DW_LOAD(w0 + ((size_t)kh * KW + kw) * C + c, m);
             const float *xk = xr + kh * row_step + (ptrdiff_t)kw * a->DW * C + c;
 #pragma GCC unroll 8
-            for (int p = 0; p < P; p++)
-                if (kw >= lo[p] && kw < hi[p]) acc[p] = DW_FMA(DW_LOAD(xk + at[p], m), wv, acc[p]);
+            for (int p = 0; p < P; p++) {
+                int take = NP && p >= NP            ? 0
+                           : NP && p > 0 && p < NP - 1 ? 1
+                                                       : kw >= lo[p] && kw < hi[p];
+                if (take) acc[p] = DW_FMA(DW_LOAD(xk + at[p], m), wv, acc[p]);
+            }
         }
     }
 #pragma GCC unroll 8
     for (int p = 0; p < P; p++)
-        if (p < np) DW_STORE(y0 + (size_t)p * C + c, DW_ACT(a->act, acc[p]), m);
+        if (NP ? p < NP : p < np) DW_STORE(y0 + (size_t)p * C + c, DW_ACT(a->act, acc[p]), m);
 }
 
 /*
@@ -227,8 +235,8 @@ edge_vec(const int KH, const int KW, int nkh, int np, const float *xr, const ptr
  * pixels() and pixel1() (bias, then the valid taps in (kh, kw) order).
  */
 static inline __attribute__((always_inline)) void
-pixels_edge(const int KH_, const int KW_, float *restrict y, int ow0, int np, int ih0, int kh_lo,
-            int kh_hi, const graft__dw_args *a) {
+pixels_edge(const int NP, const int KH_, const int KW_, float *restrict y, int ow0, int np,
+            int ih0, int kh_lo, int kh_hi, const graft__dw_args *a) {
     enum { P = 8 };
     const int KH = KH_ ? KH_ : a->KH, KW = KW_ ? KW_ : a->KW, C = a->C;
     const int nkh = kh_hi - kh_lo;
@@ -244,7 +252,29 @@ pixels_edge(const int KH_, const int KW_, float *restrict y, int ow0, int np, in
     }
     const float *w0 = a->w + (size_t)kh_lo * KW * C;
     float *y0 = y + (size_t)ow0 * C;
-    DW_CHANNELS(0, C, edge_vec(KH, KW, nkh, np, xr, at, lo, hi, w0, y0, row_step, c, m, a));
+    DW_CHANNELS(0, C, edge_vec(NP, KH, KW, nkh, np, xr, at, lo, hi, w0, y0, row_step, c, m, a));
+}
+
+/* A row of at most 8 pixels whole, through pixels_edge specialised on its width when only its
+ * two end pixels lose taps (3x3 and 5x5 with the usual padding). */
+static inline __attribute__((always_inline)) void
+narrow_row(const int KH_, const int KW_, float *restrict y, int ih0, int kh_lo, int kh_hi,
+           const graft__dw_args *a) {
+    const int KW = KW_ ? KW_ : a->KW;
+    int inner_full = KW_ != 0;
+    for (int p = 1; p + 1 < a->OW; p++) {
+        int lo, hi;
+        graft__tap_range(p * a->SW - a->pad_l, a->DW, KW, a->W, &lo, &hi);
+        if (lo != 0 || hi != KW) inner_full = 0;
+    }
+    switch (inner_full ? a->OW : 0) {
+#define DW_NARROW(n) \
+    case n: pixels_edge(n, KH_, KW_, y, 0, n, ih0, kh_lo, kh_hi, a); break;
+        DW_NARROW(1) DW_NARROW(2) DW_NARROW(3) DW_NARROW(4)
+        DW_NARROW(5) DW_NARROW(6) DW_NARROW(7) DW_NARROW(8)
+#undef DW_NARROW
+    default: pixels_edge(0, KH_, KW_, y, 0, a->OW, ih0, kh_lo, kh_hi, a);
+    }
 }
 
 static inline __attribute__((always_inline)) void row(const int KH_, const int KW_,
@@ -293,7 +323,7 @@ static inline __attribute__((always_inline)) void row(const int KH_, const int K
             ow += 8;
         } else if (ow == 0 && a->OW <= 8) {
             /* a narrow row whole (on wider ones it measured slower than pixels() and pixel1) */
-            pixels_edge(KH_, KW_, y, ow, a->OW - ow, ih0, kh_lo, kh_hi, a);
+            narrow_row(KH_, KW_, y, ih0, kh_lo, kh_hi, a);
             ow = a->OW;
         } else if (full && ow + 3 < a->OW && (ow + 3) * a->SW <= last_full) {
             pixels(4, KH_, KW_, y, ow, ih0, kh_lo, kh_hi, 0, KW, 0, a);

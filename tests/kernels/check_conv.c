@@ -53,6 +53,13 @@ static const conv_case cases[] = {
     {1, 9, 10, CONV(5, 5, 5, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, GRAFT_ACT_RELU), "depthwise"},
     {1, 12, 12, CONV(3, 3, 3, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, GRAFT_ACT_NONE), "depthwise"},
     {1, 1, 1, CONV(17, 17, 17, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, GRAFT_ACT_NONE), "depthwise"},
+    /* Rows of at most 8 pixels: widths 2, 3 and 7 with both ends losing taps, then dilated
+     * rows whose inner pixels lose taps too (the unspecialised narrow path). */
+    {2, 3, 2, CONV(21, 21, 21, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, GRAFT_ACT_NONE), "depthwise"},
+    {1, 4, 3, CONV(40, 40, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, GRAFT_ACT_RELU6), "depthwise"},
+    {2, 7, 7, CONV(40, 40, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, GRAFT_ACT_RELU), "depthwise"},
+    {1, 6, 5, CONV(9, 9, 9, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, GRAFT_ACT_NONE), "depthwise"},
+    {1, 4, 4, CONV(13, 13, 13, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, GRAFT_ACT_NONE), "depthwise"},
     {1, 8, 5, CONV(1, 1, 1, 3, 1, 1, 1, 1, 1, 1, 0, 1, 0, GRAFT_ACT_NONE), "depthwise"},
     {1, 20, 18, CONV(64, 64, 64, 7, 7, 1, 1, 1, 1, 3, 3, 3, 3, GRAFT_ACT_NONE), "depthwise"},
     {1, 30, 31, CONV(24, 40, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, GRAFT_ACT_RELU), "im2col-gemm"},
