@@ -198,9 +198,9 @@ pixels_slide(const int KH_, const int KW_, const int SW_, float *restrict y, int
  * tested per tap and pixel, 72 branches per vector outnumbered the FMAs on the 7x7 maps.
  */
 static inline __attribute__((always_inline)) void
-edge_vec(const int NP, const int KH, const int KW, int nkh, int np, const float *xr, const ptrdiff_t *at,
-         const int *lo, const int *hi, const float *w0, float *restrict y0, size_t row_step,
-         int c, DW_MASK m, const graft__dw_args *a) {
+edge_vec(const int NP, const int KH, const int KW, int nkh, int np, const float *xr,
+         const ptrdiff_t *at, const int *lo, const int *hi, const float *w0, float *restrict y0,
+         size_t row_step, int c, DW_MASK m, const graft__dw_args *a) {
     enum { P = 8 };
     const int C = a->C;
     DW_VEC acc[P];
