@@ -347,7 +347,7 @@ static dnnl_memory_t ref_memory_from_user(const dnnl_memory_desc_t *user_md, flo
     *owned = NULL;
     DNNL_CHECK(dnnl_memory_create(&user, user_md, ref_engine, data));
     if (dnnl_memory_desc_equal(user_md, want)) return user;
-    *owned = alloc_floats(dnnl_memory_desc_get_size(want) / sizeof(float) + 1);
+    *owned = alloc_floats(dnnl_memory_desc_get_size(want) / sizeof(float));
     DNNL_CHECK(dnnl_memory_create(&mem, want, ref_engine, *owned));
     reorder_run(user, mem);
     dnnl_memory_destroy(user);
@@ -428,7 +428,7 @@ static void ref_conv_create(ref_conv *r, const conv_layer *l, int N, float *x, f
     if (dnnl_memory_desc_equal(&dst_user, dst_md)) {
         DNNL_CHECK(dnnl_memory_create(&r->dst, dst_md, ref_engine, y_ref));
     } else {
-        r->owned[2] = alloc_floats(dnnl_memory_desc_get_size(dst_md) / sizeof(float) + 1);
+        r->owned[2] = alloc_floats(dnnl_memory_desc_get_size(dst_md) / sizeof(float));
         DNNL_CHECK(dnnl_memory_create(&r->dst, dst_md, ref_engine, r->owned[2]));
         dnnl_primitive_desc_t rpd;
         DNNL_CHECK(dnnl_reorder_primitive_desc_create(&rpd, dst_md, ref_engine, &dst_user,

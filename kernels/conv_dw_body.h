@@ -34,6 +34,28 @@
         }                                                                                     \
     } while (0)
 
+/* P accumulators of channel vector c (mask m), each starting at the bias (or zero). */
+static inline __attribute__((always_inline)) void
+acc_start(const int P, DW_VEC *acc, int c, DW_MASK m, const graft__dw_args *a) {
+    DW_VEC b = a->bias ? DW_LOAD(a->bias + c, m) : DW_ZERO();
+#pragma GCC unroll 8
+    for (int p = 0; p < P; p++) acc[p] = b;
+}
+
+/*
+ * P consecutive pixels' vectors from yc (pixel stride C), activated, and stored around the
+ * caches when the output streams.
+ */
+static inline __attribute__((always_inline)) void
+acc_store(const int P, float *restrict yc, const DW_VEC *acc, DW_MASK m,
+          const graft__dw_args *a) {
+    const int C = a->C;
+    if (a->stream && DW_CAN_STREAM(yc, C, m))
+        for (int p = 0; p < P; p++) DW_STREAM(yc + (size_t)p * C, DW_ACT(a->act, acc[p]));
+    else
+        for (int p = 0; p < P; p++) DW_STORE(yc + (size_t)p * C, DW_ACT(a->act, acc[p]), m);
+}
+
 /* pixels()' channel vector c (mask m); x0[p]: pixel p's first valid tap. */
 static inline __attribute__((always_inline)) void
 pixels_vec(const int P, const int KH, const int KW, int nkh, int nkw, const float *const *x0,
@@ -41,8 +63,7 @@ pixels_vec(const int P, const int KH, const int KW, int nkh, int nkw, const floa
            DW_MASK m, const graft__dw_args *a) {
     const int C = a->C;
     DW_VEC acc[8];
-    DW_VEC b = a->bias ? DW_LOAD(a->bias + c, m) : DW_ZERO();
-    for (int p = 0; p < P; p++) acc[p] = b;
+    acc_start(P, acc, c, m, a);
 #pragma GCC unroll 5
     for (int kh = 0; kh < KH; kh++) {
         if (kh >= nkh) break;
@@ -55,10 +76,7 @@ pixels_vec(const int P, const int KH, const int KW, int nkh, int nkw, const floa
                     DW_FMA(DW_LOAD(x0[p] + kh * row_step + kw * tap_step + c, m), wv, acc[p]);
         }
     }
-    if (a->stream && DW_CAN_STREAM(y0 + c, C, m))
-        for (int p = 0; p < P; p++) DW_STREAM(y0 + (size_t)p * C + c, DW_ACT(a->act, acc[p]));
-    else
-        for (int p = 0; p < P; p++) DW_STORE(y0 + (size_t)p * C + c, DW_ACT(a->act, acc[p]), m);
+    acc_store(P, y0 + c, acc, m, a);
 }
 
 /*
@@ -131,8 +149,7 @@ slide_vec(const int KH_, const int KW_, const int SW_, float *restrict y, int ow
     enum { P = 8 };
     const int C = a->C, span = SW_ * (P - 1) + KW_;
     DW_VEC acc[P];
-    DW_VEC b = a->bias ? DW_LOAD(a->bias + c, m) : DW_ZERO();
-    for (int p = 0; p < P; p++) acc[p] = b;
+    acc_start(P, acc, c, m, a);
 #pragma GCC unroll 5
     for (int kh = 0; kh < KH_; kh++) {
         if (kh >= kh_hi - kh_lo) break;
@@ -151,11 +168,7 @@ slide_vec(const int KH_, const int KW_, const int SW_, float *restrict y, int ow
             }
         }
     }
-    float *yc = y + (size_t)ow0 * C + c;
-    if (a->stream && DW_CAN_STREAM(yc, C, m))
-        for (int p = 0; p < P; p++) DW_STREAM(yc + (size_t)p * C, DW_ACT(a->act, acc[p]));
-    else
-        for (int p = 0; p < P; p++) DW_STORE(yc + (size_t)p * C, DW_ACT(a->act, acc[p]), m);
+    acc_store(P, y + (size_t)ow0 * C + c, acc, m, a);
 }
 
 /*
@@ -204,9 +217,7 @@ edge_vec(const int NP, const int KH, const int KW, int nkh, int np, const float 
     enum { P = 8 };
     const int C = a->C;
     DW_VEC acc[P];
-    DW_VEC b = a->bias ? DW_LOAD(a->bias + c, m) : DW_ZERO();
-#pragma GCC unroll 8
-    for (int p = 0; p < P; p++) acc[p] = b;
+    acc_start(P, acc, c, m, a);
 #pragma GCC unroll 5
     for (int kh = 0; kh < KH; kh++) {
         if (kh >= nkh) break;
@@ -255,8 +266,10 @@ pixels_edge(const int NP, const int KH_, const int KW_, float *restrict y, int o
     DW_CHANNELS(0, C, edge_vec(NP, KH, KW, nkh, np, xr, at, lo, hi, w0, y0, row_step, c, m, a));
 }
 
-/* A row of at most 8 pixels whole, through pixels_edge specialised on its width when only its
- * two end pixels lose taps (3x3 and 5x5 with the usual padding). */
+/*
+ * A row of at most 8 pixels whole, through pixels_edge specialised on its width when only its
+ * two end pixels lose taps (3x3 and 5x5 with the usual padding).
+ */
 static inline __attribute__((always_inline)) void
 narrow_row(const int KH_, const int KW_, float *restrict y, int ih0, int kh_lo, int kh_hi,
            const graft__dw_args *a) {

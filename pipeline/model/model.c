@@ -75,8 +75,9 @@ int graft__model_conv_plan(const graft__graph *g, const graft__node *n, const in
  * every transform of the usual ConvNets (ResNet-50's 97 MiB of weights become 192 MiB), where
  * speed matters more than a hundred MB; the 1.2x holds for big models (VGG-16: 528 MiB, of
  * which 472 MiB are fully-connected weights used as loaded; transforming all its 3x3 layers
- * would add 168 MiB, 3x their 56 MiB). Layers are taken in graph order, so the ones left out are the last, on the
- * smallest maps, where Winograd saves least per byte; they run im2col on packed weights.
+ * would add 168 MiB, 3x their 56 MiB). Layers are taken in graph order, so the ones left out
+ * are the last, on the smallest maps, where Winograd saves least per byte; they run im2col on
+ * packed weights.
  * GRAFT_CONV_ALGO=winograd overrides the budget.
  */
 #define WEIGHT_FLOOR ((size_t)256 << 20)

@@ -32,8 +32,10 @@ static const conv_case cases[] = {
     {1, 7, 5, CONV(17, 13, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, GRAFT_ACT_NONE), "direct"},
     {3, 7, 11, CONV(70, 67, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, GRAFT_ACT_RELU6), "direct"},
     {2, 5, 3, CONV(1000, 5, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, GRAFT_ACT_RELU), "direct"},
-    /* Tasks in L2-sized strips (48 pixels here), each passed over by several
-     * channel blocks (100 outputs: 4 + 2 + 1 vectors on AVX-512). */
+    /*
+     * Tasks in L2-sized strips (48 pixels here), each passed over by several channel blocks
+     * (100 outputs: 4 + 2 + 1 vectors on AVX-512).
+     */
     {1, 47, 53, CONV(520, 100, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, GRAFT_ACT_RELU6), "direct"},
     {2, 5, 3, CONV(1001, 5, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, GRAFT_ACT_NONE), "gemm-1x1"},
     {2, 1, 1, CONV(3, 5, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, GRAFT_ACT_RELU), "gemm-1x1"},
@@ -53,8 +55,10 @@ static const conv_case cases[] = {
     {1, 9, 10, CONV(5, 5, 5, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, GRAFT_ACT_RELU), "depthwise"},
     {1, 12, 12, CONV(3, 3, 3, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, GRAFT_ACT_NONE), "depthwise"},
     {1, 1, 1, CONV(17, 17, 17, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, GRAFT_ACT_NONE), "depthwise"},
-    /* Rows of at most 8 pixels: widths 2, 3 and 7 with both ends losing taps, then dilated
-     * rows whose inner pixels lose taps too (the unspecialised narrow path). */
+    /*
+     * Rows of at most 8 pixels: widths 2, 3 and 7 with both ends losing taps, then dilated
+     * rows whose inner pixels lose taps too (the unspecialised narrow path).
+     */
     {2, 3, 2, CONV(21, 21, 21, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, GRAFT_ACT_NONE), "depthwise"},
     {1, 4, 3, CONV(40, 40, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, GRAFT_ACT_RELU6), "depthwise"},
     {2, 7, 7, CONV(40, 40, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, GRAFT_ACT_RELU), "depthwise"},
