@@ -16,9 +16,9 @@
  *                1x1 layers above that contract channels: output channels in vectors, each tap
  *                broadcast from the image in place (conv_direct_body.h), no packing.
  * Bias and activation are fused into the GEMM epilogue, the depthwise kernel or Winograd's
- * output transform. Chunks and rows do not depend on the thread count (a pointwise direct
- * layer's chunks do, but a pixel's arithmetic is the same in any chunk), so neither do the
- * results.
+ * output transform. How a layer is cut into tasks may depend on the thread count (pointwise
+ * direct chunks, im2col's column slices), but a pixel's arithmetic is the same in any cut, so
+ * the results do not.
  *
  * The environment variable GRAFT_CONV_ALGO, read when a plan is created, overrides the choice
  * for the layers Winograd can run (3x3, stride 1, dilation 1, groups 1): "winograd" or
@@ -343,6 +343,8 @@ typedef struct conv_job {
     int N, H, W, OH, OW;
     long pixels;       /* N * OH * OW */
     long chunks;       /* im2col chunks per group */
+    int chunk_rows;    /* output pixels per chunk (the last may have fewer) */
+    int slices;        /* column slices of each chunk's product */
     size_t gemm_bytes; /* serial GEMM scratch per thread */
     int stream;        /* depthwise and direct: output stored around the caches */
     int band;          /* depthwise and direct: consecutive output rows per task; pointwise
@@ -389,16 +391,18 @@ static void im2col(const conv_job *J, int g, long r0, int rows, float *restrict 
 static void gemm_chunk_task(void *vjob, int task, int thread) {
     const conv_job *J = vjob;
     const graft_conv2d_plan *p = J->p;
+    int slice = task % J->slices;
+    task /= J->slices;
     int g = (int)(task / J->chunks);
-    long r0 = (task % J->chunks) * IM2COL_ROWS;
-    int rows = (int)(J->pixels - r0 < IM2COL_ROWS ? J->pixels - r0 : IM2COL_ROWS);
+    long r0 = (task % J->chunks) * J->chunk_rows;
+    int rows = (int)(J->pixels - r0 < J->chunk_rows ? J->pixels - r0 : J->chunk_rows);
     char *scratch = graft__pool_scratch(thread);
     float *col = (float *)(scratch + J->gemm_bytes);
     im2col(J, g, r0, rows, col);
     graft_epilogue epi = {NULL, p->bias ? p->bias + (size_t)g * p->cout_g : NULL, p->d.act};
     graft__sgemm_packed_serial(GRAFT_TRANS_NO, rows, col, p->Kg, p->pb[g],
                                J->y + (size_t)r0 * p->d.C_out + (size_t)g * p->cout_g,
-                               p->d.C_out, &epi, scratch);
+                               p->d.C_out, &epi, scratch, slice, J->slices);
 }
 
 /*
@@ -486,6 +490,25 @@ static int dw_band(int N, int OH, int threads) {
     return (int)((OH + per_image - 1) / per_image);
 }
 
+/*
+ * Chunks and column slices of an im2col layer. The chunks are evened out in whole micro-panels
+ * (MR rows), and when they do not share evenly among the threads, each chunk's product is cut
+ * into column slices, each unrolling the chunk again: ResNet-50's deep stride-2 layers at
+ * batch 1 (49 or 196 output pixels, one or two chunks) ran on one thread of two. Neither
+ * changes a pixel's arithmetic, so the thread count read here does not change the results.
+ */
+static void im2col_tasks(conv_job *J, int threads) {
+    const int MR = graft__sgemm_kernel_for(J->p->isa)->MR;
+    long chunks = (J->pixels + IM2COL_ROWS - 1) / IM2COL_ROWS;
+    long rows = ((J->pixels + chunks - 1) / chunks + MR - 1) / MR * MR;
+    J->chunk_rows = (int)(rows < IM2COL_ROWS ? rows : IM2COL_ROWS);
+    J->chunks = (J->pixels + J->chunk_rows - 1) / J->chunk_rows;
+    J->slices = 1;
+    long tasks = J->chunks * J->p->d.groups, panels = graft__sgemm_packed_panels(J->p->pb[0]);
+    if (threads > 1 && tasks < 8L * threads)
+        while (J->slices < panels && tasks * J->slices % threads) J->slices++;
+}
+
 int graft_conv2d_forward(const graft_conv2d_plan *p, float *y, const float *x, int N, int H,
                          int W) {
     if (!p || !y || !x) return graft__fail(GRAFT_EINVAL, "conv2d: plan, y or x is NULL");
@@ -529,11 +552,11 @@ int graft_conv2d_forward(const graft_conv2d_plan *p, float *y, const float *x, i
         graft__pool_end();
         return GRAFT_OK;
     }
-    J.chunks = (J.pixels + IM2COL_ROWS - 1) / IM2COL_ROWS;
+    im2col_tasks(&J, graft_threads_get());
     J.gemm_bytes = (graft__sgemm_packed_serial_scratch(p->pb[0], IM2COL_ROWS) + 63) & ~(size_t)63;
     size_t col_bytes = sizeof(float) * (size_t)IM2COL_ROWS * p->Kg;
     if ((err = graft__pool_begin(J.gemm_bytes + col_bytes, &threads))) return err;
-    long tasks = J.chunks * p->d.groups;
+    long tasks = J.chunks * p->d.groups * J.slices;
     if (tasks > INT32_MAX) {
         graft__pool_end();
         return graft__fail(GRAFT_ERANGE, "conv2d: too many output pixels");

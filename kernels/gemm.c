@@ -561,11 +561,23 @@ size_t graft__sgemm_packed_serial_scratch(const graft_packed_b *pb, long M) {
 
 void graft__sgemm_packed_serial(graft_trans trans_a, long M, const float *A, long lda,
                                 const graft_packed_b *pb, float *C, long ldc,
-                                const graft_epilogue *epi, void *scratch) {
+                                const graft_epilogue *epi, void *scratch, int slice,
+                                int slices) {
     gemm_job J = {.kr = graft__sgemm_kernel_for(pb->isa), .ta = trans_a, .M = M, .N = pb->N,
                   .K = pb->K, .alpha = 1.0f, .beta = 0.0f, .A = A, .lda = lda, .pb = pb,
                   .C = C, .ldc = ldc,
                   .scratch = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63)};
     if (epi) J.epi = *epi;
-    run(&J);
+    if (slices <= 1 || M <= 1 || J.N <= 1 || J.K == 0) {
+        /* Products that do not go through gemm_task are not sliced: slice 0 does them. */
+        if (slice == 0) run(&J);
+        return;
+    }
+    /* One column slice of a 1 x slices grid, whole NR panels, as a pooled run would cut it. */
+    plan(&J);
+    J.tm = 1;
+    J.tn = slices;
+    gemm_task(&J, slice, 0);
 }
+
+long graft__sgemm_packed_panels(const graft_packed_b *pb) { return pb->panels; }

@@ -184,11 +184,16 @@ size_t graft__sgemm_packed_serial_scratch(const graft_packed_b *pb, long M);
 /*
  * C (M x pb->N, ldc) = op(A) * pb, then the epilogue, on the calling thread only, using the
  * caller's scratch (any alignment). For kernels that already run on the pool; arguments are
- * not checked. Same arithmetic as graft_sgemm_packed.
+ * not checked. Same arithmetic as graft_sgemm_packed. With slices > 1 only column slice
+ * `slice` of C is computed: the NR panels of pb split in `slices` nearly equal runs (some may
+ * be empty when slices exceeds graft__sgemm_packed_panels).
  */
 void graft__sgemm_packed_serial(graft_trans trans_a, long M, const float *A, long lda,
                                 const graft_packed_b *pb, float *C, long ldc,
-                                const graft_epilogue *epi, void *scratch);
+                                const graft_epilogue *epi, void *scratch, int slice,
+                                int slices);
+/* NR-column panels of pb: the most useful column slices. */
+long graft__sgemm_packed_panels(const graft_packed_b *pb);
 
 /* ---- CPU probe ------------------------------------------------------------------------- */
 

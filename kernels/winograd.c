@@ -16,9 +16,9 @@
  * V and M stay in the core's caches between the steps (M_t overwrites V_t when C_in fits one
  * K block). A block is sized by the cache its V and M should stay in and by how often the
  * weights, 4x the plain ones, can afford to stream (choose_blocks); when all tiles fit one
- * block (a deep layer at batch 1), two tasks split C_out, each transforming the input again.
- * Blocks and splits depend only on the shapes and the ISA, never the thread count, so neither
- * do the results.
+ * block (a deep layer at batch 1), tasks split C_out, each transforming the input again.
+ * Blocks and splits depend on the shapes, the ISA and the thread count, but a tile's
+ * arithmetic is the same in any of them, so the results do not.
  *
  * Not here: other tile sizes (F(2x2, 3x3), F(6x6, 3x3)), strides, dilations or groups, which
  * conv.c sends to im2col-gemm; the choice between this and im2col (conv.c asks
@@ -284,7 +284,29 @@ static void wino_task(void *vjob, int task, int thread) {
 #define BLOCK_SCRATCH_MAX (16u << 20)   /* V and M of a block, at most */
 #define BLOCK_PANELS_MAX 8
 
-static void choose_blocks(wino_job *J) {
+/*
+ * How long the pool takes over blocks of J->T tiles split `split` ways along C_out, in tile
+ * panels: tasks in order, each to the thread free first, as graft__pool_run hands them out. A
+ * task also pays half a panel per tile for its input transform and packing, which every
+ * split repeats.
+ */
+static double schedule_length(const wino_job *J, long blocks, int split, int threads) {
+    const int panels = J->w->panels, per = (int)ceil_div(panels, split);
+    double busy[64] = {0}, end = 0;
+    for (long b = 0; b < blocks; b++) {
+        long rows = min_l(J->T, J->tiles - b * J->T);
+        for (int jp = 0; jp < panels; jp += per) {
+            int t = 0;
+            for (int i = 1; i < threads; i++)
+                if (busy[i] < busy[t]) t = i;
+            busy[t] += (double)rows * ((double)min_l(per, panels - jp) + 0.5);
+            if (busy[t] > end) end = busy[t];
+        }
+    }
+    return end;
+}
+
+static void choose_blocks(wino_job *J, int threads) {
     const graft__wino *w = J->w;
     const int MR = w->kr->MR;
     const size_t ldm = (size_t)w->panels * w->kr->NR;
@@ -303,7 +325,19 @@ static void choose_blocks(wino_job *J) {
     long blocks = ceil_div(J->tiles, P * MR);
     J->T = (int)(ceil_div(ceil_div(J->tiles, blocks), MR) * MR);
     blocks = ceil_div(J->tiles, J->T);
+    /*
+     * Too few blocks to share evenly (ResNet-50's 14x14 maps at batch 1: 16 tiles, a block of
+     * 14 and one of 2, so one thread of two did most of the work) split C_out, as finely as
+     * shortens the pool's schedule; a lone block splits in two even on one thread.
+     */
     int split = blocks == 1 && w->panels > 1 ? 2 : 1;
+    if (threads > 1 && threads <= 64 && blocks < 8L * threads) {
+        double best = schedule_length(J, blocks, split, threads);
+        for (int s = split + 1; s <= w->panels && s <= 4 * threads; s++) {
+            double len = schedule_length(J, blocks, s, threads);
+            if (len < 0.97 * best) best = len, split = s;
+        }
+    }
     J->slice_panels = (int)ceil_div(w->panels, split);
     J->slices = (int)ceil_div(w->panels, J->slice_panels);
 }
@@ -317,7 +351,7 @@ int graft__wino_forward(const graft__wino *w, float *y, const float *x, int N, i
     J.tiles = (long)N * J.TH * J.TW;
     /* Rows of V padded to whole cache lines, so that every row starts aligned. */
     J.ldv = ((size_t)w->d.C_in + 15) & ~(size_t)15;
-    choose_blocks(&J);
+    choose_blocks(&J, graft_threads_get());
     J.ldm = (size_t)J.slice_panels * kr->NR;
     /*
      * With a single K block, V_t is packed whole before the first micro-kernel call writes
