@@ -433,9 +433,10 @@ static void dw_task(void *vjob, int task, int thread) {
  * Output pixels per task of a pointwise direct layer come in multiples of this (a multiple of
  * every tile width); a task takes about 1/8 of a thread's share, since 96-pixel tasks left
  * MobileNetV2's 1x1-32-16 at 112x112 (batch 32) at half of oneDNN's speed on two threads,
- * lost to handing out 4000 tasks.
+ * lost to handing out 4000 tasks. The grain is small for the 7x7 maps at batch 1: with 48,
+ * their 49 pixels made a task of 48 and one of 1.
  */
-#define DIRECT_CHUNK 48
+#define DIRECT_CHUNK 12
 /* Input bytes per strip of a pointwise direct task (below): well inside a 256 KB-1 MB L2. */
 #define DIRECT_STRIP_BYTES (128 << 10)
 

@@ -28,12 +28,12 @@ typedef struct conv_case {
 
 static const conv_case cases[] = {
     {1, 7, 5, CONV(13, 17, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, GRAFT_ACT_NONE), "gemm-1x1"},
-    /* Pointwise contractions run direct, in chunks of 96 pixels across rows and images. */
+    /* Pointwise contractions run direct, in chunks of pixels across rows and images. */
     {1, 7, 5, CONV(17, 13, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, GRAFT_ACT_NONE), "direct"},
     {3, 7, 11, CONV(70, 67, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, GRAFT_ACT_RELU6), "direct"},
     {2, 5, 3, CONV(1000, 5, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, GRAFT_ACT_RELU), "direct"},
     /*
-     * Tasks in L2-sized strips (48 pixels here), each passed over by several channel blocks
+     * Tasks in L2-sized strips (60 pixels here), each passed over by several channel blocks
      * (100 outputs: 4 + 2 + 1 vectors on AVX-512).
      */
     {1, 47, 53, CONV(520, 100, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, GRAFT_ACT_RELU6), "direct"},
