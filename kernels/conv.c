@@ -553,7 +553,7 @@ int graft_conv2d_forward(const graft_conv2d_plan *p, float *y, const float *x, i
         graft__pool_end();
         return GRAFT_OK;
     }
-    im2col_tasks(&J, graft_threads_get());
+    im2col_tasks(&J, graft__pool_threads());
     J.gemm_bytes = (graft__sgemm_packed_serial_scratch(p->pb[0], IM2COL_ROWS) + 63) & ~(size_t)63;
     size_t col_bytes = sizeof(float) * (size_t)IM2COL_ROWS * p->Kg;
     if ((err = graft__pool_begin(J.gemm_bytes + col_bytes, &threads))) return err;

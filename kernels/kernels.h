@@ -211,6 +211,8 @@ typedef void (*graft__task_fn)(void *ctx, int task, int thread);
  * aligned, reused across calls, pre-faulted once since first touch is expensive here).
  * On success writes the thread count and must be paired with graft__pool_end().
  * GRAFT_ENOMEM when a scratch buffer cannot grow (the region is not started).
+ * Called from inside a pool task, the region is that task's thread alone: one thread, its own
+ * scratch, and graft__pool_run runs the tasks inline (a net running a micro-batch per thread).
  */
 int graft__pool_begin(size_t scratch_bytes, int *threads);
 /* Scratch buffer of pool thread `thread` inside a region. Owned by the pool. */
@@ -221,6 +223,8 @@ void *graft__pool_scratch(int thread);
  */
 void graft__pool_run(int ntasks, graft__task_fn fn, void *ctx);
 void graft__pool_end(void);
+/* Threads a region started now would have: 1 inside a pool task. A hint for cutting work. */
+int graft__pool_threads(void);
 /* Why GRAFT_THREADS was ignored ("" when it was not); for `graft cpu`. */
 const char *graft__pool_env_note(void);
 

@@ -62,6 +62,13 @@ static struct {
 static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 
 /*
+ * The pool thread whose task this thread is running, -1 outside tasks. A kernel called from
+ * inside a task (a net running one micro-batch per thread) runs serially on that thread with
+ * its scratch instead of waiting for the region its caller holds.
+ */
+static _Thread_local int in_task = -1;
+
+/*
  * A thread runs its home range of the tasks first, then takes what is left of the others'
  * ranges. Home ranges are contiguous and cut the same way in every job, and kernels number
  * their tasks in memory order (pixels, rows, tiles), so a thread mostly reads what it wrote in
@@ -70,12 +77,14 @@ static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
  * fetching its input from the other core's cache.
  */
 static void run_tasks(int thread) {
+    in_task = thread;
     for (int i = 0; i < pool.threads; i++) {
         task_range *r = &pool.range[(thread + i) % pool.threads];
         int t;
         while ((t = atomic_fetch_add_explicit(&r->next, 1, memory_order_relaxed)) < r->end)
             pool.fn(pool.ctx, t, thread);
     }
+    in_task = -1;
 }
 
 static void *worker_main(void *arg) {
@@ -185,6 +194,14 @@ static int grow_scratch(pool_thread *t, size_t bytes) {
 }
 
 int graft__pool_begin(size_t scratch_bytes, int *threads) {
+    if (in_task >= 0) {
+        pool_thread *t = &pool.th[in_task];
+        if (t->scratch_bytes < scratch_bytes && grow_scratch(t, scratch_bytes) != 0)
+            return graft__fail(GRAFT_ENOMEM, "kernel pool: cannot map %zu bytes of scratch: %s",
+                               scratch_bytes, strerror(errno));
+        *threads = 1;
+        return GRAFT_OK;
+    }
     pthread_once(&pool_once, pool_init);
     pthread_mutex_lock(&pool.region);
     for (int i = 0; i < pool.threads; i++) {
@@ -199,12 +216,17 @@ int graft__pool_begin(size_t scratch_bytes, int *threads) {
     return GRAFT_OK;
 }
 
-void *graft__pool_scratch(int thread) { return pool.th[thread].scratch; }
+void *graft__pool_scratch(int thread) { return pool.th[in_task >= 0 ? in_task : thread].scratch; }
+
+int graft__pool_threads(void) { return in_task >= 0 ? 1 : graft_threads_get(); }
 
 void graft__pool_run(int ntasks, graft__task_fn fn, void *ctx) {
     if (ntasks <= 0) return;
-    if (ntasks == 1 || pool.threads == 1) {
+    if (in_task >= 0 || ntasks == 1 || pool.threads == 1) {
+        int outer = in_task;
+        in_task = outer >= 0 ? outer : 0;
         for (int t = 0; t < ntasks; t++) fn(ctx, t, 0);
+        in_task = outer;
         return;
     }
     pool.fn = fn;
@@ -234,4 +256,6 @@ void graft__pool_run(int ntasks, graft__task_fn fn, void *ctx) {
     }
 }
 
-void graft__pool_end(void) { pthread_mutex_unlock(&pool.region); }
+void graft__pool_end(void) {
+    if (in_task < 0) pthread_mutex_unlock(&pool.region);
+}

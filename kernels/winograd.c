@@ -351,7 +351,7 @@ int graft__wino_forward(const graft__wino *w, float *y, const float *x, int N, i
     J.tiles = (long)N * J.TH * J.TW;
     /* Rows of V padded to whole cache lines, so that every row starts aligned. */
     J.ldv = ((size_t)w->d.C_in + 15) & ~(size_t)15;
-    choose_blocks(&J, graft_threads_get());
+    choose_blocks(&J, graft__pool_threads());
     J.ldm = (size_t)J.slice_panels * kr->NR;
     /*
      * With a single K block, V_t is packed whole before the first micro-kernel call writes

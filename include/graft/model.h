@@ -156,7 +156,8 @@ int graft_net_class_probs(const graft_net *net, int tap, int image, float *p, in
 const char *graft_net_tap_name(const graft_net *net, int i);
 
 /*
- * Bytes of the activation arena (the peak activation memory of one run), and of the weights as
+ * Bytes of the activation arenas (the peak activation memory of one run: a micro-batched net
+ * running a pass per thread has an arena per thread), and of the weights as
  * loaded: packed and Winograd-transformed convolution weights (a 3x3 layer's transformed
  * weights are 4x its parameters) plus the float constants kept. The transforms are budgeted:
  * a model keeps them while its weights stay within max(1.2x its float32 parameters, 256 MB),
@@ -169,7 +170,9 @@ size_t graft_model_weight_bytes(const graft_model *m);
  * Images per pass: a net for N images whose graph treats images independently runs in passes
  * of fewer images, so that one pass's activations stay in cache from layer to layer (nets with
  * large fully-connected layers run whole batches, which stream those weights once). Results
- * are the same bits either way. GRAFT_MICROBATCH=K caps it. N when not micro-batched.
+ * are the same bits either way. GRAFT_MICROBATCH=K caps it. N when not micro-batched. With
+ * at least two passes per kernel thread (graft_threads_get() when the net is made), each
+ * thread runs whole passes on an arena of its own.
  */
 int graft_net_microbatch(const graft_net *net);
 

@@ -17,6 +17,7 @@
  * Not here: the layers' arithmetic (layers_*.c) and weight packing (pipeline/model/model.c).
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1051,8 +1052,32 @@ int graft_net_create(graft_model *m, int N, int H, int W, const char *const *tap
         }
     }
     err = wrap_microbatch(inner, N, sub, out);
-    if (err) graft_net_destroy(inner);
-    return err;
+    if (err) {
+        graft_net_destroy(inner);
+        return err;
+    }
+    /*
+     * Passes per thread: with at least two passes for each thread, every further thread gets
+     * an inner net of its own (its arena costs one more pass's activations). Measured on
+     * MobileNetV2 at batch 32 and two threads: 1.5x one thread's speed with each layer split
+     * between the cores, about 1.9x with a pass per thread (ONNX Runtime: 0.82x -> 1.09x).
+     */
+    int threads = graft_threads_get(), passes = N / sub;
+    if (threads > 1 && passes >= 2 * threads) {
+        graft_net *w = *out;
+        w->lanes = calloc((size_t)threads - 1, sizeof *w->lanes);
+        in.dims[0] = sub;
+        for (int i = 0; w->lanes && i < threads - 1 && !err; i++) {
+            err = graft__net_create_ex(m, &in, 1, taps, tap_count, opts, 1, &w->lanes[i]);
+            if (!err) w->n_lanes++;
+        }
+        if (!w->lanes || err) {
+            graft_net_destroy(w);
+            *out = NULL;
+            return err ? err : graft__fail(GRAFT_ENOMEM, "net: out of memory");
+        }
+    }
+    return 0;
 }
 
 int graft__net_create_ex(graft_model *m, const graft__net_input *inputs, int n_inputs,
@@ -1280,6 +1305,8 @@ fail:
 void graft_net_destroy(graft_net *net) {
     if (!net) return;
     graft_net_destroy(net->inner);
+    for (int i = 0; i < net->n_lanes; i++) graft_net_destroy(net->lanes[i]);
+    free(net->lanes);
     for (int v = 0; v < net->n_vals && net->t; v++)
         if (net->t[v].owned) free(net->t[v].data);
     for (int s = 0; s < net->n_steps; s++) free(net->steps[s].in);
@@ -1361,6 +1388,46 @@ static int finish_tap(graft_net *net, int i) {
     return err;
 }
 
+/* Passes of a micro-batched net, run in order or one thread's inner net each. */
+typedef struct pass_job {
+    graft_net *net;
+    const float *x;
+    graft_layout layout;
+    int passes;
+    int err;       /* the first failure, with its message */
+    char msg[512];
+} pass_job;
+
+/* Pass c through `inner` (the wrapper's or a lane), its taps copied into the wrapper's. */
+static int run_pass(const pass_job *J, graft_net *inner, int c) {
+    const graft_net *net = J->net;
+    size_t per_pass = (size_t)graft__numel(&inner->t[net->g->input]); /* either layout */
+    int err = graft_net_run(inner, J->x + (size_t)c * per_pass, J->layout);
+    if (err) return err;
+    for (int i = 0; i < net->n_taps; i++) {
+        int64_t k = 1;
+        for (int d = 0; d < inner->tap_rank[i]; d++) k *= inner->tap_dims[i][d];
+        memcpy(net->tap_out[i] + (size_t)c * (size_t)k, inner->tap_out[i],
+               sizeof(float) * (size_t)k);
+    }
+    return 0;
+}
+
+static pthread_mutex_t pass_err_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void pass_task(void *ctx, int c, int thread) {
+    pass_job *J = ctx;
+    graft_net *inner = thread ? J->net->lanes[thread - 1] : J->net->inner;
+    int err = run_pass(J, inner, c);
+    if (!err) return;
+    pthread_mutex_lock(&pass_err_mu);
+    if (!J->err) {
+        J->err = err;
+        snprintf(J->msg, sizeof J->msg, "%s", graft_last_error());
+    }
+    pthread_mutex_unlock(&pass_err_mu);
+}
+
 int graft_net_run(graft_net *net, const float *x, graft_layout layout) {
     return graft_net_run_partial(net, x, layout, net ? net->N : 0);
 }
@@ -1370,18 +1437,22 @@ int graft_net_run_partial(graft_net *net, const float *x, graft_layout layout, i
     if (n < 1 || n > net->N)
         return graft__fail(GRAFT_EINVAL, "graft_net_run: %d images for a net of %d", n, net->N);
     if (net->inner) {
-        const graft__tinfo *ti = &net->inner->t[net->g->input];
-        size_t per_chunk = (size_t)graft__numel(ti); /* sub images, either layout */
-        int chunks = (n + net->sub - 1) / net->sub;
-        for (int c = 0; c < chunks; c++) {
-            int err = graft_net_run(net->inner, x + (size_t)c * per_chunk, layout);
-            if (err) return err;
-            for (int i = 0; i < net->n_taps; i++) {
-                int64_t k = 1;
-                for (int d = 0; d < net->inner->tap_rank[i]; d++) k *= net->inner->tap_dims[i][d];
-                memcpy(net->tap_out[i] + (size_t)c * (size_t)k, net->inner->tap_out[i],
-                       sizeof(float) * (size_t)k);
+        pass_job J = {net, x, layout, (n + net->sub - 1) / net->sub, 0, ""};
+        int threads;
+        if (net->n_lanes && J.passes >= 2 * (net->n_lanes + 1) &&
+            graft__pool_threads() == net->n_lanes + 1 &&
+            graft__pool_begin(0, &threads) == GRAFT_OK) {
+            if (threads == net->n_lanes + 1) {
+                graft__pool_run(J.passes, pass_task, &J);
+                graft__pool_end();
+                if (J.err) return graft__fail(J.err, "%s", J.msg);
+                return 0;
             }
+            graft__pool_end();
+        }
+        for (int c = 0; c < J.passes; c++) {
+            int err = run_pass(&J, net->inner, c);
+            if (err) return err;
         }
         return 0;
     }
@@ -1486,7 +1557,7 @@ const char *graft_net_tap_name(const graft_net *net, int i) {
 int graft_net_microbatch(const graft_net *net) { return net->inner ? net->sub : net->N; }
 
 size_t graft_net_activation_bytes(const graft_net *net) {
-    return net->inner ? net->inner->arena_bytes : net->arena_bytes;
+    return net->inner ? net->inner->arena_bytes * (size_t)(1 + net->n_lanes) : net->arena_bytes;
 }
 
 /* ---- listing ----------------------------------------------------------------------------- */

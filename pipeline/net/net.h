@@ -84,6 +84,13 @@ struct graft_net {
      */
     graft_net *inner;
     int sub;
+    /*
+     * More inner nets, one per further pool thread (owned), when the passes outnumber the
+     * threads: each thread then runs whole passes on its own, its images in its own cache,
+     * instead of every layer being split between the cores.
+     */
+    graft_net **lanes;
+    int n_lanes;
     /* taps */
     int n_taps;
     int *tap_val;

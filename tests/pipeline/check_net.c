@@ -17,6 +17,7 @@
 
 #include "../check.h"
 #include "graft/model.h"
+#include "../../pipeline/net/net.h" /* n_lanes: whether passes ran one per thread */
 
 /* ---- a minimal protobuf writer ---------------------------------------------------------- */
 
@@ -812,6 +813,37 @@ static int check_microbatch(char *msg, size_t msglen) {
                      graft_last_error());
             goto done;
         }
+    }
+    /*
+     * Passes of one image, one thread's inner net each (two or three threads, six passes):
+     * the same bits as the batch, for whole and partial runs.
+     */
+    if (graft_net_run(b, x, GRAFT_LAYOUT_NCHW)) {
+        snprintf(msg, msglen, "run: %s", graft_last_error());
+        goto done;
+    }
+    for (int threads = 2; threads <= 3; threads++) {
+        graft_net *c = NULL;
+        graft_threads_set(threads);
+        setenv("GRAFT_MICROBATCH", "1", 1);
+        int err = graft_net_create(m, N, H, W, NULL, 0, NULL, &c);
+        unsetenv("GRAFT_MICROBATCH");
+        const float *yb, *yc;
+        int rb, rcn;
+        int64_t db[8], dc[8];
+        int bad = err || c->n_lanes != threads - 1;
+        for (int n = N; !bad && n >= N - 1; n--) {
+            bad = graft_net_run_partial(c, x, GRAFT_LAYOUT_NCHW, n) != 0;
+            graft_net_tap(b, 0, &yb, &rb, db);
+            graft_net_tap(c, 0, &yc, &rcn, dc);
+            bad = bad || rb != rcn || memcmp(yb, yc, sizeof(float) * (size_t)(n * db[1]));
+        }
+        if (bad)
+            snprintf(msg, msglen, "%d threads, a pass each (%d lanes): %s", threads,
+                     err ? -1 : c->n_lanes, err ? graft_last_error() : "results differ");
+        graft_net_destroy(c);
+        graft_threads_set(2);
+        if (bad) goto done;
     }
     if (graft_net_run_partial(a, x, GRAFT_LAYOUT_NHWC, 0) != GRAFT_EINVAL ||
         graft_net_run_partial(a, x, GRAFT_LAYOUT_NHWC, N + 1) != GRAFT_EINVAL) {
