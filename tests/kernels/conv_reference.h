@@ -1,8 +1,9 @@
 /*
  * tests/kernels/conv_reference.h: what the convolution checks (check_conv.c, the general
  * driver; check_winograd.c, the Winograd path) compare against: a seeded generator for their
- * data and a naive direct convolution in double. Header-only, since both files are checks of
- * their own and neither is the other's dependency.
+ * data, a naive direct convolution in double, and the agreement of 1, 2 and 3 threads.
+ * Header-only, since both files are checks of their own and neither is the other's
+ * dependency.
  */
 #ifndef GRAFT_TESTS_CONV_REFERENCE_H
 #define GRAFT_TESTS_CONV_REFERENCE_H
@@ -10,7 +11,9 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
+#include "graft/graft.h"
 #include "graft/kernels.h"
 
 static inline uint64_t conv_rng_next(uint64_t *s) {
@@ -59,6 +62,30 @@ static inline void conv_reference(const graft_conv2d *d, int N, int H, int W, in
                     ref[at] = s;
                     mag[at] = m;
                 }
+}
+
+/*
+ * Runs plan on x with 1 thread into y1, then with 2 and 3 threads into y2 (tasks are cut for
+ * the thread count: column slices that must each be written once), each time over NaN so
+ * that an output no task writes fails. Returns 0 when every run agrees with y1 bit for bit,
+ * the first thread count that differs, or -1 on an error (graft_last_error() says why).
+ * Leaves the pool at 2 threads.
+ */
+static inline int conv_threads_agree(const graft_conv2d_plan *plan, const float *x, int N,
+                                     int H, int W, float *y1, float *y2, size_t ny) {
+    int rc = 0;
+    graft_threads_set(1);
+    if (graft_conv2d_forward(plan, y1, x, N, H, W)) rc = -1;
+    for (int threads = 2; !rc && threads <= 3; threads++) {
+        for (size_t i = 0; i < ny; i++) y2[i] = NAN;
+        graft_threads_set(threads);
+        if (graft_conv2d_forward(plan, y2, x, N, H, W))
+            rc = -1;
+        else if (memcmp(y1, y2, sizeof(float) * ny) != 0)
+            rc = threads;
+    }
+    graft_threads_set(2);
+    return rc;
 }
 
 #endif
