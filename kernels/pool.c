@@ -32,8 +32,9 @@ typedef struct pool_thread {
 } pool_thread;
 
 /*
- * Thread t's home tasks of the current job: [first, end), claimed from the front by `next`.
- * A line each, so that claiming does not bounce one line between the cores.
+ * Thread t's home tasks of the current job: from `next` (set to the range's first task) up to
+ * `end`, claimed from the front by whichever thread gets there. A line each, so that claiming
+ * does not bounce one line between the cores.
  */
 typedef struct task_range {
     _Alignas(64) atomic_int next;

@@ -286,9 +286,9 @@ static void wino_task(void *vjob, int task, int thread) {
 
 /*
  * How long the pool takes over blocks of J->T tiles split `split` ways along C_out, in tile
- * panels: tasks in order, each to the thread free first, as graft__pool_run hands them out. A
- * task also pays half a panel per tile for its input transform and packing, which every
- * split repeats.
+ * panels: tasks in order, each to the thread free first, which is where graft__pool_run's home
+ * ranges and taking of leftovers end up when the tasks are few. A task also pays half a panel
+ * per tile for its input transform and packing, which every split repeats.
  */
 static double schedule_length(const wino_job *J, long blocks, int split, int threads) {
     const int panels = J->w->panels, per = (int)ceil_div(panels, split);
