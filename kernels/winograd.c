@@ -189,6 +189,7 @@ typedef struct wino_job {
     int H, W, OH, OW, TH, TW; /* TH x TW tiles per image */
     long tiles;               /* N * TH * TW */
     int T;                    /* tiles per block, a multiple of MR (the last may have fewer) */
+    long blocks;              /* ceil(tiles / T) */
     int slices;               /* C_out splits per block */
     int slice_panels;         /* NR panels per split */
     size_t ldv, ldm;          /* row strides of V and M */
@@ -244,9 +245,8 @@ static void wino_task(void *vjob, int task, int thread) {
      * 14x14 layers at batch 1 (two blocks, two slices) had each thread stream all 9.4 MB of
      * them and ran no faster on two threads than on one.
      */
-    const long blocks = ceil_div(J->tiles, J->T);
-    const long b = task % blocks;
-    const int s = (int)(task / blocks);
+    const long b = task % J->blocks;
+    const int s = (int)(task / J->blocks);
     const long tile0 = b * J->T;
     const int rows = (int)min_l(J->T, J->tiles - tile0);
     const int jp0 = s * J->slice_panels, jp1 = (int)min_l(w->panels, jp0 + J->slice_panels);
@@ -331,7 +331,7 @@ static void choose_blocks(wino_job *J, int threads) {
     if (P < 1) P = 1;
     long blocks = ceil_div(J->tiles, P * MR);
     J->T = (int)(ceil_div(ceil_div(J->tiles, blocks), MR) * MR);
-    blocks = ceil_div(J->tiles, J->T);
+    J->blocks = blocks = ceil_div(J->tiles, J->T);
     /*
      * Too few blocks to share evenly (ResNet-50's 14x14 maps at batch 1: 16 tiles, a block of
      * 14 and one of 2, so one thread of two did most of the work) split C_out, as finely as
@@ -377,7 +377,7 @@ int graft__wino_forward(const graft__wino *w, float *y, const float *x, int N, i
     }
     size_t a_floats = (size_t)ceil_div(J.T, kr->MR) * kr->MR * w->kcb;
     size_t scratch = (J.a_off + a_floats) * sizeof(float);
-    long tasks = ceil_div(J.tiles, J.T) * J.slices;
+    long tasks = J.blocks * J.slices;
     if (tasks > INT32_MAX)
         return graft__fail(GRAFT_ERANGE, "conv2d: too many output tiles");
     int threads, err = graft__pool_begin(scratch, &threads);

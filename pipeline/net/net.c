@@ -1439,8 +1439,8 @@ int graft_net_run_partial(graft_net *net, const float *x, graft_layout layout, i
     if (net->inner) {
         pass_job J = {net, x, layout, (n + net->sub - 1) / net->sub, 0, ""};
         int threads;
+        /* Inside a pool task, or with the thread count changed, the region's count differs. */
         if (net->n_lanes && J.passes >= 2 * (net->n_lanes + 1) &&
-            graft__pool_threads() == net->n_lanes + 1 &&
             graft__pool_begin(0, &threads) == GRAFT_OK) {
             if (threads == net->n_lanes + 1) {
                 graft__pool_run(J.passes, pass_task, &J);
