@@ -16,7 +16,6 @@ typedef struct graft__dw_args {
     const float *w;    /* (KH, KW, C): the weights repacked channels-last */
     const float *bias; /* (C) or NULL */
     graft_act act;
-    int stream;        /* store the output around the caches (see conv.c) */
 } graft__dw_args;
 
 /* Computes output row oh of one image: y (OW, C). */
@@ -45,7 +44,6 @@ typedef struct graft__direct_args {
     const float *w;    /* (KH, KW, C, COP): tap-major, output channels innermost, zero padded */
     const float *bias; /* (CO) or NULL */
     graft_act act;
-    int stream;        /* store the output around the caches (see conv.c) */
 } graft__direct_args;
 
 /* Computes output row oh of one image: y (OW, CO). */

@@ -46,9 +46,6 @@ static inline __attribute__((always_inline)) void store8(float *p, __m256 v, int
 #define DW_ZERO() _mm256_setzero_ps()
 #define DW_FMA(x, w, acc) _mm256_fmadd_ps((x), (w), (acc))
 #define DW_ACT(act, v) act8((act), (v))
-#define DW_CAN_STREAM(p, C, m) ((m) >= 8 && (C) % 8 == 0 && !((uintptr_t)(p) & 31))
-#define DW_STREAM(p, v) _mm256_stream_ps((p), (v))
-#define DW_FENCE() _mm_sfence()
 #define DW_ROW_FN graft_dwconv_row_avx2
 #include "conv_dw_body.h"
 #define DW_SET1(f) _mm256_set1_ps(f)

@@ -25,9 +25,6 @@ static inline __attribute__((always_inline)) __m512 act16(graft_act act, __m512 
 #define DW_ZERO() _mm512_setzero_ps()
 #define DW_FMA(x, w, acc) _mm512_fmadd_ps((x), (w), (acc))
 #define DW_ACT(act, v) act16((act), (v))
-#define DW_CAN_STREAM(p, C, m) ((m) == (__mmask16)0xffff && (C) % 16 == 0 && !((uintptr_t)(p) & 63))
-#define DW_STREAM(p, v) _mm512_stream_ps((p), (v))
-#define DW_FENCE() _mm_sfence()
 #define DW_ROW_FN graft_dwconv_row_avx512
 #include "conv_dw_body.h"
 #define DW_SET1(f) _mm512_set1_ps(f)

@@ -71,11 +71,7 @@ direct_tile(const int P, const int CV, float *restrict y, int ow0, int ih0, int 
 #pragma GCC unroll 16
         for (int v = 0; v < CV; v++) {
             float *yv = yp + (size_t)p * CO + v * DW_LANES;
-            DW_MASK m = DW_MASK_FOR(CO - o0 - v * DW_LANES);
-            if (a->stream && DW_CAN_STREAM(yv, CO, m))
-                DW_STREAM(yv, DW_ACT(a->act, acc[p][v]));
-            else
-                DW_STORE(yv, DW_ACT(a->act, acc[p][v]), m);
+            DW_STORE(yv, DW_ACT(a->act, acc[p][v]), DW_MASK_FOR(CO - o0 - v * DW_LANES));
         }
 }
 
@@ -114,5 +110,4 @@ void DIRECT_ROW_FN(float *restrict y, int oh, const graft__direct_args *a) {
     for (; a->CO - o0 > DW_LANES; o0 += 2 * DW_LANES)
         direct_block(2, y, ih0, kh_lo, kh_hi, ow_lo, ow_hi, o0, a);
     if (o0 < a->CO) direct_block(1, y, ih0, kh_lo, kh_hi, ow_lo, ow_hi, o0, a);
-    if (a->stream) DW_FENCE();
 }

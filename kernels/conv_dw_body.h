@@ -6,9 +6,6 @@
  *   DW_MASK, DW_MASK_FOR(n) what selects the first min(n, DW_LANES) channels
  *   DW_LOAD(p, m), DW_STORE(p, v, m), DW_ZERO(), DW_FMA(x, w, acc) = x * w + acc,
  *   DW_ACT(act, v)          the graft_act activation
- *   DW_CAN_STREAM(p, C, m), DW_STREAM(p, v), DW_FENCE()
- *                           whether every pixel's vector at p (channel stride C, mask m) can
- *                           be stored around the caches, that store, and the fence after it
  * A pixel's channels are contiguous, so each tap is a run of vector loads along C, and the
  * weights of all taps (KH * KW * C floats) stay in L1. Pixels whose window lies inside the
  * image horizontally go eight at a time (3x3 and 5x5 at stride 1 or 2 through the sliding
@@ -42,18 +39,12 @@ acc_start(const int P, DW_VEC *acc, int c, DW_MASK m, const graft__dw_args *a) {
     for (int p = 0; p < P; p++) acc[p] = b;
 }
 
-/*
- * P consecutive pixels' vectors from yc (pixel stride C), activated, and stored around the
- * caches when the output streams.
- */
+/* P consecutive pixels' vectors from yc (pixel stride C), activated. */
 static inline __attribute__((always_inline)) void
 acc_store(const int P, float *restrict yc, const DW_VEC *acc, DW_MASK m,
           const graft__dw_args *a) {
     const int C = a->C;
-    if (a->stream && DW_CAN_STREAM(yc, C, m))
-        for (int p = 0; p < P; p++) DW_STREAM(yc + (size_t)p * C, DW_ACT(a->act, acc[p]));
-    else
-        for (int p = 0; p < P; p++) DW_STORE(yc + (size_t)p * C, DW_ACT(a->act, acc[p]), m);
+    for (int p = 0; p < P; p++) DW_STORE(yc + (size_t)p * C, DW_ACT(a->act, acc[p]), m);
 }
 
 /* pixels()' channel vector c (mask m); x0[p]: pixel p's first valid tap. */
@@ -355,6 +346,4 @@ void DW_ROW_FN(float *restrict y, int oh, const graft__dw_args *a) {
         row(5, 5, y, oh, a);
     else
         row(0, 0, y, oh, a);
-    /* Streaming stores are weakly ordered: drain them before the pool reports the row done. */
-    if (a->stream) DW_FENCE();
 }

@@ -45,9 +45,6 @@ static inline __attribute__((always_inline)) void store4(float *p, float32x4_t v
 #define DW_ZERO() vdupq_n_f32(0.0f)
 #define DW_FMA(x, w, acc) vfmaq_f32((acc), (x), (w))
 #define DW_ACT(act, v) act4((act), (v))
-#define DW_CAN_STREAM(p, C, m) 0 /* no streaming store in the NEON intrinsics; plain stores */
-#define DW_STREAM(p, v) vst1q_f32((p), (v))
-#define DW_FENCE() ((void)0)
 #define DW_ROW_FN graft_dwconv_row_neon
 #include "conv_dw_body.h"
 #define DW_SET1(f) vdupq_n_f32(f)
