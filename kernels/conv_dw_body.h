@@ -145,7 +145,11 @@ slide_vec(const int KH_, const int KW_, const int SW_, float *restrict y, int ow
     for (int kh = 0; kh < KH_; kh++) {
         if (kh >= kh_hi - kh_lo) break;
         const float *xr = x0 + kh * row_step + c, *wr = w0 + (size_t)kh * KW_ * C + c;
-        DW_VEC wv[KW_];
+        /*
+         * KW_ is 3 or 5 here. Sized by KW_ (a parameter, not a C constant) this was a VLA,
+         * which GCC kept on the stack: a stack adjustment and KW_ stores per kernel row.
+         */
+        DW_VEC wv[5];
 #pragma GCC unroll 5
         for (int kw = 0; kw < KW_; kw++) wv[kw] = DW_LOAD(wr + (size_t)kw * C, m);
 #pragma GCC unroll 20
