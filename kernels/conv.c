@@ -32,6 +32,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__)
+#include <xmmintrin.h>
+#endif
 
 #include "conv.h"
 #include "winograd.h"
@@ -336,6 +339,44 @@ int graft_conv2d_plan_create_lean(const graft_conv2d *desc, const float *weight,
 
 /* ---- forward ------------------------------------------------------------------------- */
 
+/*
+ * An output larger than this (a layer at batch 32) is stored around the caches: it streams to
+ * DRAM anyway, and a plain store first reads each line it writes (write-allocate), so the
+ * output costs twice its size in traffic. Below it (the runtime's micro-batches, batch 1) the
+ * output stays cached for the next layer.
+ */
+#define STREAM_BYTES (8.0 * 1024 * 1024)
+
+/*
+ * Copies n floats from src (in cache) to dst around the caches, in address order. Streaming
+ * stores only pay when each line is written whole and at once: a kernel tile that streams its
+ * vectors to eight pixels' lines in turn outruns the write-combining buffers. On AMD's Zen 3
+ * here that pattern wrote 2.4 GB/s, where a sequential stream writes 19.7 and plain stores
+ * 11-12. So kernels compute a row into scratch and copy it out with this; x86 only, a plain
+ * copy elsewhere. Call stream_fence() before the data is handed to another thread.
+ */
+static inline void stream_store(float *restrict dst, const float *restrict src,
+                                       size_t n) {
+#if defined(__x86_64__)
+    size_t i = 0;
+    for (; i < n && ((uintptr_t)(dst + i) & 15); i++) dst[i] = src[i];
+    for (; i + 8 <= n; i += 8) {
+        _mm_stream_ps(dst + i, _mm_loadu_ps(src + i));
+        _mm_stream_ps(dst + i + 4, _mm_loadu_ps(src + i + 4));
+    }
+    for (; i < n; i++) dst[i] = src[i];
+#else
+    memcpy(dst, src, n * sizeof *dst);
+#endif
+}
+
+/* Orders this thread's streaming stores before its later stores (x86's sfence). */
+static inline void stream_fence(void) {
+#if defined(__x86_64__)
+    _mm_sfence();
+#endif
+}
+
 typedef struct conv_job {
     const graft_conv2d_plan *p;
     float *y;
@@ -346,7 +387,7 @@ typedef struct conv_job {
     int chunk_rows;    /* output pixels per chunk (the last may have fewer) */
     int slices;        /* column slices of each chunk's product */
     size_t gemm_bytes; /* serial GEMM scratch per thread */
-    int stream;        /* the output is stored around the caches (GRAFT__STREAM_BYTES) */
+    int stream;        /* the output is stored around the caches (STREAM_BYTES) */
     int band;          /* depthwise and direct: consecutive output rows per task; pointwise
                           direct: pixels per task */
 } conv_job;
@@ -407,7 +448,7 @@ static void gemm_chunk_task(void *vjob, int task, int thread) {
 
 /*
  * The depthwise and direct row kernels write a row (a strip, pointwise) of an output that
- * streams (GRAFT__STREAM_BYTES) into the thread's scratch, from which graft__stream_store copies
+ * streams (STREAM_BYTES) into the thread's scratch, from which stream_store copies
  * it out in address order. Streamed by the kernels themselves, eight pixels' lines at a time,
  * MobileNetV2's dw 32-112 at batch 32 took 25 ms on one Zen 3 core; plain stores, 13-16.
  * Returns where the row kernel writes the output rows at y: y itself when nothing streams.
@@ -418,27 +459,7 @@ static float *stage_for(const conv_job *J, float *y, int thread) {
 
 /* The staged rows out to y (and nothing when the kernel wrote y itself). */
 static void stage_out(float *y, const float *stage, size_t n) {
-    if (stage != y) graft__stream_store(y, stage, n);
-}
-
-static void dw_task(void *vjob, int task, int thread) {
-    const conv_job *J = vjob;
-    const graft_conv2d_plan *p = J->p;
-    const graft_conv2d *d = &p->d;
-    const int bands = (J->OH + J->band - 1) / J->band;
-    int n = task / bands, oh0 = task % bands * J->band;
-    int oh1 = oh0 + J->band < J->OH ? oh0 + J->band : J->OH;
-    graft__dw_args a = {J->x + (size_t)n * J->H * J->W * d->C_in, J->H, J->W, d->C_in,
-                        d->kernel_h, d->kernel_w, d->stride_h, d->stride_w, d->dilation_h,
-                        d->dilation_w, d->pad_top, d->pad_left, J->OW, p->dw_w, p->bias,
-                        d->act};
-    const size_t row = (size_t)J->OW * d->C_out;
-    for (int oh = oh0; oh < oh1; oh++) {
-        float *y = J->y + ((size_t)n * J->OH + oh) * row, *out = stage_for(J, y, thread);
-        p->dw_row(out, oh, &a);
-        stage_out(y, out, row);
-    }
-    if (J->stream) graft__stream_fence();
+    if (stage != y) stream_store(y, stage, n);
 }
 
 /*
@@ -480,27 +501,37 @@ static void direct_1x1_task(void *vjob, int task, int thread) {
         p->direct_row(out, 0, &a);
         stage_out(y, out, (size_t)m * d->C_out);
     }
-    if (J->stream) graft__stream_fence();
+    if (J->stream) stream_fence();
 }
 
-static void direct_task(void *vjob, int task, int thread) {
+/*
+ * A band of consecutive output rows of one image, through the depthwise or the direct row
+ * kernel: the two differ only in their argument structs.
+ */
+static void band_task(void *vjob, int task, int thread) {
     const conv_job *J = vjob;
     const graft_conv2d_plan *p = J->p;
     const graft_conv2d *d = &p->d;
     const int bands = (J->OH + J->band - 1) / J->band;
     int n = task / bands, oh0 = task % bands * J->band;
     int oh1 = oh0 + J->band < J->OH ? oh0 + J->band : J->OH;
-    graft__direct_args a = {J->x + (size_t)n * J->H * J->W * d->C_in, J->H, J->W, d->C_in,
-                            d->kernel_h, d->kernel_w, d->stride_h, d->stride_w, d->dilation_h,
-                            d->dilation_w, d->pad_top, d->pad_left, J->OW, d->C_out,
-                            direct_cop(d->C_out), p->dw_w, p->bias, d->act};
+    const float *x = J->x + (size_t)n * J->H * J->W * d->C_in;
+    graft__dw_args da = {x, J->H, J->W, d->C_in, d->kernel_h, d->kernel_w, d->stride_h,
+                         d->stride_w, d->dilation_h, d->dilation_w, d->pad_top, d->pad_left,
+                         J->OW, p->dw_w, p->bias, d->act};
+    graft__direct_args ra = {x, J->H, J->W, d->C_in, d->kernel_h, d->kernel_w, d->stride_h,
+                             d->stride_w, d->dilation_h, d->dilation_w, d->pad_top, d->pad_left,
+                             J->OW, d->C_out, direct_cop(d->C_out), p->dw_w, p->bias, d->act};
     const size_t row = (size_t)J->OW * d->C_out;
     for (int oh = oh0; oh < oh1; oh++) {
         float *y = J->y + ((size_t)n * J->OH + oh) * row, *out = stage_for(J, y, thread);
-        p->direct_row(out, oh, &a);
+        if (p->algo == ALGO_DEPTHWISE)
+            p->dw_row(out, oh, &da);
+        else
+            p->direct_row(out, oh, &ra);
         stage_out(y, out, row);
     }
-    if (J->stream) graft__stream_fence();
+    if (J->stream) stream_fence();
 }
 
 /*
@@ -557,7 +588,7 @@ int graft_conv2d_forward(const graft_conv2d_plan *p, float *y, const float *x, i
     if (p->algo == ALGO_WINOGRAD)
         return graft__wino_forward(p->wino, y, x, N, H, W, J.OH, J.OW, p->bias);
     int threads;
-    J.stream = (double)J.pixels * p->d.C_out * sizeof(float) > GRAFT__STREAM_BYTES;
+    J.stream = (double)J.pixels * p->d.C_out * sizeof(float) > STREAM_BYTES;
     if (p->algo == ALGO_DIRECT && is_pointwise(&p->d)) {
         size_t stage = J.stream ? sizeof(float) * (size_t)direct_strip(p->d.C_in) * p->d.C_out : 0;
         if ((err = graft__pool_begin(stage, &threads))) return err;
@@ -572,8 +603,7 @@ int graft_conv2d_forward(const graft_conv2d_plan *p, float *y, const float *x, i
         size_t stage = J.stream ? sizeof(float) * (size_t)J.OW * p->d.C_out : 0;
         if ((err = graft__pool_begin(stage, &threads))) return err;
         J.band = dw_band(N, J.OH, threads);
-        graft__pool_run(N * ((J.OH + J.band - 1) / J.band),
-                        p->algo == ALGO_DIRECT ? direct_task : dw_task, &J);
+        graft__pool_run(N * ((J.OH + J.band - 1) / J.band), band_task, &J);
         graft__pool_end();
         return GRAFT_OK;
     }

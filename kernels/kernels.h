@@ -10,11 +10,6 @@
 #define GRAFT_KERNELS_INTERNAL_H
 
 #include <stddef.h>
-#include <stdint.h>
-#include <string.h>
-#if defined(__x86_64__)
-#include <xmmintrin.h>
-#endif
 #include "graft/graft.h"
 #include "graft/kernels.h"
 
@@ -22,46 +17,6 @@
 
 /* Records a detailed message for graft_last_error() on this thread and returns `err`. */
 int graft__fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* ---- streaming stores ------------------------------------------------------------------ */
-
-/*
- * An output larger than this (a layer at batch 32) is stored around the caches: it streams to
- * DRAM anyway, and a plain store first reads each line it writes (write-allocate), so the
- * output costs twice its size in traffic. Below it (the runtime's micro-batches, batch 1) the
- * output stays cached for the next layer.
- */
-#define GRAFT__STREAM_BYTES (8.0 * 1024 * 1024)
-
-/*
- * Copies n floats from src (in cache) to dst around the caches, in address order. Streaming
- * stores only pay when each line is written whole and at once: a kernel tile that streams its
- * vectors to eight pixels' lines in turn outruns the write-combining buffers. On AMD's Zen 3
- * here that pattern wrote 2.4 GB/s, where a sequential stream writes 19.7 and plain stores
- * 11-12. So kernels compute a row into scratch and copy it out with this; x86 only, a plain
- * copy elsewhere. Call graft__stream_fence() before the data is handed to another thread.
- */
-static inline void graft__stream_store(float *restrict dst, const float *restrict src,
-                                       size_t n) {
-#if defined(__x86_64__)
-    size_t i = 0;
-    for (; i < n && ((uintptr_t)(dst + i) & 15); i++) dst[i] = src[i];
-    for (; i + 8 <= n; i += 8) {
-        _mm_stream_ps(dst + i, _mm_loadu_ps(src + i));
-        _mm_stream_ps(dst + i + 4, _mm_loadu_ps(src + i + 4));
-    }
-    for (; i < n; i++) dst[i] = src[i];
-#else
-    memcpy(dst, src, n * sizeof *dst);
-#endif
-}
-
-/* Orders this thread's streaming stores before its later stores (x86's sfence). */
-static inline void graft__stream_fence(void) {
-#if defined(__x86_64__)
-    _mm_sfence();
-#endif
-}
 
 /* ---- GEMM micro-kernels ---------------------------------------------------------------- */
 
