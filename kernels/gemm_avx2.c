@@ -27,6 +27,37 @@ static inline __attribute__((always_inline)) __m256 epi_row(const graft__ukr_epi
     return x;
 }
 
+/*
+ * The epilogue of a full tile in the common case (alpha 1, beta 0, no row bias: every
+ * convolution), with its tests hoisted out of the rows. Tested row by row in epi_row, they
+ * held a quarter of the micro-kernel's samples on a 1x1 layer with K = 16. Same arithmetic as
+ * epi_row.
+ */
+static inline __attribute__((always_inline)) void store_full(const int M, const int has_bias,
+                                                              const graft_act act,
+                                                              const __m256 *acc0,
+                                                              const __m256 *acc1, float *c,
+                                                              size_t ldc, const float *bc) {
+    __m256 b0 = has_bias ? _mm256_loadu_ps(bc) : _mm256_setzero_ps();
+    __m256 b1 = has_bias ? _mm256_loadu_ps(bc + 8) : _mm256_setzero_ps();
+    const __m256 zero = _mm256_setzero_ps(), six = _mm256_set1_ps(6.0f);
+#pragma GCC unroll 6
+    for (int i = 0; i < M; i++) {
+        __m256 x0 = has_bias ? _mm256_add_ps(acc0[i], b0) : acc0[i];
+        __m256 x1 = has_bias ? _mm256_add_ps(acc1[i], b1) : acc1[i];
+        if (act != GRAFT_ACT_NONE) {
+            x0 = _mm256_max_ps(x0, zero);
+            x1 = _mm256_max_ps(x1, zero);
+        }
+        if (act == GRAFT_ACT_RELU6) {
+            x0 = _mm256_min_ps(x0, six);
+            x1 = _mm256_min_ps(x1, six);
+        }
+        _mm256_storeu_ps(c + (size_t)i * ldc, x0);
+        _mm256_storeu_ps(c + (size_t)i * ldc + 8, x1);
+    }
+}
+
 /* Lane j is on when j < valid (valid may be <= 0 or >= 8). */
 static inline __m256i lane_mask(int valid) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(valid), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
@@ -61,6 +92,21 @@ static inline __attribute__((always_inline)) void tile(const int M, const int NV
     }
 
     const float *bc = e->bias_col;
+    if (n == NR && e->alpha == 1.0f && e->beta == 0.0f && !e->bias_row) {
+        /* Other activations take epi_row, which treats every act but NONE as at least ReLU. */
+        graft_act act = e->act == GRAFT_ACT_NONE ? GRAFT_ACT_NONE
+                        : e->act == GRAFT_ACT_RELU6 ? GRAFT_ACT_RELU6 : GRAFT_ACT_RELU;
+        if (bc) {
+            if (act == GRAFT_ACT_NONE) store_full(M, 1, GRAFT_ACT_NONE, acc0, acc1, c, ldc, bc);
+            else if (act == GRAFT_ACT_RELU) store_full(M, 1, GRAFT_ACT_RELU, acc0, acc1, c, ldc, bc);
+            else store_full(M, 1, GRAFT_ACT_RELU6, acc0, acc1, c, ldc, bc);
+        } else {
+            if (act == GRAFT_ACT_NONE) store_full(M, 0, GRAFT_ACT_NONE, acc0, acc1, c, ldc, bc);
+            else if (act == GRAFT_ACT_RELU) store_full(M, 0, GRAFT_ACT_RELU, acc0, acc1, c, ldc, bc);
+            else store_full(M, 0, GRAFT_ACT_RELU6, acc0, acc1, c, ldc, bc);
+        }
+        return;
+    }
     if (n == NR) {
         __m256i all = _mm256_set1_epi32(-1);
 #pragma GCC unroll 6
