@@ -58,6 +58,20 @@ static inline __attribute__((always_inline)) void store_full(const int M, const 
     }
 }
 
+/* store_full with the activation as a constant; every act but NONE is at least ReLU there. */
+static inline __attribute__((always_inline)) void store_full_act(const int M, const int has_bias,
+                                                                  graft_act act,
+                                                                  const __m256 *acc0,
+                                                                  const __m256 *acc1, float *c,
+                                                                  size_t ldc, const float *bc) {
+    if (act == GRAFT_ACT_NONE)
+        store_full(M, has_bias, GRAFT_ACT_NONE, acc0, acc1, c, ldc, bc);
+    else if (act == GRAFT_ACT_RELU6)
+        store_full(M, has_bias, GRAFT_ACT_RELU6, acc0, acc1, c, ldc, bc);
+    else
+        store_full(M, has_bias, GRAFT_ACT_RELU, acc0, acc1, c, ldc, bc);
+}
+
 /* Lane j is on when j < valid (valid may be <= 0 or >= 8). */
 static inline __m256i lane_mask(int valid) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(valid), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
@@ -93,18 +107,10 @@ static inline __attribute__((always_inline)) void tile(const int M, const int NV
 
     const float *bc = e->bias_col;
     if (n == NR && e->alpha == 1.0f && e->beta == 0.0f && !e->bias_row) {
-        /* Other activations take epi_row, which treats every act but NONE as at least ReLU. */
-        graft_act act = e->act == GRAFT_ACT_NONE ? GRAFT_ACT_NONE
-                        : e->act == GRAFT_ACT_RELU6 ? GRAFT_ACT_RELU6 : GRAFT_ACT_RELU;
-        if (bc) {
-            if (act == GRAFT_ACT_NONE) store_full(M, 1, GRAFT_ACT_NONE, acc0, acc1, c, ldc, bc);
-            else if (act == GRAFT_ACT_RELU) store_full(M, 1, GRAFT_ACT_RELU, acc0, acc1, c, ldc, bc);
-            else store_full(M, 1, GRAFT_ACT_RELU6, acc0, acc1, c, ldc, bc);
-        } else {
-            if (act == GRAFT_ACT_NONE) store_full(M, 0, GRAFT_ACT_NONE, acc0, acc1, c, ldc, bc);
-            else if (act == GRAFT_ACT_RELU) store_full(M, 0, GRAFT_ACT_RELU, acc0, acc1, c, ldc, bc);
-            else store_full(M, 0, GRAFT_ACT_RELU6, acc0, acc1, c, ldc, bc);
-        }
+        if (bc)
+            store_full_act(M, 1, e->act, acc0, acc1, c, ldc, bc);
+        else
+            store_full_act(M, 0, e->act, acc0, acc1, c, ldc, bc);
         return;
     }
     if (n == NR) {
