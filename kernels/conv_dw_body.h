@@ -31,6 +31,25 @@
         }                                                                                     \
     } while (0)
 
+/*
+ * The input rows the next output row is the first to reach, asked for into L2 while this row
+ * computes, a few lines per channel vector (pf_step) so that the requests are spread over the
+ * row: asked for all at once at its start, a row's 32-86 KB filled the miss buffers and
+ * stalled the core until most of it had arrived.
+ */
+typedef struct dw_pf {
+    const char *row[2]; /* the rows' starts */
+    int nrows;
+    size_t at, end, per; /* next line, lines per row, lines per step */
+} dw_pf;
+
+static inline __attribute__((always_inline)) void pf_step(dw_pf *f) {
+    size_t e = f->at + f->per < f->end ? f->at + f->per : f->end;
+    for (int r = 0; r < f->nrows; r++)
+        for (size_t l = f->at; l < e; l++) __builtin_prefetch(f->row[r] + l * 64, 0, 2);
+    f->at = e;
+}
+
 /* P accumulators of channel vector c (mask m), each starting at the bias (or zero). */
 static inline __attribute__((always_inline)) void
 acc_start(const int P, DW_VEC *acc, int c, DW_MASK m, const graft__dw_args *a) {
@@ -77,7 +96,7 @@ pixels_vec(const int P, const int KH, const int KW, int nkh, int nkw, const floa
  */
 static inline __attribute__((always_inline)) void
 pixels(const int P, const int KH_, const int KW_, float *restrict y, int ow0, int ih0,
-       int kh_lo, int kh_hi, int kw_lo, int kw_hi, int c0, const graft__dw_args *a) {
+       int kh_lo, int kh_hi, int kw_lo, int kw_hi, int c0, const graft__dw_args *a, dw_pf *f) {
     const int KH = KH_ ? KH_ : a->KH, KW = KW_ ? KW_ : a->KW, C = a->C;
     const int nkh = kh_hi - kh_lo, nkw = kw_hi - kw_lo;
     /* Pointers to each pixel's first valid tap; taps are then fixed strides away. */
@@ -88,7 +107,8 @@ pixels(const int P, const int KH_, const int KW_, float *restrict y, int ow0, in
                         (size_t)((ow0 + p) * a->SW - a->pad_l + kw_lo * a->DW)) * C;
     const float *w0 = a->w + ((size_t)kh_lo * KW + kw_lo) * C;
     float *y0 = y + (size_t)ow0 * C;
-    DW_CHANNELS(c0, C, pixels_vec(P, KH, KW, nkh, nkw, x0, w0, y0, row_step, tap_step, c, m, a));
+    DW_CHANNELS(c0, C, (pf_step(f),
+                        pixels_vec(P, KH, KW, nkh, nkw, x0, w0, y0, row_step, tap_step, c, m, a)));
 }
 
 /*
@@ -99,7 +119,7 @@ pixels(const int P, const int KH_, const int KW_, float *restrict y, int ow0, in
  */
 static inline __attribute__((always_inline)) void
 pixel1(const int KH_, const int KW_, float *restrict y, int ow0, int ih0, int kh_lo, int kh_hi,
-       int kw_lo, int kw_hi, const graft__dw_args *a) {
+       int kw_lo, int kw_hi, const graft__dw_args *a, dw_pf *f) {
     enum { U = 4 };
     const int KH = KH_ ? KH_ : a->KH, KW = KW_ ? KW_ : a->KW, C = a->C;
     const int nkh = kh_hi - kh_lo, nkw = kw_hi - kw_lo;
@@ -111,6 +131,7 @@ pixel1(const int KH_, const int KW_, float *restrict y, int ow0, int ih0, int kh
     int c = 0;
     for (; c + U * DW_LANES <= C; c += U * DW_LANES) {
         const DW_MASK m = DW_MASK_FOR(DW_LANES);
+        pf_step(f);
         DW_VEC acc[U];
         for (int u = 0; u < U; u++)
             acc[u] = a->bias ? DW_LOAD(a->bias + c + u * DW_LANES, m) : DW_ZERO();
@@ -129,22 +150,15 @@ pixel1(const int KH_, const int KW_, float *restrict y, int ow0, int ih0, int kh
         }
         for (int u = 0; u < U; u++) DW_STORE(y0 + c + u * DW_LANES, DW_ACT(a->act, acc[u]), m);
     }
-    if (c < C) pixels(1, KH_, KW_, y, ow0, ih0, kh_lo, kh_hi, kw_lo, kw_hi, c, a);
+    if (c < C) pixels(1, KH_, KW_, y, ow0, ih0, kh_lo, kh_hi, kw_lo, kw_hi, c, a, f);
 }
 
-/*
- * pixels_slide's channel vector c (mask m) of its eight pixels. First it asks for its share
- * (per lines from each of nnext rows, at the vector's place in the group) of the input the
- * next output row is the first to reach.
- */
+/* pixels_slide's channel vector c (mask m) of its eight pixels. */
 static inline __attribute__((always_inline)) void
 slide_vec(const int KH_, const int KW_, const int SW_, float *restrict y, int ow0, int kh_lo,
           int kh_hi, const float *x0, const float *w0, size_t row_step, int c, DW_MASK m,
-          const graft__dw_args *a, const char *const *next, int nnext, size_t per) {
+          const graft__dw_args *a) {
     enum { P = 8 };
-    const size_t at = (size_t)(c / DW_LANES) * per * 64;
-    for (int r = 0; r < nnext; r++)
-        for (size_t l = 0; l < per; l++) __builtin_prefetch(next[r] + at + l * 64, 0, 2);
     const int C = a->C, span = SW_ * (P - 1) + KW_;
     DW_VEC acc[P];
     acc_start(P, acc, c, m, a);
@@ -181,7 +195,7 @@ slide_vec(const int KH_, const int KW_, const int SW_, float *restrict y, int ow
  */
 static inline __attribute__((always_inline)) void
 pixels_slide(const int KH_, const int KW_, const int SW_, float *restrict y, int ow0, int ih0,
-             int kh_lo, int kh_hi, const graft__dw_args *a) {
+             int kh_lo, int kh_hi, const graft__dw_args *a, dw_pf *f) {
     enum { P = 8 };
     const int C = a->C;
     const float *x0 = a->x + ((size_t)(ih0 + kh_lo * a->DH) * a->W +
@@ -195,8 +209,8 @@ pixels_slide(const int KH_, const int KW_, const int SW_, float *restrict y, int
      * Asking for them a few KB ahead took the 3x3 layers of MobileNetV2 from 7 to about
      * 10-11 GB/s on one core here. In cache (batch 1) the hint costs nothing measurable.
      */
-    const size_t group = (size_t)P * SW_ * C * sizeof(float);
     {
+        const size_t group = (size_t)P * SW_ * C * sizeof(float);
         const size_t ahead = group > 4096 ? group : 4096;
         const int nkh = kh_hi - kh_lo;
         for (int r = nkh > a->SH ? nkh - a->SH : 0; r < nkh; r++) {
@@ -204,26 +218,8 @@ pixels_slide(const int KH_, const int KW_, const int SW_, float *restrict y, int
             for (size_t o = 0; o < group; o += 64) __builtin_prefetch(pf + o, 0, 3);
         }
     }
-    /*
-     * And a whole output row ahead, the same columns of the rows the next output row is the
-     * first to reach, into L2, spread over the channel vectors. Asked for all at once at the
-     * start of a row (row() still does so for rows without a sliding group), a row's 32-86 KB
-     * filled the miss buffers and stalled the core until most of it had arrived: on one Zen 3
-     * core MobileNetV2's dw 144-56 at batch 32 went from 18-19 to 13-14 ms, dw s2 96-112 from
-     * 26-27 to 18-19.
-     */
-    const char *next[2];
-    int nnext = 0;
-    for (int k = KH_; k < KH_ + a->SH && nnext < 2; k++) {
-        int ih = ih0 + (k - 1) * a->DH + 1;
-        if (ih >= 0 && ih < a->H)
-            next[nnext++] =
-                (const char *)(a->x + ((size_t)ih * a->W + (size_t)(ow0 * SW_ - a->pad_l)) * C);
-    }
-    const int nvec = (C + DW_LANES - 1) / DW_LANES;
-    const size_t per = (group / 64 + nvec - 1) / nvec;
-    DW_CHANNELS(0, C, slide_vec(KH_, KW_, SW_, y, ow0, kh_lo, kh_hi, x0, w0, row_step, c, m, a,
-                                next, nnext, per));
+    DW_CHANNELS(0, C, (pf_step(f), slide_vec(KH_, KW_, SW_, y, ow0, kh_lo, kh_hi, x0, w0,
+                                             row_step, c, m, a)));
 }
 
 /*
@@ -268,7 +264,7 @@ edge_vec(const int NP, const int KH, const int KW, int nkh, int np, const float 
  */
 static inline __attribute__((always_inline)) void
 pixels_edge(const int NP, const int KH_, const int KW_, float *restrict y, int ow0, int np,
-            int ih0, int kh_lo, int kh_hi, const graft__dw_args *a) {
+            int ih0, int kh_lo, int kh_hi, const graft__dw_args *a, dw_pf *f) {
     enum { P = 8 };
     const int KH = KH_ ? KH_ : a->KH, KW = KW_ ? KW_ : a->KW, C = a->C;
     const int nkh = kh_hi - kh_lo;
@@ -284,7 +280,8 @@ pixels_edge(const int NP, const int KH_, const int KW_, float *restrict y, int o
     }
     const float *w0 = a->w + (size_t)kh_lo * KW * C;
     float *y0 = y + (size_t)ow0 * C;
-    DW_CHANNELS(0, C, edge_vec(NP, KH, KW, nkh, np, xr, at, lo, hi, w0, y0, row_step, c, m, a));
+    DW_CHANNELS(0, C, (pf_step(f),
+                       edge_vec(NP, KH, KW, nkh, np, xr, at, lo, hi, w0, y0, row_step, c, m, a)));
 }
 
 /*
@@ -293,7 +290,7 @@ pixels_edge(const int NP, const int KH_, const int KW_, float *restrict y, int o
  */
 static inline __attribute__((always_inline)) void
 narrow_row(const int KH_, const int KW_, float *restrict y, int ih0, int kh_lo, int kh_hi,
-           const graft__dw_args *a) {
+           const graft__dw_args *a, dw_pf *f) {
     const int KW = KW_ ? KW_ : a->KW;
     int inner_full = KW_ != 0;
     for (int p = 1; p + 1 < a->OW; p++) {
@@ -303,11 +300,11 @@ narrow_row(const int KH_, const int KW_, float *restrict y, int ih0, int kh_lo, 
     }
     switch (inner_full ? a->OW : 0) {
 #define DW_NARROW(n) \
-    case n: pixels_edge(n, KH_, KW_, y, 0, n, ih0, kh_lo, kh_hi, a); break;
+    case n: pixels_edge(n, KH_, KW_, y, 0, n, ih0, kh_lo, kh_hi, a, f); break;
         DW_NARROW(1) DW_NARROW(2) DW_NARROW(3) DW_NARROW(4)
         DW_NARROW(5) DW_NARROW(6) DW_NARROW(7) DW_NARROW(8)
 #undef DW_NARROW
-    default: pixels_edge(0, KH_, KW_, y, 0, a->OW, ih0, kh_lo, kh_hi, a);
+    default: pixels_edge(0, KH_, KW_, y, 0, a->OW, ih0, kh_lo, kh_hi, a, f);
     }
 }
 
@@ -319,22 +316,25 @@ static inline __attribute__((always_inline)) void row(const int KH_, const int K
     int kh_lo, kh_hi;
     graft__tap_range(ih0, a->DH, KH_ ? KH_ : a->KH, a->H, &kh_lo, &kh_hi);
     /*
-     * Ask for the input rows the next output row is the first to reach, into L2, while this
-     * one computes: a task is one output row, too short (7 to 56 pixels at batch 32 in
-     * MobileNetV2) for the hardware prefetcher to get ahead of it. With the prefetch within
-     * the row (pixels_slide) it took the 3x3 layers from 0.5-0.8 to 0.6-1.0 of oneDNN at
-     * batch 32 here, and stride-2 ones gained the most. Rows with sliding groups (3x3 and
-     * 5x5 at stride 1 or 2, at least 10 wide) spread this over their groups instead.
+     * Ask for the input rows the next output row is the first to reach (dw_pf), into L2,
+     * while this one computes: a task is one output row, too short (7 to 56 pixels at batch
+     * 32 in MobileNetV2) for the hardware prefetcher to get ahead of it. With the prefetch
+     * within the row (pixels_slide) it took the 3x3 layers from 0.5-0.8 to 0.6-1.0 of oneDNN
+     * at batch 32 here, and stride-2 ones gained the most. Spread over the row's channel
+     * vectors rather than asked for at its start, on one Zen 3 core MobileNetV2's dw 144-56
+     * at batch 32 went from 18-19 to 13-14 ms and dw s2 96-112 from 26-27 to 18-19.
      */
-    if (!(KW_ && a->DW == 1 && a->SW <= 2 && a->OW >= 10)) {
+    dw_pf f = {{NULL, NULL}, 0, 0, ((size_t)a->W * a->C * sizeof(float) + 63) / 64, 0};
+    {
         const int KH = KH_ ? KH_ : a->KH;
-        const size_t row_bytes = (size_t)a->W * a->C * sizeof(float);
-        for (int k = KH; k < KH + a->SH; k++) {
+        for (int k = KH; k < KH + a->SH && f.nrows < 2; k++) {
             int ih = ih0 + (k - 1) * a->DH + 1;
-            if (ih < 0 || ih >= a->H) continue;
-            const char *pr = (const char *)(a->x + (size_t)ih * a->W * a->C);
-            for (size_t o = 0; o < row_bytes; o += 64) __builtin_prefetch(pr + o, 0, 2);
+            if (ih >= 0 && ih < a->H)
+                f.row[f.nrows++] = (const char *)(a->x + (size_t)ih * a->W * a->C);
         }
+        /* about one step per eight pixels, each over every channel vector */
+        size_t steps = (size_t)(a->OW + 7) / 8 * (size_t)((a->C + DW_LANES - 1) / DW_LANES);
+        f.per = (f.end + steps - 1) / steps;
     }
     int ow = 0;
     while (ow < a->OW) {
@@ -348,23 +348,23 @@ static inline __attribute__((always_inline)) void row(const int KH_, const int K
         int full = kw_lo == 0 && kw_hi == KW;
         int full8 = full && ow + 7 < a->OW && (ow + 7) * a->SW <= last_full;
         if (full8 && KW_ && a->DW == 1 && a->SW == 1) {
-            pixels_slide(KH_, KW_, 1, y, ow, ih0, kh_lo, kh_hi, a);
+            pixels_slide(KH_, KW_, 1, y, ow, ih0, kh_lo, kh_hi, a, &f);
             ow += 8;
         } else if (full8 && KW_ && a->DW == 1 && a->SW == 2) {
-            pixels_slide(KH_, KW_, 2, y, ow, ih0, kh_lo, kh_hi, a);
+            pixels_slide(KH_, KW_, 2, y, ow, ih0, kh_lo, kh_hi, a, &f);
             ow += 8;
         } else if (full8) {
-            pixels(8, KH_, KW_, y, ow, ih0, kh_lo, kh_hi, 0, KW, 0, a);
+            pixels(8, KH_, KW_, y, ow, ih0, kh_lo, kh_hi, 0, KW, 0, a, &f);
             ow += 8;
         } else if (ow == 0 && a->OW <= 8) {
             /* a narrow row whole (on wider ones it measured slower than pixels() and pixel1) */
-            narrow_row(KH_, KW_, y, ih0, kh_lo, kh_hi, a);
+            narrow_row(KH_, KW_, y, ih0, kh_lo, kh_hi, a, &f);
             ow = a->OW;
         } else if (full && ow + 3 < a->OW && (ow + 3) * a->SW <= last_full) {
-            pixels(4, KH_, KW_, y, ow, ih0, kh_lo, kh_hi, 0, KW, 0, a);
+            pixels(4, KH_, KW_, y, ow, ih0, kh_lo, kh_hi, 0, KW, 0, a, &f);
             ow += 4;
         } else {
-            pixel1(KH_, KW_, y, ow, ih0, kh_lo, kh_hi, kw_lo, kw_hi, a);
+            pixel1(KH_, KW_, y, ow, ih0, kh_lo, kh_hi, kw_lo, kw_hi, a, &f);
             ow += 1;
         }
     }
