@@ -355,8 +355,7 @@ int graft_conv2d_plan_create_lean(const graft_conv2d *desc, const float *weight,
  * 11-12. So kernels compute a row into scratch and copy it out with this; x86 only, a plain
  * copy elsewhere. Call stream_fence() before the data is handed to another thread.
  */
-static inline void stream_store(float *restrict dst, const float *restrict src,
-                                       size_t n) {
+static inline void stream_store(float *restrict dst, const float *restrict src, size_t n) {
 #if defined(__x86_64__)
     size_t i = 0;
     for (; i < n && ((uintptr_t)(dst + i) & 15); i++) dst[i] = src[i];
@@ -448,8 +447,8 @@ static void gemm_chunk_task(void *vjob, int task, int thread) {
 
 /*
  * The depthwise and direct row kernels write a row (a strip, pointwise) of an output that
- * streams (STREAM_BYTES) into the thread's scratch, from which stream_store copies
- * it out in address order. Streamed by the kernels themselves, eight pixels' lines at a time,
+ * streams (STREAM_BYTES) into the thread's scratch, from which stream_store copies it out in
+ * address order. Streamed by the kernels themselves, eight pixels' lines at a time,
  * MobileNetV2's dw 32-112 at batch 32 took 25 ms on one Zen 3 core; plain stores, 13-16.
  * Returns where the row kernel writes the output rows at y: y itself when nothing streams.
  */

@@ -63,6 +63,11 @@ static float *alloc_fill(size_t n, rng *r) {
     return x + 1;
 }
 
+/* Bits from..from+7 of a problem's seed, mixed, as a choice among n. */
+static int seed_pick(uint64_t seed, int from, int n) {
+    return (int)((seed * 0x9e3779b97f4a7c15ull) >> from & 0xff) % n;
+}
+
 static int problem_make(problem *p, graft_trans ta, graft_trans tb, long M, long N, long K,
                         long pad, float alpha, float beta, int with_epi, uint64_t seed) {
     rng r = {seed * 0x9e3779b97f4a7c15ull + 1};
@@ -83,8 +88,7 @@ static int problem_make(problem *p, graft_trans ta, graft_trans tb, long M, long
      * Both biases, a column bias alone (a convolution's epilogue, which kernels may take a
      * shortcut for) or none, each with every activation.
      */
-    uint64_t h = seed * 0x9e3779b97f4a7c15ull;
-    int biases = with_epi ? 2 - (int)(h >> 40 & 0xff) % 3 : 0;
+    int biases = with_epi ? 2 - seed_pick(seed, 40, 3) : 0;
     if (biases == 2) {
         p->bias_row = malloc(sizeof(float) * M);
         if (p->bias_row)
@@ -95,7 +99,7 @@ static int problem_make(problem *p, graft_trans ta, graft_trans tb, long M, long
         if (p->bias_col)
             for (long j = 0; j < N; j++) p->bias_col[j] = rng_float(&r);
     }
-    if (with_epi) p->act = (graft_act)((h >> 32 & 0xff) % 3);
+    if (with_epi) p->act = (graft_act)seed_pick(seed, 32, 3);
     if (!p->A || !p->B || !p->C0 || !p->ref || !p->mag || (biases == 2 && !p->bias_row) ||
         (biases >= 1 && !p->bias_col)) {
         problem_free(p);
@@ -117,7 +121,8 @@ static int problem_make(problem *p, graft_trans ta, graft_trans tb, long M, long
                 m += fabs(beta * (double)p->C0[i * p->ldc + j]);
             }
             if (with_epi) {
-                double br = p->bias_row ? p->bias_row[i] : 0, bc = p->bias_col ? p->bias_col[j] : 0;
+                double br = p->bias_row ? p->bias_row[i] : 0;
+                double bc = p->bias_col ? p->bias_col[j] : 0;
                 s += br + bc;
                 m += fabs(br) + fabs(bc);
                 if (p->act != GRAFT_ACT_NONE) s = s > 0 ? s : 0;
@@ -205,13 +210,13 @@ static int sweep(graft_isa isa, int with_epi, char *msg, size_t len) {
                 problem p;
                 graft_trans ta = (graft_trans)(idx & 1), tb = (graft_trans)((idx >> 1) & 1);
                 /*
-                 * alpha, beta and the padding from a hash of the shape's index: residues of
-                 * the index itself tied beta = 0 to K <= 3.
+                 * alpha, beta and the padding from a hash of the shape's seed: residues of
+                 * its index tied beta = 0 to K <= 3.
                  */
-                uint64_t hs = ((uint64_t)idx + 7) * 0x9e3779b97f4a7c15ull;
-                float alpha = (hs >> 20 & 0xff) % 5 == 0 ? -1.5f : 1.0f;
-                if (problem_make(&p, ta, tb, M, N, K, pads[(hs >> 28 & 0xff) % 3], alpha,
-                                 betas[(hs >> 24 & 0xff) % 3], with_epi, (uint64_t)idx + 7) != 0) {
+                const uint64_t seed = (uint64_t)idx + 7;
+                float alpha = seed_pick(seed, 20, 5) == 0 ? -1.5f : 1.0f;
+                if (problem_make(&p, ta, tb, M, N, K, pads[seed_pick(seed, 28, 3)], alpha,
+                                 betas[seed_pick(seed, 24, 3)], with_epi, seed) != 0) {
                     snprintf(msg, len, "out of memory");
                     return GRAFT_CHECK_FAIL;
                 }
