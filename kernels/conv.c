@@ -61,8 +61,6 @@ static const char *const algo_names[] = {"gemm-1x1", "im2col-gemm", "grouped-gem
  * (1024-256: 77 -> 74).
  */
 #define DIRECT_MAX_CIN_1X1 1000
-/* The direct kernels' weights are padded to this many output channels (two AVX-512 vectors). */
-#define DIRECT_COP 32
 
 /* Output pixels per im2col chunk: a multiple of every micro-kernel's MR-friendly size. */
 #define IM2COL_ROWS 112
@@ -74,14 +72,31 @@ struct graft_conv2d_plan {
     int cin_g, cout_g; /* channels per group */
     int Kg;            /* GEMM depth per group: kernel_h * kernel_w * cin_g */
     graft_packed_b **pb; /* (groups) packed (Kg x cout_g) weights, GEMM algorithms */
-    float *dw_w;       /* (KH, KW, C) depthwise weights; (KH, KW, C_in, COP) direct ones */
+    float *dw_w;       /* (KH, KW, C) depthwise weights; direct ones in panels (conv.h) */
     float *bias;       /* (C_out) or NULL */
     graft__dw_row_fn dw_row;
     graft__direct_row_fn direct_row;
     graft__wino *wino; /* Winograd's transformed weights */
 };
 
-static int direct_cop(int C_out) { return (C_out + DIRECT_COP - 1) / DIRECT_COP * DIRECT_COP; }
+/*
+ * Output channels per panel of the direct weights (conv.h) on isa: DIRECT_PANEL of
+ * conv_direct_body.h, the row kernel's widest block (four vectors where there are 32
+ * registers, else two). A mismatch fails conv::<isa>_matches_reference.
+ */
+static int direct_panel(graft_isa isa) {
+    switch (isa) {
+    case GRAFT_ISA_AVX512: return 64;
+    case GRAFT_ISA_NEON: return 16;
+    default: return 16; /* AVX2: two vectors of 8; the scalar kernel takes any */
+    }
+}
+
+/* C_out rounded up to whole panels of the direct weights. */
+static int direct_cop(const graft_conv2d_plan *p) {
+    const int panel = direct_panel(p->isa);
+    return (p->d.C_out + panel - 1) / panel * panel;
+}
 
 const char *graft_conv2d_plan_algorithm(const graft_conv2d_plan *plan) {
     return algo_names[plan->algo];
@@ -95,7 +110,7 @@ size_t graft_conv2d_plan_bytes(const graft_conv2d_plan *plan) {
         bytes += b;
     }
     if (plan->dw_w && plan->algo == ALGO_DIRECT)
-        bytes += sizeof(float) * (size_t)plan->Kg * direct_cop(plan->d.C_out);
+        bytes += sizeof(float) * (size_t)plan->Kg * direct_cop(plan);
     else if (plan->dw_w)
         bytes += sizeof(float) * (size_t)plan->d.kernel_h * plan->d.kernel_w * plan->d.C_out;
     if (plan->bias) bytes += sizeof(float) * (size_t)plan->d.C_out;
@@ -274,14 +289,14 @@ static int plan_create(const graft_conv2d *desc, const float *weight, const floa
         return GRAFT_OK;
     }
     if (p->algo == ALGO_DIRECT) {
-        /* OIHW -> (KH, KW, C_in, COP): a tap's output channels are one run of vectors. */
-        const int cop = direct_cop(d->C_out);
-        p->dw_w = calloc((size_t)p->Kg * cop, sizeof(float));
+        /* OIHW -> panels of (KH, KW, C_in, PANEL): a tap's output channels are vectors. */
+        const int panel = direct_panel(isa);
+        p->dw_w = calloc((size_t)p->Kg * direct_cop(p), sizeof(float));
         if (!p->dw_w) goto nomem;
         for (int o = 0; o < d->C_out; o++)
             for (int c = 0; c < d->C_in; c++)
                 for (int t = 0; t < taps; t++)
-                    p->dw_w[((size_t)t * d->C_in + c) * cop + o] =
+                    p->dw_w[graft__direct_w_at(p->Kg, panel, (size_t)t * d->C_in + c, o)] =
                         weight[((size_t)o * d->C_in + c) * taps + t];
         p->direct_row = direct_row_for(isa);
         *out = p;
@@ -494,8 +509,8 @@ static void direct_1x1_task(void *vjob, int task, int thread) {
     for (int s0 = 0; s0 < n; s0 += strip) {
         int m = n - s0 < strip ? n - s0 : strip;
         graft__direct_args a = {J->x + (size_t)(p0 + s0) * d->C_in, 1, m, d->C_in, 1, 1, 1, 1,
-                                1, 1, 0, 0, m, d->C_out, direct_cop(d->C_out), p->dw_w, p->bias,
-                                d->act};
+                                1, 1, 0, 0, m, d->C_out, direct_panel(p->isa), p->dw_w,
+                                p->bias, d->act};
         float *y = J->y + (size_t)(p0 + s0) * d->C_out, *out = stage_for(J, y, thread);
         p->direct_row(out, 0, &a);
         stage_out(y, out, (size_t)m * d->C_out);
@@ -520,7 +535,7 @@ static void band_task(void *vjob, int task, int thread) {
                          J->OW, p->dw_w, p->bias, d->act};
     graft__direct_args ra = {x, J->H, J->W, d->C_in, d->kernel_h, d->kernel_w, d->stride_h,
                              d->stride_w, d->dilation_h, d->dilation_w, d->pad_top, d->pad_left,
-                             J->OW, d->C_out, direct_cop(d->C_out), p->dw_w, p->bias, d->act};
+                             J->OW, d->C_out, direct_panel(p->isa), p->dw_w, p->bias, d->act};
     const size_t row = (size_t)J->OW * d->C_out;
     for (int oh = oh0; oh < oh1; oh++) {
         float *y = J->y + ((size_t)n * J->OH + oh) * row, *out = stage_for(J, y, thread);

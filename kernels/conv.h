@@ -40,11 +40,23 @@ typedef struct graft__direct_args {
     int H, W, C;
     int KH, KW, SH, SW, DH, DW, pad_t, pad_l;
     int OW, CO;        /* output width and channels */
-    int COP;           /* CO rounded up to two vectors of the widest ISA (32 floats) */
-    const float *w;    /* (KH, KW, C, COP): tap-major, output channels innermost, zero padded */
+    int panel;         /* output channels per weight panel, below */
+    const float *w;    /* the weights in panels, graft__direct_w_at */
     const float *bias; /* (CO) or NULL */
     graft_act act;
 } graft__direct_args;
+
+/*
+ * The direct weights come in panels of `panel` output channels, each (KH, KW, C, panel):
+ * tap-major, output channels innermost, the last panel zero padded. A panel is the widest
+ * channel block of the ISA's row kernel (conv_direct_body.h), so a block reads one run of
+ * panel floats per tap rather than one strided across all of C_out: in one (KH, KW, C, C_out)
+ * matrix a block of ResNet-50's 512-128 read its 512 rows 512 bytes apart, all of them in 8
+ * of L1's 64 sets.
+ */
+static inline size_t graft__direct_w_at(size_t rows, int panel, size_t r, int o) {
+    return ((size_t)(o / panel) * rows + r) * (size_t)panel + (size_t)(o % panel);
+}
 
 /* Computes output row oh of one image: y (OW, CO). */
 typedef void (*graft__direct_row_fn)(float *restrict y, int oh, const graft__direct_args *a);

@@ -17,6 +17,11 @@
  * broadcasts and 2 weight loads, the arithmetic a GEMM micro-kernel does, with no copy.
  */
 
+/* The widest channel block, and the panel of the weights (conv.h; conv.c's direct_panel). */
+#define DIRECT_PANEL ((DIRECT_CV4 ? 4 : 2) * DW_LANES)
+/* Pixels per tile of CV vectors, about 24 accumulators: DIRECT_P of two, or half of four. */
+#define DIRECT_PT(CV) ((CV) == 4 ? DIRECT_P / 2 : DIRECT_P)
+
 /*
  * P output pixels from ow0 x CV channel vectors from o0, over taps kh_lo..kh_hi-1 and
  * kw_lo..kw_hi-1 (the same for all P pixels: interior pixels, or P == 1 at a border).
@@ -27,6 +32,7 @@ direct_tile(const int P, const int CV, float *restrict y, int ow0, int ih0, int 
             int kh_hi, int kw_lo, int kw_hi, int o0, const graft__direct_args *a) {
     const int C = a->C, CO = a->CO;
     const size_t row_step = (size_t)a->DH * a->W * C, tap_step = (size_t)a->DW * C;
+    const size_t rows = (size_t)a->KH * a->KW * C;
     const float *x0[DIRECT_P];
 #pragma GCC unroll 16
     for (int p = 0; p < P; p++)
@@ -49,14 +55,15 @@ direct_tile(const int P, const int CV, float *restrict y, int ow0, int ih0, int 
     for (int kh = 0; kh < kh_hi - kh_lo; kh++)
         for (int r = 0; r < runs; r++) {
             /* The padded weights need no mask: lanes past CO are zeros. */
-            const float *wt =
-                a->w + ((size_t)((kh + kh_lo) * a->KW + kw_lo + r) * C) * a->COP + o0;
+            const size_t wrow = (size_t)((kh + kh_lo) * a->KW + kw_lo + r) * C;
+            const float *wt = a->w + graft__direct_w_at(rows, DIRECT_PANEL, wrow, o0);
             const size_t at = kh * row_step + r * tap_step;
             for (int j = 0; j < run; j++) {
                 DW_VEC wv[4];
 #pragma GCC unroll 16
                 for (int v = 0; v < CV; v++)
-                    wv[v] = DW_LOAD(wt + (size_t)j * a->COP + v * DW_LANES, DW_MASK_FOR(DW_LANES));
+                    wv[v] = DW_LOAD(wt + (size_t)j * DIRECT_PANEL + v * DW_LANES,
+                                    DW_MASK_FOR(DW_LANES));
 #pragma GCC unroll 16
                 for (int p = 0; p < P; p++) {
                     DW_VEC xv = DW_SET1(x0[p][at + j]);
@@ -75,32 +82,114 @@ direct_tile(const int P, const int CV, float *restrict y, int ow0, int ih0, int 
         }
 }
 
+/*
+ * The same for P pixels of a pointwise strip (see conv.c), over input channels j0..j1-1
+ * only: a pass that starts past channel 0 continues the sums left in y by the pass before
+ * it, and one that ends before C stores them without the activation. The P pixels are C
+ * floats apart, so they are addressed from one pointer per three (p, p + C, p + 2C): with a
+ * pointer each, the unrolled loop ran out of registers and reloaded them from the stack.
+ */
+static inline __attribute__((always_inline)) void
+pointwise_tile(const int P, const int CV, float *restrict y, int ow0, int o0,
+               const graft__direct_args *a, int j0, int j1) {
+    const size_t C = (size_t)a->C;
+    const int CO = a->CO;
+    const float *xs[(DIRECT_P + 2) / 3];
+#pragma GCC unroll 16
+    for (int k = 0; k < (P + 2) / 3; k++) xs[k] = a->x + (ow0 + 3 * k) * C + j0;
+    const float *wt = a->w + graft__direct_w_at(C, DIRECT_PANEL, (size_t)j0, o0);
+    float *yp = y + (size_t)ow0 * CO + o0;
+    DW_VEC acc[DIRECT_P][4];
+#pragma GCC unroll 16
+    for (int v = 0; v < CV; v++) {
+        const DW_MASK m = DW_MASK_FOR(CO - o0 - v * DW_LANES);
+        DW_VEC b = a->bias ? DW_LOAD(a->bias + o0 + v * DW_LANES, m) : DW_ZERO();
+#pragma GCC unroll 16
+        for (int p = 0; p < P; p++)
+            acc[p][v] = j0 ? DW_LOAD(yp + (size_t)p * CO + v * DW_LANES, m) : b;
+    }
+    /* The padded weights need no mask: lanes past CO are zeros. */
+#pragma GCC unroll 2
+    for (int j = 0; j < j1 - j0; j++) {
+        /* Opaque to the optimizer, so that it cannot make a pointer per pixel of it. */
+        size_t c = C;
+        __asm__("" : "+r"(c));
+        DW_VEC wv[4];
+#pragma GCC unroll 16
+        for (int v = 0; v < CV; v++)
+            wv[v] = DW_LOAD(wt + (size_t)j * DIRECT_PANEL + v * DW_LANES, DW_MASK_FOR(DW_LANES));
+#pragma GCC unroll 16
+        for (int p = 0; p < P; p++) {
+            DW_VEC xv = DW_SET1(xs[p / 3][(size_t)(p % 3) * c + j]);
+#pragma GCC unroll 16
+            for (int v = 0; v < CV; v++) acc[p][v] = DW_FMA(xv, wv[v], acc[p][v]);
+        }
+    }
+    const int last = j1 == a->C;
+#pragma GCC unroll 16
+    for (int p = 0; p < P; p++)
+#pragma GCC unroll 16
+        for (int v = 0; v < CV; v++) {
+            float *yv = yp + (size_t)p * CO + v * DW_LANES;
+            DW_VEC out = last ? DW_ACT(a->act, acc[p][v]) : acc[p][v];
+            DW_STORE(yv, out, DW_MASK_FOR(CO - o0 - v * DW_LANES));
+        }
+}
+
+/*
+ * Input channels per pass of a pointwise block of CV vectors: the block's weights for one
+ * pass (about DIRECT_PASS_BYTES) stay in L1 while its pixel tiles stream by. ResNet-50's
+ * 512-128 at 28x28 has 32 KB of weights per 16-channel AVX2 block, all of Zen 3's L1.
+ * Batch 1, one Zen 3 core, ratio to oneDNN over three alternating runs: 512-128 0.69-0.77
+ * with 4 KB passes, 0.78-0.83 with 16 KB, 0.81-0.84 with none; 256-128 0.76-0.84, 0.86-0.91,
+ * 0.79-0.82. The pass bounds the weights' share of L1 on wider blocks (AVX-512's 64 floats).
+ */
+#define DIRECT_PASS_BYTES (16 << 10)
+static inline int direct_pass(int C, int CV) {
+    int kc = DIRECT_PASS_BYTES / (CV * DW_LANES * (int)sizeof(float));
+    int passes = (C + kc - 1) / kc;
+    return (C + passes - 1) / passes;
+}
+
+/* One output-channel block (CV vectors from o0) of a pointwise strip (see conv.c). */
+static inline __attribute__((always_inline)) void
+pointwise_block(const int CV, float *restrict y, int o0, const graft__direct_args *a) {
+    const int PT = DIRECT_PT(CV);
+    const int kc = direct_pass(a->C, CV);
+    for (int j0 = 0; j0 < a->C; j0 += kc) {
+        const int j1 = j0 + kc < a->C ? j0 + kc : a->C;
+        int ow = 0;
+        for (; ow + PT <= a->OW; ow += PT) {
+            /*
+             * The strip is first read by the first channel block, from memory at batch 32.
+             * A tile reads its PT pixels as PT short streams, too short for the hardware
+             * prefetcher to follow: MobileNetV2's 144-32 at 28x28 ran at 35% of peak at
+             * batch 32 and 64% at batch 1, in cache. So that block fetches the next tile's
+             * pixels (two tiles ahead was slower on 576-96 at 14x14: 14 KB tiles).
+             */
+            if (o0 == 0 && ow + 2 * PT <= a->OW)
+                for (int p = 0; p < PT; p++) {
+                    const char *next = (const char *)(a->x + (size_t)(ow + PT + p) * a->C + j0);
+                    for (size_t o = 0; o < sizeof(float) * (size_t)(j1 - j0); o += 64)
+                        __builtin_prefetch(next + o, 0, 3);
+                }
+            pointwise_tile(PT, CV, y, ow, o0, a, j0, j1);
+        }
+        for (; ow + 4 <= a->OW; ow += 4) pointwise_tile(4, CV, y, ow, o0, a, j0, j1);
+        for (; ow < a->OW; ow++) pointwise_tile(1, CV, y, ow, o0, a, j0, j1);
+    }
+}
+
 /* One output-channel block (CV vectors from o0) of a whole row. */
 static inline __attribute__((always_inline)) void
 direct_block(const int CV, float *restrict y, int ih0, int kh_lo, int kh_hi, int ow_lo,
              int ow_hi, int o0, const graft__direct_args *a) {
-    /* About 24 accumulators: DIRECT_P pixels of two vectors, or half as many of four. */
-    const int PT = CV == 4 ? DIRECT_P / 2 : DIRECT_P;
-    /*
-     * A pointwise strip (see conv.c) is first read by the first channel block, from memory
-     * at batch 32. A tile reads its PT pixels as PT short streams (C floats each), too short
-     * for the hardware prefetcher to follow: MobileNetV2's 144-32 at 28x28 ran at 35% of
-     * peak at batch 32 and 64% at batch 1, in cache. So that block fetches the next tile's
-     * pixels (two tiles ahead was slower on 576-96 at 14x14: 14 KB tiles).
-     */
-    const int pf = o0 == 0 && a->H == 1 && a->KH == 1 && a->KW == 1 && a->SW == 1 &&
-                   a->pad_l == 0;
-    const size_t tile_bytes = sizeof(float) * (size_t)PT * a->C;
+    const int PT = DIRECT_PT(CV);
     int ow = 0;
     for (; ow < a->OW; ow++) {
         if (ow >= ow_lo && ow < ow_hi) {
-            for (; ow + PT <= ow_hi; ow += PT) {
-                if (pf && ow + 2 * PT <= a->OW) {
-                    const char *next = (const char *)(a->x + (size_t)(ow + PT) * a->C);
-                    for (size_t o = 0; o < tile_bytes; o += 64) __builtin_prefetch(next + o, 0, 3);
-                }
+            for (; ow + PT <= ow_hi; ow += PT)
                 direct_tile(PT, CV, y, ow, ih0, kh_lo, kh_hi, 0, a->KW, o0, a);
-            }
             for (; ow + 4 <= ow_hi; ow += 4)
                 direct_tile(4, CV, y, ow, ih0, kh_lo, kh_hi, 0, a->KW, o0, a);
             for (; ow < ow_hi; ow++)
@@ -114,15 +203,19 @@ direct_block(const int CV, float *restrict y, int ih0, int kh_lo, int kh_hi, int
 }
 
 void DIRECT_ROW_FN(float *restrict y, int oh, const graft__direct_args *a) {
+    /* A pointwise strip (conv.c): one row of 1x1 taps, no padding, so no border tiles. */
+    const int pointwise = a->H == 1 && a->KH == 1 && a->KW == 1 && a->SW == 1 && a->pad_l == 0;
     const int ih0 = oh * a->SH - a->pad_t;
     int kh_lo, kh_hi, ow_lo, ow_hi;
     graft__tap_range(ih0, a->DH, a->KH, a->H, &kh_lo, &kh_hi);
     graft__direct_interior(a, &ow_lo, &ow_hi);
+#define DIRECT_BLOCK(CV, o0)                                                                 \
+    (pointwise ? pointwise_block(CV, y, o0, a)                                               \
+               : direct_block(CV, y, ih0, kh_lo, kh_hi, ow_lo, ow_hi, o0, a))
     int o0 = 0;
     /* Wide outputs (ResNet's 64 channels) four vectors at a time: half the broadcasts. */
-    for (; DIRECT_CV4 && a->CO - o0 > 2 * DW_LANES; o0 += 4 * DW_LANES)
-        direct_block(4, y, ih0, kh_lo, kh_hi, ow_lo, ow_hi, o0, a);
-    for (; a->CO - o0 > DW_LANES; o0 += 2 * DW_LANES)
-        direct_block(2, y, ih0, kh_lo, kh_hi, ow_lo, ow_hi, o0, a);
-    if (o0 < a->CO) direct_block(1, y, ih0, kh_lo, kh_hi, ow_lo, ow_hi, o0, a);
+    for (; DIRECT_CV4 && a->CO - o0 > 2 * DW_LANES; o0 += 4 * DW_LANES) DIRECT_BLOCK(4, o0);
+    for (; a->CO - o0 > DW_LANES; o0 += 2 * DW_LANES) DIRECT_BLOCK(2, o0);
+    if (o0 < a->CO) DIRECT_BLOCK(1, o0);
+#undef DIRECT_BLOCK
 }

@@ -26,6 +26,7 @@ void graft_dwconv_row_ref(float *restrict y, int oh, const graft__dw_args *a) {
 
 void graft_direct_row_ref(float *restrict y, int oh, const graft__direct_args *a) {
     const int C = a->C, ih0 = oh * a->SH - a->pad_t;
+    const size_t rows = (size_t)a->KH * a->KW * C;
     int kh_lo, kh_hi;
     graft__tap_range(ih0, a->DH, a->KH, a->H, &kh_lo, &kh_hi);
     for (int ow = 0; ow < a->OW; ow++) {
@@ -38,7 +39,8 @@ void graft_direct_row_ref(float *restrict y, int oh, const graft__direct_args *a
                 for (int kw = kw_lo; kw < kw_hi; kw++)
                     for (int c = 0; c < C; c++)
                         acc += xr[(size_t)(iw0 + kw * a->DW) * C + c] *
-                               a->w[((size_t)(kh * a->KW + kw) * C + c) * a->COP + o];
+                               a->w[graft__direct_w_at(rows, a->panel,
+                                                       (size_t)(kh * a->KW + kw) * C + c, o)];
             }
             y[(size_t)ow * a->CO + o] = graft__act_scalar(a->act, acc);
         }
