@@ -7,6 +7,7 @@
 #define GRAFT_TESTS_CHECK_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define GRAFT_CHECK_PASS 0
 #define GRAFT_CHECK_FAIL 1
@@ -40,6 +41,20 @@ void graft_check_append(char *msg, size_t len, const char *fmt, ...)
 int graft_check_file_exists(const char *path);
 /* Runs the formatted shell command (system()): its exit status, or -1 when it did not exit. */
 int graft_check_run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Bits from..from+7 of a sweep case's seed, hashed (splitmix64's finalizer), as a choice among
+ * n. Sweeps pick their parameters this way: residues of the case index tie them to the loops'
+ * shapes (idx % 3 over an inner loop of 6 window sizes gave each size one fixed set of LRN
+ * parameters), and so does a plain multiplicative hash, whose low bits follow the index's.
+ */
+static inline int graft_check_pick(uint64_t seed, int from, int n) {
+    uint64_t z = seed + 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return (int)(z >> from & 0xff) % n;
+}
 
 /* Each check_*.c exports one table ending with a {NULL, NULL, NULL} entry. */
 extern const graft_check graft_checks_gemm[];

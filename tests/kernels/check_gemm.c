@@ -63,11 +63,6 @@ static float *alloc_fill(size_t n, rng *r) {
     return x + 1;
 }
 
-/* Bits from..from+7 of a problem's seed, mixed, as a choice among n. */
-static int seed_pick(uint64_t seed, int from, int n) {
-    return (int)((seed * 0x9e3779b97f4a7c15ull) >> from & 0xff) % n;
-}
-
 static int problem_make(problem *p, graft_trans ta, graft_trans tb, long M, long N, long K,
                         long pad, float alpha, float beta, int with_epi, uint64_t seed) {
     rng r = {seed * 0x9e3779b97f4a7c15ull + 1};
@@ -88,7 +83,7 @@ static int problem_make(problem *p, graft_trans ta, graft_trans tb, long M, long
      * Both biases, a column bias alone (a convolution's epilogue, which kernels may take a
      * shortcut for) or none, each with every activation.
      */
-    int biases = with_epi ? 2 - seed_pick(seed, 40, 3) : 0;
+    int biases = with_epi ? 2 - graft_check_pick(seed, 40, 3) : 0;
     if (biases == 2) {
         p->bias_row = malloc(sizeof(float) * M);
         if (p->bias_row)
@@ -99,7 +94,7 @@ static int problem_make(problem *p, graft_trans ta, graft_trans tb, long M, long
         if (p->bias_col)
             for (long j = 0; j < N; j++) p->bias_col[j] = rng_float(&r);
     }
-    if (with_epi) p->act = (graft_act)seed_pick(seed, 32, 3);
+    if (with_epi) p->act = (graft_act)graft_check_pick(seed, 32, 3);
     if (!p->A || !p->B || !p->C0 || !p->ref || !p->mag || (biases == 2 && !p->bias_row) ||
         (biases >= 1 && !p->bias_col)) {
         problem_free(p);
@@ -214,9 +209,9 @@ static int sweep(graft_isa isa, int with_epi, char *msg, size_t len) {
                  * its index tied beta = 0 to K <= 3.
                  */
                 const uint64_t seed = (uint64_t)idx + 7;
-                float alpha = seed_pick(seed, 20, 5) == 0 ? -1.5f : 1.0f;
-                if (problem_make(&p, ta, tb, M, N, K, pads[seed_pick(seed, 28, 3)], alpha,
-                                 betas[seed_pick(seed, 24, 3)], with_epi, seed) != 0) {
+                float alpha = graft_check_pick(seed, 20, 5) == 0 ? -1.5f : 1.0f;
+                if (problem_make(&p, ta, tb, M, N, K, pads[graft_check_pick(seed, 28, 3)], alpha,
+                                 betas[graft_check_pick(seed, 24, 3)], with_epi, seed) != 0) {
                     snprintf(msg, len, "out of memory");
                     return GRAFT_CHECK_FAIL;
                 }

@@ -128,7 +128,7 @@ static int lrn_backward_matches_finite_differences(char *msg, size_t msglen) {
                     if (status != GRAFT_CHECK_PASS) break;
                     const size_t C = fd_channels[ci], P = fd_pixels[pi];
                     const int size = fd_sizes[si];
-                    const lrn_params *p = &params[idx % NPARAMS];
+                    const lrn_params *p = &params[graft_check_pick(idx, 0, NPARAMS)];
                     rng r = rng_seed((uint64_t)idx);
                     fill(&r, x, dy, dx0, P * C);
                     memcpy(dx, dx0, sizeof(float) * P * C);
@@ -271,10 +271,10 @@ static int lrn_backward_simd_matches_scalar(char *msg, size_t msglen) {
                 if (status != GRAFT_CHECK_PASS) goto done;
                 const size_t C = channels[ci], P = pixel_counts[pi], n = P * C;
                 const int size = sizes[si];
-                const lrn_params *p = &params[idx % NPARAMS];
+                const lrn_params *p = &params[graft_check_pick(idx, 0, NPARAMS)];
                 rng r = rng_seed(1000 + (uint64_t)idx);
                 /* Unaligned x and dy; some zeros in both. */
-                float *xu = x + 1, *dyu = dy + (idx & 1);
+                float *xu = x + 1, *dyu = dy + graft_check_pick(idx, 8, 2);
                 fill(&r, xu, dyu, dx0, n);
                 for (size_t i = 0; i < n; i += 11) xu[i] = 0.0f;
                 for (size_t i = 5; i < n; i += 13) dyu[i] = 0.0f;
@@ -291,7 +291,7 @@ static int lrn_backward_simd_matches_scalar(char *msg, size_t msglen) {
                 for (int v = 1; v < NISAS && status == GRAFT_CHECK_PASS; v++) {
                     if (!use(all_isas[v], 1)) continue;
                     ran[v] = 1, simd = 1;
-                    float *dx = buf + GUARD + (idx % 3 == 0);
+                    float *dx = buf + GUARD + (graft_check_pick(idx, 16, 3) == 0);
                     for (size_t i = 0; i < nmax + 2 * GUARD + 1; i++) buf[i] = GUARD_VALUE;
                     memcpy(dx, dx0, sizeof(float) * n);
                     if (graft_lrn_backward_nhwc(dx, dyu, xu, P, C, size, p->alpha, p->beta,

@@ -507,8 +507,9 @@ static int lrn_sweep(graft_isa isa, char *msg, size_t len) {
     for (int a = 0; a < 4 && !bad; a++)
         for (int b = 0; b < 10 && !bad; b++)
             for (int c = 0; c < 6 && !bad; c++, idx++)
-                bad = lrn_case(isa, pixel_counts[a], channels[b], sizes[c], &params[idx % 3],
-                               (uint64_t)idx, msg, len);
+                bad = lrn_case(isa, pixel_counts[a], channels[b], sizes[c],
+                               &params[graft_check_pick((uint64_t)idx, 0, 3)], (uint64_t)idx,
+                               msg, len);
     /* Several chunks of pixels, and pixels wider than a chunk. */
     if (!bad) bad = lrn_case(isa, 5000, 7, 5, &params[0], 1001, msg, len);
     if (!bad) bad = lrn_case(isa, 3, 20000, 3, &params[1], 1002, msg, len);
