@@ -19,8 +19,20 @@
 
 /* The widest channel block, and the panel of the weights (conv.h; conv.c's direct_panel). */
 #define DIRECT_PANEL ((DIRECT_CV4 ? 4 : 2) * DW_LANES)
-/* Pixels per tile of CV vectors, about 24 accumulators: DIRECT_P of two, or half of four. */
-#define DIRECT_PT(CV) ((CV) == 4 ? DIRECT_P / 2 : DIRECT_P)
+/*
+ * Pixels per tile of CV vectors, about 24 accumulators: DIRECT_P of two, or half of four.
+ * Three vectors (16 registers: the channel tail of 17-24 channels, see DIRECT_ROW_FN) take
+ * half of DIRECT_P too: 9 accumulators, 3 weights and the broadcast. With 4 pixels, all 16
+ * registers, GCC spilled the weights and the pointers and the tile ran at half the speed.
+ */
+#define DIRECT_PT(CV) ((CV) >= 3 ? DIRECT_P / 2 : DIRECT_P)
+/*
+ * Floats from a block's weight run to its vector v's, with `rows` rows per panel: a block of
+ * three vectors reaches into the next panel (panels are padded, so it exists).
+ */
+#define DIRECT_VOFF(v, rows)                                                                 \
+    ((size_t)((v) * DW_LANES / DIRECT_PANEL) * (rows) * DIRECT_PANEL +                      \
+     (size_t)((v) * DW_LANES % DIRECT_PANEL))
 
 /*
  * P output pixels from ow0 x CV channel vectors from o0, over taps kh_lo..kh_hi-1 and
@@ -62,7 +74,7 @@ direct_tile(const int P, const int CV, float *restrict y, int ow0, int ih0, int 
                 DW_VEC wv[4];
 #pragma GCC unroll 16
                 for (int v = 0; v < CV; v++)
-                    wv[v] = DW_LOAD(wt + (size_t)j * DIRECT_PANEL + v * DW_LANES,
+                    wv[v] = DW_LOAD(wt + (size_t)j * DIRECT_PANEL + DIRECT_VOFF(v, rows),
                                     DW_MASK_FOR(DW_LANES));
 #pragma GCC unroll 16
                 for (int p = 0; p < P; p++) {
@@ -117,7 +129,7 @@ pointwise_tile(const int P, const int CV, float *restrict y, int ow0, int o0,
         DW_VEC wv[4];
 #pragma GCC unroll 16
         for (int v = 0; v < CV; v++)
-            wv[v] = DW_LOAD(wt + (size_t)j * DIRECT_PANEL + v * DW_LANES, DW_MASK_FOR(DW_LANES));
+            wv[v] = DW_LOAD(wt + (size_t)j * DIRECT_PANEL + DIRECT_VOFF(v, C), DW_MASK_FOR(DW_LANES));
 #pragma GCC unroll 16
         for (int p = 0; p < P; p++) {
             DW_VEC xv = DW_SET1(xs[p / 3][(size_t)(p % 3) * c + j]);
@@ -202,6 +214,22 @@ direct_block(const int CV, float *restrict y, int ih0, int kh_lo, int kh_hi, int
     }
 }
 
+/*
+ * Each pointwise block width in a function of its own: inlined into the row function, the
+ * tiles' loops were register-allocated among all of its live values, and GCC kept the pixel
+ * pointers and strides of the three-vector tile on the stack (9 reloads per 18 FMAs).
+ */
+#define DIRECT_POINTWISE(CV)                                                                 \
+    static __attribute__((noinline)) void pointwise_block_##CV(float *restrict y, int o0,    \
+                                                               const graft__direct_args *a) { \
+        pointwise_block(CV, y, o0, a);                                                       \
+    }
+DIRECT_POINTWISE(1)
+DIRECT_POINTWISE(2)
+DIRECT_POINTWISE(3)
+DIRECT_POINTWISE(4)
+#undef DIRECT_POINTWISE
+
 void DIRECT_ROW_FN(float *restrict y, int oh, const graft__direct_args *a) {
     /* A pointwise strip (conv.c): one row of 1x1 taps, no padding, so no border tiles. */
     const int pointwise = a->H == 1 && a->KH == 1 && a->KW == 1 && a->SW == 1 && a->pad_l == 0;
@@ -210,12 +238,22 @@ void DIRECT_ROW_FN(float *restrict y, int oh, const graft__direct_args *a) {
     graft__tap_range(ih0, a->DH, a->KH, a->H, &kh_lo, &kh_hi);
     graft__direct_interior(a, &ow_lo, &ow_hi);
 #define DIRECT_BLOCK(CV, o0)                                                                 \
-    (pointwise ? pointwise_block(CV, y, o0, a)                                               \
+    (pointwise ? pointwise_block_##CV(y, o0, a)                                              \
                : direct_block(CV, y, ih0, kh_lo, kh_hi, ow_lo, ow_hi, o0, a))
     int o0 = 0;
     /* Wide outputs (ResNet's 64 channels) four vectors at a time: half the broadcasts. */
     for (; DIRECT_CV4 && a->CO - o0 > 2 * DW_LANES; o0 += 4 * DW_LANES) DIRECT_BLOCK(4, o0);
-    for (; a->CO - o0 > DW_LANES; o0 += 2 * DW_LANES) DIRECT_BLOCK(2, o0);
-    if (o0 < a->CO) DIRECT_BLOCK(1, o0);
+    for (; a->CO - o0 > (DIRECT_CV4 ? 1 : 3) * DW_LANES; o0 += 2 * DW_LANES) DIRECT_BLOCK(2, o0);
+    /*
+     * Where 16 registers leave a tail of 17-24 channels (MobileNetV2's 24), one block of
+     * three vectors rather than one of two and one of one: the one-vector block did 6 FMAs
+     * per 7 loads and read the pixels a second time.
+     */
+    if (!DIRECT_CV4 && a->CO - o0 > 2 * DW_LANES)
+        DIRECT_BLOCK(3, o0);
+    else if (a->CO - o0 > DW_LANES)
+        DIRECT_BLOCK(2, o0);
+    else if (o0 < a->CO)
+        DIRECT_BLOCK(1, o0);
 #undef DIRECT_BLOCK
 }

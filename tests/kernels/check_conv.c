@@ -32,6 +32,9 @@ static const conv_case cases[] = {
     {1, 7, 5, CONV(17, 13, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, GRAFT_ACT_NONE), "direct"},
     {3, 7, 11, CONV(70, 67, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, GRAFT_ACT_RELU6), "direct"},
     {2, 5, 3, CONV(1000, 5, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, GRAFT_ACT_RELU), "direct"},
+    /* MobileNetV2's 24 and 40 outputs: tails of three whole 8-lane vectors on AVX2. */
+    {2, 9, 13, CONV(37, 24, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, GRAFT_ACT_NONE), "direct"},
+    {1, 11, 5, CONV(41, 40, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, GRAFT_ACT_RELU6), "direct"},
     /*
      * Tasks in L2-sized strips (60 pixels here), each passed over by several channel blocks
      * (100 outputs: 4 + 2 + 1 vectors on AVX-512).
