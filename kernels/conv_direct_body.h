@@ -215,20 +215,26 @@ direct_block(const int CV, float *restrict y, int ih0, int kh_lo, int kh_hi, int
 }
 
 /*
- * Each pointwise block width in a function of its own: inlined into the row function, the
- * tiles' loops were register-allocated among all of its live values, and GCC kept the pixel
- * pointers and strides of the three-vector tile on the stack (9 reloads per 18 FMAs).
+ * Each block width in functions of its own: inlined into the row function, the tiles' loops
+ * were register-allocated among all of its live values. GCC kept the pixel pointers and
+ * strides of the three-vector pointwise tile on the stack (9 reloads per 18 FMAs), and adding
+ * that width slowed the two-vector first layers by a third.
  */
-#define DIRECT_POINTWISE(CV)                                                                 \
+#define DIRECT_WIDTH(CV)                                                                     \
     static __attribute__((noinline)) void pointwise_block_##CV(float *restrict y, int o0,    \
                                                                const graft__direct_args *a) { \
         pointwise_block(CV, y, o0, a);                                                       \
+    }                                                                                        \
+    static __attribute__((noinline)) void direct_block_##CV(                                 \
+        float *restrict y, int ih0, int kh_lo, int kh_hi, int ow_lo, int ow_hi, int o0,      \
+        const graft__direct_args *a) {                                                       \
+        direct_block(CV, y, ih0, kh_lo, kh_hi, ow_lo, ow_hi, o0, a);                         \
     }
-DIRECT_POINTWISE(1)
-DIRECT_POINTWISE(2)
-DIRECT_POINTWISE(3)
-DIRECT_POINTWISE(4)
-#undef DIRECT_POINTWISE
+DIRECT_WIDTH(1)
+DIRECT_WIDTH(2)
+DIRECT_WIDTH(3)
+DIRECT_WIDTH(4)
+#undef DIRECT_WIDTH
 
 void DIRECT_ROW_FN(float *restrict y, int oh, const graft__direct_args *a) {
     /* A pointwise strip (conv.c): one row of 1x1 taps, no padding, so no border tiles. */
@@ -239,7 +245,7 @@ void DIRECT_ROW_FN(float *restrict y, int oh, const graft__direct_args *a) {
     graft__direct_interior(a, &ow_lo, &ow_hi);
 #define DIRECT_BLOCK(CV, o0)                                                                 \
     (pointwise ? pointwise_block_##CV(y, o0, a)                                              \
-               : direct_block(CV, y, ih0, kh_lo, kh_hi, ow_lo, ow_hi, o0, a))
+               : direct_block_##CV(y, ih0, kh_lo, kh_hi, ow_lo, ow_hi, o0, a))
     int o0 = 0;
     /* Wide outputs (ResNet's 64 channels) four vectors at a time: half the broadcasts. */
     for (; DIRECT_CV4 && a->CO - o0 > 2 * DW_LANES; o0 += 4 * DW_LANES) DIRECT_BLOCK(4, o0);
