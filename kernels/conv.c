@@ -354,13 +354,6 @@ int graft_conv2d_plan_create_lean(const graft_conv2d *desc, const float *weight,
 
 /* ---- forward ------------------------------------------------------------------------- */
 
-/*
- * An output larger than this (a layer at batch 32) is stored around the caches: it streams to
- * DRAM anyway, and a plain store first reads each line it writes (write-allocate), so the
- * output costs twice its size in traffic. Below it (the runtime's micro-batches, batch 1) the
- * output stays cached for the next layer.
- */
-#define STREAM_BYTES (8.0 * 1024 * 1024)
 
 /*
  * Copies n floats from src (in cache) to dst around the caches, in address order. Streaming
@@ -368,7 +361,9 @@ int graft_conv2d_plan_create_lean(const graft_conv2d *desc, const float *weight,
  * vectors to eight pixels' lines in turn outruns the write-combining buffers. On AMD's Zen 3
  * here that pattern wrote 2.4 GB/s, where a sequential stream writes 19.7 and plain stores
  * 11-12. So kernels compute a row into scratch and copy it out with this; x86 only, a plain
- * copy elsewhere. Call stream_fence() before the data is handed to another thread.
+ * copy elsewhere. (The AVX2 GEMM tile streams itself: it writes each row's line whole, two
+ * stores, before the next.) Call graft__stream_fence() before the data is handed to another
+ * thread.
  */
 static inline void stream_store(float *restrict dst, const float *restrict src, size_t n) {
 #if defined(__x86_64__)
@@ -384,13 +379,6 @@ static inline void stream_store(float *restrict dst, const float *restrict src, 
 #endif
 }
 
-/* Orders this thread's streaming stores before its later stores (x86's sfence). */
-static inline void stream_fence(void) {
-#if defined(__x86_64__)
-    _mm_sfence();
-#endif
-}
-
 typedef struct conv_job {
     const graft_conv2d_plan *p;
     float *y;
@@ -401,7 +389,7 @@ typedef struct conv_job {
     int chunk_rows;    /* output pixels per chunk (the last may have fewer) */
     int slices;        /* column slices of each chunk's product */
     size_t gemm_bytes; /* serial GEMM scratch per thread */
-    int stream;        /* the output is stored around the caches (STREAM_BYTES) */
+    int stream;        /* the output is stored around the caches (GRAFT__STREAM_BYTES) */
     int band;          /* depthwise and direct: consecutive output rows per task; pointwise
                           direct: pixels per task */
 } conv_job;
@@ -462,7 +450,7 @@ static void gemm_chunk_task(void *vjob, int task, int thread) {
 
 /*
  * The depthwise and direct row kernels write a row (a strip, pointwise) of an output that
- * streams (STREAM_BYTES) into the thread's scratch, from which stream_store copies it out in
+ * streams (GRAFT__STREAM_BYTES) into the thread's scratch, from which stream_store copies it out in
  * address order. Streamed by the kernels themselves, eight pixels' lines at a time,
  * MobileNetV2's dw 32-112 at batch 32 took 25 ms on one Zen 3 core; plain stores, 13-16.
  * Returns where the row kernel writes the output rows at y: y itself when nothing streams.
@@ -515,7 +503,7 @@ static void direct_1x1_task(void *vjob, int task, int thread) {
         p->direct_row(out, 0, &a);
         stage_out(y, out, (size_t)m * d->C_out);
     }
-    if (J->stream) stream_fence();
+    if (J->stream) graft__stream_fence();
 }
 
 /*
@@ -545,7 +533,7 @@ static void band_task(void *vjob, int task, int thread) {
             p->direct_row(out, oh, &ra);
         stage_out(y, out, row);
     }
-    if (J->stream) stream_fence();
+    if (J->stream) graft__stream_fence();
 }
 
 /*
@@ -602,7 +590,7 @@ int graft_conv2d_forward(const graft_conv2d_plan *p, float *y, const float *x, i
     if (p->algo == ALGO_WINOGRAD)
         return graft__wino_forward(p->wino, y, x, N, H, W, J.OH, J.OW, p->bias);
     int threads;
-    J.stream = (double)J.pixels * p->d.C_out * sizeof(float) > STREAM_BYTES;
+    J.stream = (double)J.pixels * p->d.C_out * sizeof(float) > GRAFT__STREAM_BYTES;
     if (p->algo == ALGO_DIRECT && is_pointwise(&p->d)) {
         size_t stage = J.stream ? sizeof(float) * (size_t)direct_strip(p->d.C_in) * p->d.C_out : 0;
         if ((err = graft__pool_begin(stage, &threads))) return err;

@@ -6,6 +6,7 @@
  */
 #include <assert.h>
 #include <immintrin.h>
+#include <stdint.h>
 
 #include "kernels.h"
 
@@ -31,9 +32,10 @@ static inline __attribute__((always_inline)) __m256 epi_row(const graft__ukr_epi
  * The epilogue of a full tile in the common case (alpha 1, beta 0, no row bias: every
  * convolution), with its tests hoisted out of the rows. Tested row by row in epi_row, they
  * held a quarter of the micro-kernel's samples on a 1x1 layer with K = 16. Same arithmetic as
- * epi_row.
+ * epi_row; stream: non-temporal stores (tile_streamed: rows on 64-byte lines).
  */
 static inline __attribute__((always_inline)) void store_full(const int M, const int has_bias,
+                                                              const int stream,
                                                               const graft_act act,
                                                               const __m256 *acc0,
                                                               const __m256 *acc1, float *c,
@@ -53,23 +55,29 @@ static inline __attribute__((always_inline)) void store_full(const int M, const 
             x0 = _mm256_min_ps(x0, six);
             x1 = _mm256_min_ps(x1, six);
         }
-        _mm256_storeu_ps(c + (size_t)i * ldc, x0);
-        _mm256_storeu_ps(c + (size_t)i * ldc + 8, x1);
+        if (stream) {
+            _mm256_stream_ps(c + (size_t)i * ldc, x0);
+            _mm256_stream_ps(c + (size_t)i * ldc + 8, x1);
+        } else {
+            _mm256_storeu_ps(c + (size_t)i * ldc, x0);
+            _mm256_storeu_ps(c + (size_t)i * ldc + 8, x1);
+        }
     }
 }
 
 /* store_full with the activation as a constant; every act but NONE is at least ReLU there. */
 static inline __attribute__((always_inline)) void store_full_act(const int M, const int has_bias,
+                                                                  const int stream,
                                                                   graft_act act,
                                                                   const __m256 *acc0,
                                                                   const __m256 *acc1, float *c,
                                                                   size_t ldc, const float *bc) {
     if (act == GRAFT_ACT_NONE)
-        store_full(M, has_bias, GRAFT_ACT_NONE, acc0, acc1, c, ldc, bc);
+        store_full(M, has_bias, stream, GRAFT_ACT_NONE, acc0, acc1, c, ldc, bc);
     else if (act == GRAFT_ACT_RELU6)
-        store_full(M, has_bias, GRAFT_ACT_RELU6, acc0, acc1, c, ldc, bc);
+        store_full(M, has_bias, stream, GRAFT_ACT_RELU6, acc0, acc1, c, ldc, bc);
     else
-        store_full(M, has_bias, GRAFT_ACT_RELU, acc0, acc1, c, ldc, bc);
+        store_full(M, has_bias, stream, GRAFT_ACT_RELU, acc0, acc1, c, ldc, bc);
 }
 
 /* Lane j is on when j < valid (valid may be <= 0 or >= 8). */
@@ -77,14 +85,15 @@ static inline __m256i lane_mask(int valid) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(valid), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-static inline __attribute__((always_inline)) void tile(const int M, const int NV, size_t kc,
+static inline __attribute__((always_inline)) void tile(const int M, const int NV, const int ST,
+                                                        size_t kc,
                                                         const float *restrict a,
                                                         const float *restrict b, size_t ldb,
                                                         float *restrict c, size_t ldc, int n,
                                                         const graft__ukr_epi *e) {
-    /* C's rows are needed only after the k loop; start fetching them now. */
+    /* C's rows are needed only after the k loop; start fetching them now (unless streamed). */
 #pragma GCC unroll 14
-    for (int i = 0; i < M; i++) {
+    for (int i = 0; i < M && !ST; i++) {
         _mm_prefetch((const char *)(c + (size_t)i * ldc), _MM_HINT_T0);
         _mm_prefetch((const char *)(c + (size_t)i * ldc + NR - 1), _MM_HINT_T0);
     }
@@ -108,9 +117,9 @@ static inline __attribute__((always_inline)) void tile(const int M, const int NV
     const float *bc = e->bias_col;
     if (n == NR && e->alpha == 1.0f && e->beta == 0.0f && !e->bias_row) {
         if (bc)
-            store_full_act(M, 1, e->act, acc0, acc1, c, ldc, bc);
+            store_full_act(M, 1, ST, e->act, acc0, acc1, c, ldc, bc);
         else
-            store_full_act(M, 0, e->act, acc0, acc1, c, ldc, bc);
+            store_full_act(M, 0, ST, e->act, acc0, acc1, c, ldc, bc);
         return;
     }
     if (n == NR) {
@@ -136,24 +145,40 @@ static inline __attribute__((always_inline)) void tile(const int M, const int NV
     }
 }
 
+static __attribute__((noinline)) void tile_streamed(size_t kc, const float *restrict a,
+                                                    const float *restrict b, size_t ldb,
+                                                    float *restrict c, size_t ldc,
+                                                    const graft__ukr_epi *e) {
+    tile(MR, 2, 1, kc, a, b, ldb, c, ldc, NR, e);
+}
+
 void graft_sgemm_ukr_6x16_avx2(size_t kc, const float *restrict a, const float *restrict b,
                                size_t ldb, float *restrict c, size_t ldc, int m, int n,
                                const graft__ukr_epi *epi) {
     assert(m >= 1 && m <= MR && n >= 1 && n <= NR);
+    /*
+     * Streamed (epi->stream) where each row of the tile is one whole 64-byte line, written by
+     * two stores before the next row's: write-combining then sends full lines. Its own
+     * function, so that the plain tiles' code is as it was without it.
+     */
+    if (epi->stream && m == MR && n == NR && !((uintptr_t)c & 63) && !(ldc & 15)) {
+        tile_streamed(kc, a, b, ldb, c, ldc, epi);
+        return;
+    }
     /* A tile of at most 8 columns needs one vector of B per k, not two. */
     switch (m + (n <= 8 ? 0 : 8)) {
-    case 1: tile(1, 1, kc, a, b, ldb, c, ldc, n, epi); break;
-    case 2: tile(2, 1, kc, a, b, ldb, c, ldc, n, epi); break;
-    case 3: tile(3, 1, kc, a, b, ldb, c, ldc, n, epi); break;
-    case 4: tile(4, 1, kc, a, b, ldb, c, ldc, n, epi); break;
-    case 5: tile(5, 1, kc, a, b, ldb, c, ldc, n, epi); break;
-    case 6: tile(6, 1, kc, a, b, ldb, c, ldc, n, epi); break;
-    case 9: tile(1, 2, kc, a, b, ldb, c, ldc, n, epi); break;
-    case 10: tile(2, 2, kc, a, b, ldb, c, ldc, n, epi); break;
-    case 11: tile(3, 2, kc, a, b, ldb, c, ldc, n, epi); break;
-    case 12: tile(4, 2, kc, a, b, ldb, c, ldc, n, epi); break;
-    case 13: tile(5, 2, kc, a, b, ldb, c, ldc, n, epi); break;
-    case 14: tile(6, 2, kc, a, b, ldb, c, ldc, n, epi); break;
+    case 1: tile(1, 1, 0, kc, a, b, ldb, c, ldc, n, epi); break;
+    case 2: tile(2, 1, 0, kc, a, b, ldb, c, ldc, n, epi); break;
+    case 3: tile(3, 1, 0, kc, a, b, ldb, c, ldc, n, epi); break;
+    case 4: tile(4, 1, 0, kc, a, b, ldb, c, ldc, n, epi); break;
+    case 5: tile(5, 1, 0, kc, a, b, ldb, c, ldc, n, epi); break;
+    case 6: tile(6, 1, 0, kc, a, b, ldb, c, ldc, n, epi); break;
+    case 9: tile(1, 2, 0, kc, a, b, ldb, c, ldc, n, epi); break;
+    case 10: tile(2, 2, 0, kc, a, b, ldb, c, ldc, n, epi); break;
+    case 11: tile(3, 2, 0, kc, a, b, ldb, c, ldc, n, epi); break;
+    case 12: tile(4, 2, 0, kc, a, b, ldb, c, ldc, n, epi); break;
+    case 13: tile(5, 2, 0, kc, a, b, ldb, c, ldc, n, epi); break;
+    case 14: tile(6, 2, 0, kc, a, b, ldb, c, ldc, n, epi); break;
     }
 }
 

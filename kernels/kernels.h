@@ -21,16 +21,34 @@ int graft__fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 
 /* ---- GEMM micro-kernels ---------------------------------------------------------------- */
 
 /*
+ * An output larger than this (a layer at batch 32) is stored around the caches: it streams to
+ * DRAM anyway, and a plain store first reads each line it writes (write-allocate), so the
+ * output costs twice its size in traffic. Below it (the runtime's micro-batches, batch 1) the
+ * output stays cached for the next layer. Used by conv.c and graft_sgemm_packed.
+ */
+#define GRAFT__STREAM_BYTES (8.0 * 1024 * 1024)
+
+/* Orders a thread's streaming (non-temporal) stores before it hands their data on. */
+static inline void graft__stream_fence(void) {
+#if defined(__x86_64__)
+    __builtin_ia32_sfence();
+#endif
+}
+
+/*
  * The epilogue one micro-kernel call applies to its tile (m x n, at most MR x NR):
  *   c[i][j] = act(alpha * acc[i][j] + beta * c[i][j] + bias_row[i] + bias_col[j])
  * beta == 0 means c is not read. Biases are already offset to the tile; NULL is zero. The
  * driver passes bias and act only with the last block of K, and beta = 1 after the first.
+ * stream: c will not be read soon (GRAFT__STREAM_BYTES), so a kernel may write it with
+ * non-temporal stores, which the driver fences; one that ignores it is just as correct.
  */
 typedef struct graft__ukr_epi {
     float alpha, beta;
     const float *bias_row; /* (m) */
     const float *bias_col; /* (n) */
     graft_act act;
+    int stream;
 } graft__ukr_epi;
 
 /*

@@ -211,7 +211,7 @@ static void position_gemm(const graft__wino *w, const float *A, size_t lda, int 
     for (int pc = 0; pc < K; pc += w->kcb) {
         const int kc = (int)min_l(w->kcb, K - pc);
         graft__pack_a(kr, GRAFT_TRANS_NO, A, (long)lda, 0, pc, rows, kc, abuf);
-        graft__ukr_epi e = {1.0f, pc ? 1.0f : 0.0f, NULL, NULL, GRAFT_ACT_NONE};
+        graft__ukr_epi e = {1.0f, pc ? 1.0f : 0.0f, NULL, NULL, GRAFT_ACT_NONE, 0};
         const float *ub = u + (size_t)pc * w->panels * NR;
         if (kr->b_in_l1) {
             for (int jp = jp0; jp < jp1; jp++) {

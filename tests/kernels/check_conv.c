@@ -96,8 +96,10 @@ static const conv_case cases[] = {
     {1, 1, 1, CONV(3, 40, 1, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, GRAFT_ACT_NONE), "direct"},
     /*
      * Outputs over 8 MB: the depthwise and direct kernels write them through the thread's
-     * scratch, a row (or a pointwise strip) at a time, and stream them out from there.
+     * scratch, a row (or a pointwise strip) at a time, and stream them out from there; the
+     * GEMM's tiles (an expansion) stream themselves.
      */
+    {1, 200, 100, CONV(16, 112, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, GRAFT_ACT_RELU6), "gemm-1x1"},
     {2, 131, 127, CONV(64, 64, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, GRAFT_ACT_RELU6), "depthwise"},
     {2, 170, 131, CONV(48, 48, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, GRAFT_ACT_RELU), "direct"},
     {1, 241, 239, CONV(3, 39, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, GRAFT_ACT_NONE), "direct"},

@@ -279,10 +279,66 @@ static int packed(graft_isa isa, char *msg, size_t len) {
     return GRAFT_CHECK_PASS;
 }
 
+/* The first seed from `from` whose epilogue picks (problem_make) are `biases` and act. */
+static uint64_t seed_with(uint64_t from, int biases, graft_act act) {
+    while (2 - graft_check_pick(from, 40, 3) != biases || graft_check_pick(from, 32, 3) != (int)act)
+        from++;
+    return from;
+}
+
+/*
+ * Pre-packed products whose C is over GRAFT__STREAM_BYTES (8 MB) with beta = 0, which the
+ * kernels may write with streaming stores (AVX2: tiles whose rows are whole 64-byte lines):
+ * C 64-byte aligned with a column bias (a convolution), with no bias, and 16 bytes off the
+ * boundary (plain stores), on two threads. problem_run's C is never 64-byte aligned.
+ */
+static int streamed(graft_isa isa, char *msg, size_t len) {
+    int st = use_isa(isa, msg, len);
+    if (st != GRAFT_CHECK_PASS) return st;
+    static const struct {
+        long M, N, K, off;
+        int biases;
+        graft_act act;
+    } cases[] = {{9001, 256, 24, 0, 1, GRAFT_ACT_RELU6},
+                 {5003, 448, 17, 0, 0, GRAFT_ACT_RELU},
+                 {9001, 256, 24, 4, 1, GRAFT_ACT_NONE}};
+    graft_threads_set(2);
+    for (int i = 0; i < (int)(sizeof cases / sizeof cases[0]); i++) {
+        problem p;
+        uint64_t seed = seed_with(1000 + 100 * (uint64_t)i, cases[i].biases, cases[i].act);
+        if (problem_make(&p, GRAFT_TRANS_NO, GRAFT_TRANS_NO, cases[i].M, cases[i].N, cases[i].K,
+                         0, 1.0f, 0.0f, 1, seed) != 0) {
+            snprintf(msg, len, "out of memory");
+            return GRAFT_CHECK_FAIL;
+        }
+        size_t n = (size_t)p.M * p.ldc, bytes = (sizeof(float) * (n + 16) + 63) & ~(size_t)63;
+        float *buf = aligned_alloc(64, bytes), *C = buf ? buf + cases[i].off : NULL;
+        graft_packed_b *pb = NULL;
+        int bad = !buf || graft_sgemm_pack_b(p.tb, p.K, p.N, p.B, p.ldb, &pb) != GRAFT_OK;
+        if (!bad) {
+            for (size_t k = 0; k < n; k++) C[k] = NAN;
+            graft_epilogue epi = {p.bias_row, p.bias_col, p.act};
+            bad = graft_sgemm_packed(p.ta, p.M, 1.0f, p.A, p.lda, pb, 0.0f, C, p.ldc, &epi) !=
+                  GRAFT_OK;
+        }
+        if (bad)
+            snprintf(msg, len, "case %d: %s", i, graft_last_error());
+        else
+            bad = problem_compare(&p, C, msg, len);
+        free(buf);
+        graft_packed_b_destroy(pb);
+        problem_free(&p);
+        if (bad) return GRAFT_CHECK_FAIL;
+    }
+    graft_isa_set(GRAFT_ISA_AUTO);
+    return GRAFT_CHECK_PASS;
+}
+
 #define VARIANT_CHECKS(name, isa)                                                             \
     static int sweep_##name(char *m, size_t l) { return sweep(isa, 0, m, l); }                 \
     static int epilogue_##name(char *m, size_t l) { return sweep(isa, 1, m, l); }              \
-    static int packed_##name(char *m, size_t l) { return packed(isa, m, l); }
+    static int packed_##name(char *m, size_t l) { return packed(isa, m, l); }                 \
+    static int streamed_##name(char *m, size_t l) { return streamed(isa, m, l); }
 VARIANT_CHECKS(scalar, GRAFT_ISA_SCALAR)
 VARIANT_CHECKS(avx2, GRAFT_ISA_AVX2)
 VARIANT_CHECKS(avx512, GRAFT_ISA_AVX512)
@@ -401,6 +457,10 @@ const graft_check graft_checks_gemm[] = {
     {"gemm", "avx2_packed_b_identical", packed_avx2},
     {"gemm", "avx512_packed_b_identical", packed_avx512},
     {"gemm", "neon_packed_b_identical", packed_neon},
+    {"gemm", "scalar_streamed_c", streamed_scalar},
+    {"gemm", "avx2_streamed_c", streamed_avx2},
+    {"gemm", "avx512_streamed_c", streamed_avx512},
+    {"gemm", "neon_streamed_c", streamed_neon},
     {"gemm", "k0_and_alpha0_scale_c", no_product},
     {"gemm", "rejects_bad_arguments", rejects_bad_arguments},
     {NULL, NULL, NULL},
