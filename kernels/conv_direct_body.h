@@ -129,7 +129,8 @@ pointwise_tile(const int P, const int CV, float *restrict y, int ow0, int o0,
         DW_VEC wv[4];
 #pragma GCC unroll 16
         for (int v = 0; v < CV; v++)
-            wv[v] = DW_LOAD(wt + (size_t)j * DIRECT_PANEL + DIRECT_VOFF(v, C), DW_MASK_FOR(DW_LANES));
+            wv[v] = DW_LOAD(wt + (size_t)j * DIRECT_PANEL + DIRECT_VOFF(v, C),
+                            DW_MASK_FOR(DW_LANES));
 #pragma GCC unroll 16
         for (int p = 0; p < P; p++) {
             DW_VEC xv = DW_SET1(xs[p / 3][(size_t)(p % 3) * c + j]);

@@ -507,10 +507,10 @@ int graft_sgemm_packed(graft_trans trans_a, long M, float alpha, const float *A,
     /*
      * Packed B is the inference layers' product (conv's gemm-1x1), whose large outputs are
      * read again only by the next layer, from DRAM. Streaming pays where the stores are the
-     * bottleneck, few multiply-adds per output: batch 32 on Zen 3, ratio to oneDNN, one and
-     * two threads, MobileNetV2's 16-96 at 112x112 (154 MB) 0.66 -> 0.89 and 0.74 -> 0.96,
-     * 24-144 0.77 -> 0.85 and 0.75 -> 0.81; but ResNet-50's 64-256 0.91 -> 0.83 and 0.88 ->
-     * 0.82, 128-512 0.91 -> 0.85 (two threads).
+     * bottleneck, few multiply-adds per output. Batch 32 on Zen 3, ratio to oneDNN on one and
+     * two threads: MobileNetV2's 16-96 at 112x112 (154 MB) 0.67 -> 0.85 and 0.74 -> 0.96,
+     * 24-144 0.77-0.79 -> 0.82-0.85 and 0.75 -> 0.81; but ResNet-50's 64-256 0.91 -> 0.83 and
+     * 0.88 -> 0.82, 128-512 0.91 -> 0.85 on two.
      */
     J.stream = beta == 0.0f && pb->K <= 32 &&
                (double)M * ldc * sizeof(float) > GRAFT__STREAM_BYTES;

@@ -79,7 +79,9 @@ void graft_packed_b_shape(const graft_packed_b *pb, long *K, long *N, size_t *by
  * graft_sgemm with op(B) given pre-packed: C = alpha * op(A) * B + beta * C, then the
  * epilogue. K and N come from `pb`. Same errors as graft_sgemm. Bit-identical to graft_sgemm
  * on the same operands, except for M == 1 with a transposed B, which graft_sgemm computes as
- * dot products over B's rows.
+ * dot products over B's rows. A C over 8 MB with beta == 0 and K <= 32 (a network's channel
+ * expansion at batch 32) may be written around the caches: it is in memory, not in cache,
+ * when the call returns.
  */
 int graft_sgemm_packed(graft_trans trans_a, long M, float alpha, const float *A, long lda,
                        const graft_packed_b *pb, float beta, float *C, long ldc,
